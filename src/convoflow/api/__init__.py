@@ -1,0 +1,1 @@
+"""FastAPI application and routers (thin: they translate, services decide)."""

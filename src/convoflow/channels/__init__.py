@@ -1,0 +1,1 @@
+"""Messaging channels: where customer messages come from and replies go to."""

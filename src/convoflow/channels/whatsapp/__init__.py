@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook verification and parsing, payload builders, Graph API client."""

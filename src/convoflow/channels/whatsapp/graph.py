@@ -1,0 +1,152 @@
+"""A small async client for the WhatsApp Cloud API ``/messages`` endpoint.
+
+The client takes an injected :class:`httpx.AsyncClient` (its timeouts, limits and transport
+are the caller's choice; tests hand it an :class:`httpx.MockTransport` or point ``api_base``
+at a real server on 127.0.0.1) and turns every failure into a
+:class:`~convoflow.errors.GraphError`: :class:`~convoflow.errors.RetryableGraphError` for
+429/5xx, throughput codes and transport errors, :class:`~convoflow.errors.PermanentGraphError`
+for what a retry cannot fix. It does not retry or pace itself: the sender job does both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+import httpx
+
+from convoflow.errors import PermanentGraphError, RetryableGraphError, classify_graph_error
+
+__all__ = ["DEFAULT_API_BASE", "DEFAULT_API_VERSION", "GraphClient"]
+
+DEFAULT_API_BASE = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v25.0"
+
+_ADDRESSING_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipient"})
+
+
+class GraphClient:
+    """Sends messages and read receipts for any of the owner's business numbers.
+
+    ``api_base`` is the scheme and host (``https://graph.facebook.com``), ``api_version``
+    the path version (``v25.0``), ``access_token`` the system-user or business token sent as
+    ``Authorization: Bearer``.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        access_token: str,
+        api_base: str = DEFAULT_API_BASE,
+        api_version: str = DEFAULT_API_VERSION,
+    ) -> None:
+        self._http = http
+        self._api_base = api_base.rstrip("/")
+        self._api_version = api_version.strip("/")
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+
+    def messages_url(self, phone_number_id: str) -> str:
+        """The ``/messages`` endpoint of one business number."""
+        if not phone_number_id:
+            raise ValueError("phone_number_id is required")
+        number = quote(phone_number_id, safe="")
+        return f"{self._api_base}/{self._api_version}/{number}/messages"
+
+    async def send_message(
+        self,
+        phone_number_id: str,
+        *,
+        to: str | None = None,
+        recipient: str | None = None,
+        body: Mapping[str, Any],
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> str:
+        """Send one message and return its wamid (``messages[0].id`` of the answer).
+
+        Address the customer by phone (``to``, digits or ``+``-prefixed) or by BSUID
+        (``recipient``); Meta uses ``to`` when both are given. ``body`` is the message
+        object without addressing (an ``OutboundMessage.body``, or a
+        :mod:`~convoflow.channels.whatsapp.payloads` builder's result); ``reply_to`` quotes
+        an earlier wamid; ``callback_data`` comes back on the status webhooks.
+
+        The answer means *accepted*, not delivered. A timeout may hide an accepted send, so
+        a retry after :class:`~convoflow.errors.RetryableGraphError` can duplicate a message.
+        """
+        if not to and not recipient:
+            raise ValueError("send_message needs `to` (phone) or `recipient` (BSUID)")
+        clashing = _ADDRESSING_KEYS.intersection(body)
+        if clashing:
+            raise ValueError(f"body must not carry addressing keys: {sorted(clashing)}")
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        if to:
+            payload["to"] = to
+        if recipient:
+            payload["recipient"] = recipient
+        payload.update(body)
+        if reply_to:
+            payload["context"] = {"message_id": reply_to}
+        if callback_data is not None:
+            payload["biz_opaque_callback_data"] = callback_data
+
+        response = await self._post(self.messages_url(phone_number_id), payload)
+        wamid = _first_message_id(response.json_body)
+        if wamid is None:
+            # Accepted but unreadable: retrying could send the message twice.
+            raise PermanentGraphError(
+                "Graph API accepted the message but returned no messages[0].id",
+                http_status=response.status_code,
+            )
+        return wamid
+
+    async def mark_as_read(
+        self, phone_number_id: str, wamid: str, *, typing_indicator: bool = False
+    ) -> None:
+        """Mark an inbound message (and every earlier one) as read.
+
+        ``typing_indicator`` also shows "typing…" for up to 25 s or until the next reply.
+        """
+        payload: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+        }
+        if typing_indicator:
+            payload["typing_indicator"] = {"type": "text"}
+        await self._post(self.messages_url(phone_number_id), payload)
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> _Answer:
+        try:
+            response = await self._http.post(url, json=payload, headers=self._headers)
+        except httpx.TimeoutException as exc:
+            raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
+        except httpx.RequestError as exc:
+            raise RetryableGraphError(f"Graph API unreachable: {exc!r}") from exc
+        answer = _Answer(response.status_code, _decode(response))
+        if not response.is_success:
+            raise classify_graph_error(response.status_code, answer.json_body, response.headers)
+        return answer
+
+
+class _Answer(NamedTuple):
+    status_code: int
+    json_body: Any
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # not JSON: a proxy's HTML error page, an empty body
+        return None
+
+
+def _first_message_id(json_body: Any) -> str | None:
+    if not isinstance(json_body, dict):
+        return None
+    messages = json_body.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        return None
+    wamid = messages[0].get("id")
+    return wamid if isinstance(wamid, str) and wamid else None

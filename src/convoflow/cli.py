@@ -1,0 +1,229 @@
+"""The ``convoflow`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from convoflow.runtime import Runtime
+from convoflow.settings import Settings, SettingsError, get_settings
+from convoflow.store import migrate
+from convoflow.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from convoflow.services.setup import SeedReport
+
+app = typer.Typer(help="convoflow: WhatsApp conversation workflows.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Platform users.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or exit with the one-line reason."""
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        errors.print(f"[red]configuration error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` with a runtime on the configured database, turning data errors into exit 1."""
+    settings = settings_or_exit()
+
+    async def main() -> T:
+        runtime = Runtime.build(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except StoreError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def prepare_database(settings: Settings) -> None:
+    """Apply migrations and seed the built-in templates (used by `serve` and `seed`)."""
+    migrate.upgrade(settings.database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the server: migrations are applied and built-in templates seeded first."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    seed_report = run_with_runtime(
+        lambda runtime: _seed(runtime, settings.default_owner, settings.whatsapp_phone_number_id)
+    )
+    console.print(
+        f"convoflow on http://{host}:{port} (database {_safe_url(settings.database_url)}; "
+        f"{len(seed_report.created)} built-in templates created)",
+        highlight=False,
+    )
+    uvicorn.run(
+        "convoflow.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+async def _seed(runtime: Runtime, owner: str, phone_number_id: str) -> SeedReport:
+    from convoflow.services.setup import seed
+
+    return await seed(runtime.sessions, owner_name=owner, phone_number_id=phone_number_id)
+
+
+@app.command("seed")
+def seed_command() -> None:
+    """Create the default owner and store the built-in templates (idempotent)."""
+    settings = settings_or_exit()
+    prepare_database(settings)
+    report = run_with_runtime(
+        lambda runtime: _seed(runtime, settings.default_owner, settings.whatsapp_phone_number_id)
+    )
+    print_seed_report(report, settings.default_owner)
+
+
+def print_seed_report(report: SeedReport, owner: str) -> None:
+    """Say what the seed created, updated and left alone."""
+    if report.owner_created:
+        console.print(f"created owner {owner}")
+    for label, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+    ):
+        for name in names:
+            console.print(f"{label}: {name}", highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    settings = settings_or_exit()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. base.")) -> None:
+    """Revert migrations down to REVISION."""
+    settings = settings_or_exit()
+    migrate.downgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("sql")
+def db_sql() -> None:
+    """Print the full DDL for the configured database (to apply with psql)."""
+    settings = settings_or_exit()
+    sys.stdout.write(migrate.offline_sql(settings.database_url))
+
+
+@users_app.command("create")
+def users_create(name: str) -> None:
+    """Create a platform user; the new API key is printed alone on the last line."""
+    from convoflow.services.setup import create_user_with_key
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    key = run_with_runtime(lambda runtime: create_user_with_key(runtime.sessions, username=name))
+    console.print(f"created user {name}; its API key (shown once):", highlight=False)
+    print(key)
+
+
+@keys_app.command("create")
+def keys_create(user: Annotated[str, typer.Option("--user", help="Existing user name.")]) -> None:
+    """Create another API key for USER; printed alone on the last line."""
+    from convoflow.services.setup import create_key
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    key = run_with_runtime(lambda runtime: create_key(runtime.sessions, username=user))
+    console.print(f"new API key for {user} (shown once):", highlight=False)
+    print(key)
+
+
+@app.command()
+def cleanup() -> None:
+    """Delete expired conversation states and report how many."""
+    from convoflow.services.setup import delete_expired_states
+
+    settings_or_exit()
+    removed = run_with_runtime(lambda runtime: delete_expired_states(runtime.sessions))
+    console.print(f"removed {removed} expired conversation states")
+
+
+@app.command()
+def chat(
+    phone: Annotated[str, typer.Option(help="The customer's phone number.")] = "15550000001",
+    name: Annotated[str, typer.Option(help="The customer's profile name.")] = "Chat user",
+    template: Annotated[str | None, typer.Option(help="Start this template directly.")] = None,
+) -> None:
+    """Talk to the bot as a customer in the terminal (or pipe lines in)."""
+    from convoflow.terminal_chat import run_chat
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    run_with_runtime(lambda runtime: _seed(runtime, settings.default_owner, ""))
+    run_with_runtime(
+        lambda runtime: run_chat(
+            runtime, owner_name=settings.default_owner, phone=phone, name=name, template=template
+        )
+    )
+
+
+@app.command()
+def validate(path: Annotated[str, typer.Argument(help="Template file: JSON or YAML.")]) -> None:
+    """Check a template file; print `ok` and a summary, or every problem."""
+    from convoflow.services.template_files import check_template_file
+
+    report = check_template_file(path)
+    if report.ok:
+        console.print(f"ok: {report.summary}", highlight=False)
+        return
+    for problem in report.problems:
+        console.print(problem, highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

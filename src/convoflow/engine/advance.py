@@ -1,0 +1,237 @@
+"""The heart of the engine: ``advance(template, state, event, now) -> Outcome``.
+
+Pure and deterministic: the same inputs give the same outcome, the input state is never
+modified, and no event on a valid template and state raises. The rules:
+
+* ``Start`` (or any customer message when there is no state) begins at ``template.start``
+  with the template's ``default_params`` overlaid by ``Start.variables``.
+* At ``buttons``/``list``: a tapped id, else a typed option id, label or number chooses the
+  option; its id is stored under the step's ``save_as`` (else the step id) and its label
+  under ``<that name>_label``. At ``ask``/``collect`` the typed answer is parsed and stored
+  under the field name.
+* An invalid answer is re-asked with a short error (``input_rejected``); after
+  ``max_retries`` re-asks the flow fails politely. ``cancel``/``stop`` ends it at any wait.
+* ``http`` waits for the :class:`EffectResult` carrying its effect id; ``handoff`` waits for
+  :class:`Release`. A state that points at a step which no longer waits (the template
+  changed) restarts the flow, keeping the variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .answers import ParsedAnswer, parse_answer
+from .events import (
+    ChoiceReceived,
+    EffectResult,
+    Event,
+    LocationReceived,
+    MediaReceived,
+    Release,
+    Start,
+    TextReceived,
+)
+from .outcome import ConversationState, FlowStatus, Outcome
+from .runner import Run
+from .steps import AskStep, ButtonsStep, CollectStep, HandoffStep, HttpStep, ListStep, Step
+from .template import Template
+
+CUSTOMER_INPUT = (TextReceived, ChoiceReceived, MediaReceived, LocationReceived)
+_NO_CONTACT: Mapping[str, str] = {}
+
+
+def advance(
+    template: Template,
+    state: ConversationState | None,
+    event: Event,
+    now: datetime,
+    *,
+    contact: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Move one conversation by one event and say what follows (see the module docstring).
+
+    ``now`` is accepted for timers and never read from a clock; ``contact`` supplies
+    ``{{contact.name}}`` and ``{{contact.phone}}``.
+    """
+    contact_fields = contact if contact is not None else _NO_CONTACT
+    try:
+        return _advance(template, state, event, contact_fields)
+    except Exception as exc:  # a bug must not take the conversation down with it
+        run = Run(template, {}, contact_fields, [])
+        return run.fail("", template.texts.effect_failed, f"internal error: {exc!r}")
+
+
+def _advance(
+    template: Template,
+    state: ConversationState | None,
+    event: Event,
+    contact: Mapping[str, str],
+) -> Outcome:
+    if isinstance(event, Start):
+        return Run(template, _starting_variables(template, event.variables), contact, []).run_from(
+            template.start
+        )
+    if state is None:
+        if isinstance(event, CUSTOMER_INPUT):
+            variables = _starting_variables(template, {})
+            return Run(template, variables, contact, []).run_from(template.start)
+        return Outcome(FlowStatus.FAILED, None, error="no conversation to resume")
+    run = Run(template, dict(state.variables), contact, list(state.history))
+    step = template.step(state.current_step)
+    waits_for_effect = isinstance(step, HttpStep)
+    if step is None or not step.waits or waits_for_effect != (state.waiting_effect is not None):
+        outcome = run.run_from(template.start)
+        outcome.error = f"restarted: step {state.current_step!r} no longer waits here"
+        return outcome
+    if isinstance(step, HttpStep):
+        return _resume_effect(run, state, step, event)
+    if isinstance(step, HandoffStep):
+        return _resume_handoff(run, state, step, event)
+    return _answer(run, state, step, event)
+
+
+def _starting_variables(template: Template, given: Mapping[str, Any]) -> dict[str, Any]:
+    variables = dict(template.default_params)
+    variables.update(given)
+    return variables
+
+
+def _unchanged(run: Run, state: ConversationState, status: FlowStatus, error: str = "") -> Outcome:
+    return run.outcome(
+        status,
+        state.current_step,
+        retries=state.retries,
+        waiting_effect=state.waiting_effect,
+        error=error,
+    )
+
+
+def _typed_text(event: Event) -> str | None:
+    return event.text if isinstance(event, TextReceived) else None
+
+
+def _resume_effect(run: Run, state: ConversationState, step: HttpStep, event: Event) -> Outcome:
+    if isinstance(event, EffectResult):
+        if event.effect_id != state.waiting_effect:
+            return _unchanged(run, state, FlowStatus.WAITING_EFFECT, "unexpected effect result")
+        if event.ok:
+            if step.save_as:
+                run.variables[step.save_as] = event.data
+            return run.run_from(step.next)
+        if step.on_failure is not None:
+            return run.run_from(step.on_failure)
+        error = event.error or "the HTTP call failed"
+        return run.fail(step.id, run.template.texts.effect_failed, error)
+    text = _typed_text(event)
+    if text is not None and run.template.is_cancel(text):
+        return run.cancel(step.id)
+    if isinstance(event, CUSTOMER_INPUT):
+        run.say(run.template.texts.busy, step.id)
+    return _unchanged(run, state, FlowStatus.WAITING_EFFECT)
+
+
+def _resume_handoff(run: Run, state: ConversationState, step: HandoffStep, event: Event) -> Outcome:
+    if isinstance(event, Release):
+        return run.run_from(step.next)
+    text = _typed_text(event)
+    if text is not None and run.template.is_cancel(text):
+        return run.cancel(step.id)
+    return _unchanged(run, state, FlowStatus.HANDOFF)
+
+
+def _answer(run: Run, state: ConversationState, step: Step, event: Event) -> Outcome:
+    """Handle an event at a step waiting for the customer (buttons, list, ask, collect)."""
+    if not isinstance(event, CUSTOMER_INPUT):
+        return _unchanged(run, state, FlowStatus.WAITING_INPUT)
+    template = run.template
+    text = _typed_text(event)
+    if isinstance(step, ButtonsStep | ListStep):
+        menu = template.menu(step.id)
+        option = None
+        if menu is not None and isinstance(event, ChoiceReceived):
+            option = menu.match_choice(event.choice_id, event.title)
+        elif menu is not None and text is not None:
+            option = menu.match(text)
+        if option is not None:
+            run.variables[step.variable] = option.id
+            run.variables[f"{step.variable}_label"] = option.label
+            return run.run_from(option.next)
+        if text is not None and template.is_cancel(text):
+            return run.cancel(step.id)
+        return _reject(run, state, step, template.texts.invalid_choice)
+    field, kind, parsed = _parse_field(run, step, event)
+    chose_an_option = kind == "choice" and parsed.error is None
+    if text is not None and template.is_cancel(text) and not chose_an_option:
+        return run.cancel(step.id)
+    if parsed.error is None and field is not None:
+        run.variables[field] = parsed.value
+        if isinstance(step, CollectStep) and run.missing_field(step) is not None:
+            run.prompt(step)
+            return run.waiting(step.id)
+        return run.run_from(getattr(step, "next", None))
+    return _reject(run, state, step, parsed.error or template.texts.text_expected)
+
+
+def _parse_field(run: Run, step: Step, event: Event) -> tuple[str | None, str, ParsedAnswer]:
+    """Parse the answer an ask/collect step waits for: (field, answer type, parsed answer)."""
+    if isinstance(step, AskStep):
+        field: str | None = step.field
+        spec = step.answer
+    elif isinstance(step, CollectStep):
+        field = run.missing_field(step)
+        if field is None:
+            return None, "", ParsedAnswer(None, None)
+        spec = run.template.state_schema[field].answer
+    else:
+        return None, "", ParsedAnswer(None, None)
+    if isinstance(event, TextReceived):
+        return field, spec.kind, parse_answer(spec, event.text)
+    if isinstance(event, ChoiceReceived):
+        parsed = parse_answer(spec, event.choice_id)
+        if parsed.error is not None and event.title:
+            parsed = parse_answer(spec, event.title)
+        return field, spec.kind, parsed
+    return field, spec.kind, ParsedAnswer(None, run.template.texts.text_expected)
+
+
+def _reject(run: Run, state: ConversationState, step: Step, error_text: str) -> Outcome:
+    """Re-ask after an invalid answer, or give up once the retries are spent."""
+    if state.retries >= run.template.retries_allowed(step.id):
+        text = run.template.texts.failed
+        return run.fail(step.id, text, "too many invalid answers", input_rejected=True)
+    run.say(error_text, step.id)
+    run.prompt(step)
+    return run.waiting(step.id, retries=state.retries + 1, input_rejected=True)
+
+
+def accepts(template: Template, state: ConversationState | None, event: Event) -> bool:
+    """Whether the waiting step takes ``event`` as a valid answer (cancel words included).
+
+    The service asks before treating an unmatched text as another template's trigger.
+    """
+    if isinstance(event, Start):
+        return True
+    if state is None:
+        return False
+    step = template.step(state.current_step)
+    if step is None or not step.waits:
+        return False
+    if isinstance(step, HttpStep):
+        return isinstance(event, EffectResult) and event.effect_id == state.waiting_effect
+    if isinstance(step, HandoffStep):
+        return isinstance(event, Release | CUSTOMER_INPUT)
+    text = _typed_text(event)
+    if text is not None and template.is_cancel(text):
+        return True
+    if isinstance(step, ButtonsStep | ListStep):
+        menu = template.menu(step.id)
+        if menu is None:
+            return False
+        if isinstance(event, ChoiceReceived):
+            return menu.match_choice(event.choice_id, event.title) is not None
+        return text is not None and menu.match(text) is not None
+    run = Run(template, dict(state.variables), _NO_CONTACT, [])
+    field, _, parsed = _parse_field(run, step, event)
+    return field is not None and parsed.error is None

@@ -1,0 +1,84 @@
+"""Events that move a conversation: what the customer sent, a timer, or an effect's result.
+
+Events are frozen, slotted dataclasses built at the edge (the WhatsApp parser, the terminal
+chat, the admin API) and handed to :func:`convoflow.engine.advance`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start the template at its first step (trigger matched, API start or `connect`)."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextReceived:
+    """The customer typed free text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceReceived:
+    """The customer tapped a reply button, a list row or a template quick-reply button."""
+
+    choice_id: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReceived:
+    """The customer sent media (image, video, audio, document, sticker)."""
+
+    kind: str
+    media_id: str = ""
+    caption: str = ""
+    mime_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReceived:
+    """The customer shared a location."""
+
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectResult:
+    """An effect (HTTP dependency, end action) finished; ``ok`` tells whether it succeeded."""
+
+    effect_id: str
+    ok: bool
+    data: Any = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The conversation's timer fired (reserved for step timeouts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A human agent released a conversation that was handed off."""
+
+
+Event = (
+    Start
+    | TextReceived
+    | ChoiceReceived
+    | MediaReceived
+    | LocationReceived
+    | EffectResult
+    | Timeout
+    | Release
+)

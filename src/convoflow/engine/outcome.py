@@ -1,0 +1,124 @@
+"""What :func:`convoflow.engine.advance` decides: the new state, messages and effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class FlowStatus(StrEnum):
+    """Where the conversation stands after an advance."""
+
+    WAITING_INPUT = "waiting_input"  # a step waits for the customer
+    WAITING_EFFECT = "waiting_effect"  # an http step waits for its effect result
+    HANDOFF = "handoff"  # paused for a human agent
+    COMPLETED = "completed"  # reached an `end` step
+    FAILED = "failed"  # gave up (retries exhausted, effect failed without route)
+    CANCELLED = "cancelled"  # the customer cancelled
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """Where one customer stands in one template.
+
+    ``variables`` holds what the flow collected and set (rendered as ``{{name}}``);
+    ``retries`` counts invalid answers at ``current_step``; ``waiting_effect`` names the
+    effect an ``http`` step waits for. The service persists this as the ``context`` JSON.
+    """
+
+    template_name: str
+    current_step: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    waiting_effect: str | None = None
+    history: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for storage."""
+        return {
+            "template_name": self.template_name,
+            "current_step": self.current_step,
+            "variables": self.variables,
+            "retries": self.retries,
+            "waiting_effect": self.waiting_effect,
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConversationState:
+        """Load what :meth:`to_json` stored."""
+        return cls(
+            template_name=str(data["template_name"]),
+            current_step=str(data["current_step"]),
+            variables=dict(data.get("variables") or {}),
+            retries=int(data.get("retries") or 0),
+            waiting_effect=data.get("waiting_effect"),
+            history=list(data.get("history") or []),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message for the customer, as the Graph API message object without ``to``.
+
+    ``body`` is e.g. ``{"type": "text", "text": {"body": "Hi"}}`` or
+    ``{"type": "interactive", "interactive": {...}}``; the sender adds ``messaging_product``
+    and the recipient. ``step_id`` names the step that produced it.
+    """
+
+    body: dict[str, Any]
+    step_id: str
+
+    @property
+    def type(self) -> str:
+        """The Graph API message type (text, interactive, image, template, ...)."""
+        return str(self.body["type"])
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """Call an outside API (an ``http`` step or a workflow dependency)."""
+
+    effect_id: str
+    step_id: str
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    timeout_seconds: float = 10.0
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EndAction:
+    """Run the template's end action (e.g. ``api_call``) with the collected data."""
+
+    effect_id: str
+    action_type: str
+    target: dict[str, Any]
+    state_data: dict[str, Any]
+
+
+Effect = HttpCall | EndAction
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one advance.
+
+    ``state`` is None when the conversation is over (completed, failed, cancelled).
+    ``connect_to`` names a template to continue in (a ``connect`` step): the service loads
+    it and starts it with ``state.variables`` carried over. ``visited_steps`` lists the
+    steps run in this advance, in order (for the funnel statistics). ``input_rejected`` is
+    true when the customer's answer did not fit the waiting step and was re-asked.
+    """
+
+    status: FlowStatus
+    state: ConversationState | None
+    messages: list[OutboundMessage] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    visited_steps: list[str] = field(default_factory=list)
+    connect_to: str | None = None
+    input_rejected: bool = False
+    error: str = ""

@@ -1,0 +1,193 @@
+"""The template the engine runs: the step graph plus the template-level settings.
+
+Build it with :meth:`Template.from_parts` from a database row, or with
+:func:`convoflow.engine.validation.load_template` from an admin's document (which also
+checks the graph). Construction precomputes everything :func:`advance` needs (step index,
+option tables, retry limits), so services build one per ``config_hash`` and reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from .fields import FieldSpec
+from .menus import Menu, MenuOption
+from .problems import Problem, TemplateInvalid, error_message, field_path
+from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step, VariableName
+
+Sections = tuple[tuple[str, tuple[MenuOption, ...]], ...]
+
+GRAPH_SETTINGS = ("max_retries", "reengagement_template", "texts", "cancel_keywords")
+"""Optional template-level keys read from ``menu_structure`` next to ``start`` and ``steps``."""
+
+
+class EngineTexts(BaseModel):
+    """What the engine says on its own; override any of them in ``menu_structure.texts``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    invalid_choice: str = "Sorry, I didn't get that. Please choose one of the options."
+    text_expected: str = "Please type your answer as a message."
+    failed: str = "Sorry, I couldn't understand, so I've stopped here. Write to us any time."
+    cancelled: str = "OK, I've cancelled. Write to us again any time."
+    effect_failed: str = "Sorry, something went wrong on our side. Please try again later."
+    busy: str = "One moment please, I'm still working on your request."
+
+
+class Template(BaseModel):
+    """A validated, ready-to-run workflow template (one version)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    version: int = Field(default=1, ge=1)
+    start: str
+    steps: tuple[Step, ...]
+    state_schema: dict[VariableName, FieldSpec] = Field(default_factory=dict)
+    end_action_type: str | None = None
+    end_action_target: dict[str, Any] | None = None
+    default_params: dict[str, Any] = Field(default_factory=dict)
+    max_retries: int = Field(default=3, ge=0, le=20)
+    reengagement_template: str | None = None
+    texts: EngineTexts = EngineTexts()
+    cancel_keywords: tuple[str, ...] = ("cancel", "stop")
+
+    _index: dict[str, Step] = PrivateAttr(default_factory=dict)
+    _menus: dict[str, Menu] = PrivateAttr(default_factory=dict)
+    _sections: dict[str, Sections] = PrivateAttr(default_factory=dict)
+    _collect_fields: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    _retries: dict[str, int] = PrivateAttr(default_factory=dict)
+    _cancel_words: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Precompute the step index, option tables and retry limits."""
+        required = tuple(name for name, spec in self.state_schema.items() if spec.required)
+        for step in self.steps:
+            self._index.setdefault(step.id, step)
+            if step.waits:
+                own = getattr(step, "max_retries", None)
+                self._retries[step.id] = self.max_retries if own is None else own
+            if isinstance(step, ButtonsStep):
+                options = (MenuOption(b.id, b.label, b.next) for b in step.buttons)
+                self._menus[step.id] = Menu.of(options)
+            elif isinstance(step, ListStep):
+                sections = tuple(
+                    (section.title or "", tuple(_row_option(row) for row in section.rows))
+                    for section in step.sections
+                )
+                self._sections[step.id] = sections
+                self._menus[step.id] = Menu.of(row for _, rows in sections for row in rows)
+            elif isinstance(step, AskStep) and step.answer.menu is not None:
+                self._menus[step.id] = step.answer.menu
+            elif isinstance(step, CollectStep):
+                wanted = required if step.fields is None else tuple(step.fields)
+                known = tuple(name for name in wanted if name in self.state_schema)
+                self._collect_fields[step.id] = known
+        self._cancel_words = frozenset(word.strip().casefold() for word in self.cancel_keywords)
+
+    @property
+    def steps_by_id(self) -> Mapping[str, Step]:
+        """Every step by id (O(1) look-up)."""
+        return self._index
+
+    def step(self, step_id: str | None) -> Step | None:
+        """The step called ``step_id``, or None."""
+        return self._index.get(step_id) if step_id is not None else None
+
+    def menu(self, step_id: str) -> Menu | None:
+        """The options of a buttons, list, or choice/boolean ask step."""
+        return self._menus.get(step_id)
+
+    def list_sections(self, step_id: str) -> Sections:
+        """The (title, options) sections of a list step."""
+        return self._sections.get(step_id, ())
+
+    def collect_fields(self, step_id: str) -> tuple[str, ...]:
+        """The schema fields a collect step asks for, in order."""
+        return self._collect_fields.get(step_id, ())
+
+    def retries_allowed(self, step_id: str) -> int:
+        """How many invalid answers a waiting step re-asks before giving up."""
+        return self._retries.get(step_id, self.max_retries)
+
+    def is_cancel(self, text: str) -> bool:
+        """Whether a reply is one of the cancel keywords (``cancel``, ``stop``)."""
+        return text.strip().casefold() in self._cancel_words
+
+    @classmethod
+    def from_parts(
+        cls,
+        *,
+        name: str,
+        menu_structure: Mapping[str, Any],
+        version: int = 1,
+        state_schema: Mapping[str, Any] | None = None,
+        end_action_type: str | None = None,
+        end_action_target: Mapping[str, Any] | None = None,
+        default_params: Mapping[str, Any] | None = None,
+    ) -> Template:
+        """Build from a template row: the native graph plus the row's columns.
+
+        Raises :class:`TemplateInvalid` when the parts do not even parse; graph checks
+        (dangling ``next``, limits, ...) are :func:`validation.validate_template`'s job.
+        """
+        data: dict[str, Any] = {
+            key: menu_structure[key] for key in GRAPH_SETTINGS if key in menu_structure
+        }
+        data.update(
+            name=name,
+            version=version,
+            start=menu_structure.get("start"),
+            steps=menu_structure.get("steps"),
+            state_schema=dict(state_schema or {}),
+            end_action_type=end_action_type,
+            end_action_target=dict(end_action_target) if end_action_target else None,
+            default_params=dict(default_params or {}),
+        )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise TemplateInvalid(_template_problems(error, data)) from None
+
+    def to_graph(self) -> dict[str, Any]:
+        """The native graph (``menu_structure``) of this template, without default values."""
+        graph: dict[str, Any] = {
+            "start": self.start,
+            "steps": [_step_graph(step) for step in self.steps],
+        }
+        settings = self.model_dump(mode="json", include=set(GRAPH_SETTINGS), exclude_defaults=True)
+        graph.update(settings)
+        return graph
+
+
+def _row_option(row: ListRow) -> MenuOption:
+    return MenuOption(row.id, row.title, row.next, row.description or "")
+
+
+def _step_graph(step: Step) -> dict[str, Any]:
+    """One step as native JSON: ``id`` and ``type`` first, defaults left out."""
+    dumped = step.model_dump(mode="json", exclude_defaults=True)
+    return {"id": step.id, "type": step.type, **dumped}
+
+
+def _template_problems(error: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+    """Name the step (by id) for errors inside ``steps``, dropping the union tag."""
+    raw_steps = data.get("steps")
+    problems: list[Problem] = []
+    for detail in error.errors():
+        location = detail["loc"]
+        step_index = location[1] if len(location) > 1 and location[0] == "steps" else None
+        if not isinstance(step_index, int) or not isinstance(raw_steps, list):
+            problems.append(Problem("", field_path(location), error_message(detail)))
+            continue
+        raw = raw_steps[step_index] if step_index < len(raw_steps) else None
+        raw = raw if isinstance(raw, dict) else {}
+        rest = location[2:]
+        if rest and rest[0] == raw.get("type"):
+            rest = rest[1:]
+        step_id = str(raw.get("id", f"steps[{step_index}]"))
+        problems.append(Problem(step_id, field_path(rest), error_message(detail)))
+    return problems

@@ -1,0 +1,265 @@
+"""Exceptions raised by convoflow, and how Graph API failures are classified.
+
+::
+
+    ConvoflowError                   base of every error convoflow raises on purpose
+    └── GraphError                   the WhatsApp Graph API refused a call or was unreachable
+        ├── RetryableGraphError      the same request may succeed later: back off and retry
+        │                            (HTTP 429/5xx, timeouts, transport errors, throughput and
+        │                            pair-rate limits, temporary downtime)
+        └── PermanentGraphError      retrying the same request cannot succeed: mark it failed
+                                     (outside the 24-hour window, undeliverable, opted out,
+                                     template errors, invalid parameters, bad token)
+
+Catch :class:`RetryableGraphError` to reschedule, :class:`PermanentGraphError` to give up,
+and look at :attr:`GraphError.code` for what to do next (e.g. 131047: send a template;
+131056: back off for this recipient only; 130429: back off for the whole number).
+
+Meta asks integrators to classify by error ``code`` rather than HTTP status or subcode, so
+:func:`classify_graph_error` looks at the code first and falls back to the status only for
+codes it does not know (or bodies without one, such as a proxy's HTML 502 page).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "ConvoflowError",
+    "GraphError",
+    "GraphErrorCode",
+    "PermanentGraphError",
+    "RetryableGraphError",
+    "classify_graph_error",
+    "is_retryable_code",
+    "parse_retry_after",
+]
+
+
+class ConvoflowError(Exception):
+    """Base class of every error convoflow raises on purpose."""
+
+
+class GraphError(ConvoflowError):
+    """The Graph API refused a call, or could not be reached.
+
+    ``code`` is Meta's error code (``None`` for transport errors and bodies without one),
+    ``http_status`` the response status (``None`` when no response arrived), ``message``
+    Meta's message or ours, ``details`` Meta's ``error_data.details`` and ``retry_after``
+    the seconds from a ``Retry-After`` header, when the server sent one.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        details: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.details = details
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        where = []
+        if self.code is not None:
+            where.append(f"code {self.code}")
+        if self.http_status is not None:
+            where.append(f"HTTP {self.http_status}")
+        text = self.message or "Graph API error"
+        if self.details and self.details != self.message:
+            text = f"{text}: {self.details}"
+        return f"{text} ({', '.join(where)})" if where else text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, code={self.code!r}, "
+            f"http_status={self.http_status!r}, retry_after={self.retry_after!r})"
+        )
+
+
+class RetryableGraphError(GraphError):
+    """The same request may succeed later: back off (honour ``retry_after``) and retry."""
+
+
+class PermanentGraphError(GraphError):
+    """Retrying the same request cannot succeed: record the failure with its ``code``."""
+
+
+class GraphErrorCode(IntEnum):
+    """WhatsApp Cloud API error codes the engine acts on by name."""
+
+    THROUGHPUT_LIMIT = 130429  # per business number; back off the whole number
+    PAIR_RATE_LIMIT = 131056  # one business number to one user; back off that user only
+    REENGAGEMENT_REQUIRED = 131047  # outside the 24-hour window: only templates allowed
+    UNDELIVERABLE = 131026
+    MARKETING_OPT_OUT = 131050
+    MARKETING_PER_USER_LIMIT = 131049  # resend no sooner than 24 h later
+    SPAM_RATE_LIMIT = 131048
+    UNSUPPORTED_MESSAGE_TYPE = 131051
+    MAINTENANCE_MODE = 131057
+    BSUID_RECIPIENT_NOT_SUPPORTED = 131062
+    TEMPLATE_PARAMETER_MISMATCH = 132000
+    TEMPLATE_NOT_FOUND = 132001
+    TEMPLATE_PAUSED = 132015
+    TEMPLATE_DISABLED = 132016
+    INVALID_PARAMETER = 100
+    ACCESS_TOKEN_EXPIRED = 190
+    USER_BLOCKED_BY_BUSINESS = 130403
+
+
+RETRYABLE_CODES: frozenset[int] = frozenset(
+    {
+        1,  # API unknown: invalid request or possible server error
+        2,  # API service: temporary downtime or overload
+        4,  # application-level API call rate limit
+        80007,  # WABA rate limit
+        130429,  # throughput reached
+        131000,  # something went wrong (unknown)
+        131016,  # service unavailable
+        131056,  # pair rate limit
+        131057,  # account in maintenance mode (throughput upgrade)
+    }
+)
+"""Codes for which the same request may succeed after a back-off."""
+
+PERMANENT_CODES: frozenset[int] = frozenset(
+    {
+        0,  # AuthException
+        10,  # permission denied
+        100,  # invalid parameter
+        190,  # access token expired or invalid
+        368,  # temporarily blocked for policy violations
+        130403,  # business blocked this user
+        130497,  # business account restricted from messaging users in this country
+        131008,  # required parameter missing
+        131009,  # parameter value invalid
+        131021,  # recipient cannot be the sender
+        131026,  # undeliverable
+        131031,  # business account locked
+        131047,  # re-engagement: outside the 24-hour window
+        131048,  # spam rate limit: stop, do not retry soon
+        131049,  # per-user marketing limit: not before 24 h, the conversation has moved on
+        131050,  # opted out of marketing
+        131051,  # unsupported message type
+        131052,  # media download error
+        131053,  # media upload error
+        131062,  # BSUID recipient not supported for this message
+        131064,  # template classification violations
+    }
+)
+"""Codes for which retrying the same request cannot succeed (plus the ranges below)."""
+
+_PERMANENT_RANGES = (
+    range(200, 300),  # permission errors
+    range(132000, 133000),  # template errors
+)
+
+
+def is_retryable_code(code: int) -> bool | None:
+    """Tell whether a Graph error code is worth retrying: True, False, or None if unknown.
+
+    Also used for ``statuses[].errors`` codes, which carry no HTTP status.
+    """
+    if code in RETRYABLE_CODES:
+        return True
+    if code in PERMANENT_CODES or any(code in span for span in _PERMANENT_RANGES):
+        return False
+    return None
+
+
+def _is_retryable_status(http_status: int | None) -> bool:
+    return http_status is not None and (http_status in (408, 429) or 500 <= http_status <= 599)
+
+
+def classify_graph_error(
+    http_status: int | None,
+    json_body: Any,
+    headers: Mapping[str, str] | None = None,
+) -> GraphError:
+    """Build the right :class:`GraphError` subclass for a failed Graph API response.
+
+    ``json_body`` is the decoded response (anything: an error envelope, None, garbage);
+    ``headers`` the response headers, read for ``Retry-After``. The error ``code`` decides
+    first (:data:`RETRYABLE_CODES`, :data:`PERMANENT_CODES`, 132xxx, 2xx permission codes);
+    an unknown or missing code falls back to the status: 408, 429 and 5xx are retryable,
+    anything else is permanent.
+    """
+    error = json_body.get("error") if isinstance(json_body, Mapping) else None
+    if not isinstance(error, Mapping):
+        error = {}
+    code = _as_code(error.get("code"))
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        message = f"Graph API answered HTTP {http_status}" if http_status else "Graph API error"
+    error_data = error.get("error_data")
+    details = error_data.get("details") if isinstance(error_data, Mapping) else None
+    retry_after = parse_retry_after(_header(headers, "retry-after"))
+
+    retryable = is_retryable_code(code) if code is not None else None
+    if retryable is None:
+        retryable = _is_retryable_status(http_status)
+    error_class = RetryableGraphError if retryable else PermanentGraphError
+    return error_class(
+        message,
+        code=code,
+        http_status=http_status,
+        details=details if isinstance(details, str) else "",
+        retry_after=retry_after,
+    )
+
+
+def _as_code(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    return None
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    # A plain dict is case-sensitive; httpx.Headers is not.
+    for key, candidate in headers.items():
+        if key.lower() == name:
+            return candidate
+    return None
+
+
+_SECONDS = re.compile(r"\d{1,10}(\.\d{1,6})?")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
+
+    Returns None for a missing or unreadable value; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if _SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - current)

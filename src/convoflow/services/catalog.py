@@ -1,0 +1,156 @@
+"""The template catalog: engine templates by version id, and the trigger index per owner.
+
+Template versions are immutable, so the compiled engine template of a version id is cached
+for the life of the process. The trigger index (keyword → templates, with their permission
+gates) is rebuilt at most every ``TRIGGER_INDEX_TTL_SECONDS`` or when this process changed
+a template, so the hot path of an inbound message does not query the template tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from convoflow.engine import Template
+from convoflow.store.models import TemplatePermission, WorkflowTemplate
+
+TRIGGER_INDEX_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """A startable template version: what a trigger or a name resolves to."""
+
+    template_id: str
+    family_id: str
+    name: str
+    owner_id: str
+    session_ttl_seconds: int | None
+    allowed_user_types: frozenset[str] | None  # None: open to every customer
+
+    def permits(self, user_type_id: str | None) -> bool:
+        """Whether a customer of this type may start the template."""
+        return self.allowed_user_types is None or user_type_id in self.allowed_user_types
+
+
+@dataclass(slots=True)
+class _OwnerIndex:
+    built_at: float
+    by_keyword: dict[str, list[TemplateRef]]
+    by_name: dict[str, TemplateRef]
+
+
+def normalise_keyword(text: str) -> str:
+    """Trim, fold case and collapse inner whitespace: how triggers are compared."""
+    return " ".join(text.split()).lower()
+
+
+class TemplateCatalog:
+    """Process-wide cache of compiled templates and of each owner's trigger index."""
+
+    def __init__(self, *, ttl_seconds: float = TRIGGER_INDEX_TTL_SECONDS) -> None:
+        self._compiled: dict[str, tuple[WorkflowTemplate, Template]] = {}
+        self._indexes: dict[str, _OwnerIndex] = {}
+        self._ttl = ttl_seconds
+
+    def invalidate(self) -> None:
+        """Forget the trigger indexes (a template or permission changed)."""
+        self._indexes.clear()
+
+    async def compiled(
+        self, session: AsyncSession, template_id: str
+    ) -> tuple[WorkflowTemplate, Template]:
+        """The row and engine template of a version (cached: versions never change)."""
+        cached = self._compiled.get(template_id)
+        if cached is not None:
+            return cached
+        row = await session.get(WorkflowTemplate, template_id)
+        if row is None:
+            raise LookupError(f"template version {template_id} does not exist")
+        session.expunge(row)
+        template = compile_row(row)
+        self._compiled[template_id] = (row, template)
+        return row, template
+
+    def cached(self, template_id: str) -> tuple[WorkflowTemplate, Template] | None:
+        """The compiled version if this process already loaded it."""
+        return self._compiled.get(template_id)
+
+    async def by_trigger(
+        self, session: AsyncSession, *, owner_id: str, text: str
+    ) -> list[TemplateRef]:
+        """Templates whose trigger is ``text`` (the owner's own first, then built-ins)."""
+        index = await self._index(session, owner_id)
+        return index.by_keyword.get(normalise_keyword(text), [])
+
+    async def by_name(
+        self, session: AsyncSession, *, owner_id: str, name: str
+    ) -> TemplateRef | None:
+        """The active latest template of that name (the owner's own, else a built-in)."""
+        index = await self._index(session, owner_id)
+        return index.by_name.get(name)
+
+    async def _index(self, session: AsyncSession, owner_id: str) -> _OwnerIndex:
+        index = self._indexes.get(owner_id)
+        if index is not None and time.monotonic() - index.built_at < self._ttl:
+            return index
+        index = await _build_index(session, owner_id)
+        self._indexes[owner_id] = index
+        return index
+
+
+def compile_row(row: WorkflowTemplate) -> Template:
+    """The engine template of a stored version."""
+    return Template.from_parts(
+        name=row.template_name,
+        version=row.version,
+        menu_structure=row.menu_structure,
+        state_schema=row.state_schema,
+        end_action_type=row.end_action_type,
+        end_action_target=row.end_action_target,
+        default_params=row.default_params,
+    )
+
+
+async def _build_index(session: AsyncSession, owner_id: str) -> _OwnerIndex:
+    found = (
+        await session.execute(
+            select(WorkflowTemplate)
+            .where(
+                WorkflowTemplate.is_latest.is_(True),
+                WorkflowTemplate.is_active.is_(True),
+                or_(WorkflowTemplate.owner_id == owner_id, WorkflowTemplate.is_builtin.is_(True)),
+            )
+            .order_by(WorkflowTemplate.created_at)
+        )
+    ).scalars()
+    rows = sorted(found, key=lambda row: row.owner_id != owner_id)  # own templates first
+    granted = aliased(WorkflowTemplate)
+    permissions: dict[str, set[str]] = defaultdict(set)
+    for family_id, user_type_id in await session.execute(
+        select(granted.family_id, TemplatePermission.user_type_id).join(
+            granted, granted.id == TemplatePermission.workflow_template_id
+        )
+    ):
+        permissions[family_id].add(user_type_id)
+    by_keyword: dict[str, list[TemplateRef]] = defaultdict(list)
+    by_name: dict[str, TemplateRef] = {}
+    for row in rows:
+        allowed = permissions.get(row.family_id)
+        ref = TemplateRef(
+            template_id=row.id,
+            family_id=row.family_id,
+            name=row.template_name,
+            owner_id=row.owner_id,
+            session_ttl_seconds=row.session_ttl_seconds,
+            allowed_user_types=frozenset(allowed) if allowed else None,
+        )
+        by_name.setdefault(row.template_name, ref)
+        for keyword in row.trigger_keywords:
+            by_keyword[normalise_keyword(keyword)].append(ref)
+    return _OwnerIndex(time.monotonic(), dict(by_keyword), by_name)

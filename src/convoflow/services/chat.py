@@ -1,0 +1,121 @@
+"""The terminal chat's use case: talk to the bot as a customer, through the real message path.
+
+Messages go in as inbound rows of the ``terminal`` channel and come back as the outbox rows
+the engine queued, exactly as WhatsApp customers get them; the chat marks them ``sent``
+because printing them is their delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from convoflow.engine.outcome import OutboundMessage
+from convoflow.runtime import Runtime
+from convoflow.services.conversations import Customer
+from convoflow.services.intake import InboundRecord, store_inbound
+from convoflow.store import accounts
+from convoflow.store.errors import NotFound
+from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.types import new_id, utcnow
+
+TERMINAL_CHANNEL = "terminal"
+
+
+class ChatSession:
+    """One customer talking to the bot of ``owner_name`` from a terminal."""
+
+    def __init__(self, runtime: Runtime, *, owner_name: str, phone: str, name: str) -> None:
+        self.runtime = runtime
+        self.owner_name = owner_name
+        self.phone = phone
+        self.name = name
+        self.owner_id = ""
+
+    async def open(self) -> None:
+        """Resolve the owner (it must exist: run `convoflow seed` first)."""
+        async with self.runtime.sessions() as session:
+            self.owner_id = (await accounts.get_user(session, self.owner_name)).id
+
+    async def say(self, text: str) -> list[OutboundMessage]:
+        """Send ``text`` as the customer; return the bot's replies."""
+        record = InboundRecord(
+            owner_id=self.owner_id,
+            phone_number_id=TERMINAL_CHANNEL,
+            wamid=f"chat.{new_id()}",
+            customer=self.phone,
+            wa_id=self.phone,
+            bsuid=None,
+            profile_name=self.name,
+            type="text",
+            payload={"type": "text", "text": {"body": text}},
+            sent_at=utcnow(),
+        )
+        async with self.runtime.sessions.begin() as session:
+            await store_inbound(session, [record])
+        turns = await self.runtime.processor.process_customer(self.owner_id, self.phone)
+        ids = [row_id for turn in turns for row_id in turn.outbound_ids]
+        return await self._deliver(ids)
+
+    async def start(
+        self, template_name: str, variables: dict[str, Any] | None = None
+    ) -> list[OutboundMessage]:
+        """Start a template directly, without its trigger keyword."""
+        runtime = self.runtime
+        async with runtime.sessions() as session:
+            async with runtime.locks.hold(session, owner_id=self.owner_id, customer=self.phone):
+                ref = await runtime.catalog.by_name(
+                    session, owner_id=self.owner_id, name=template_name
+                )
+                if ref is None:
+                    raise NotFound(f"no active template named {template_name!r}")
+                customer = await self._customer(session)
+                turn, live = await runtime.conversations.start(
+                    session, customer, ref, dict(variables or {}), now=utcnow()
+                )
+                await session.commit()
+                if live is not None and not runtime.store.transactional:
+                    await runtime.store.save(session, live)
+        return await self._deliver(turn.outbound_ids)
+
+    async def _customer(self, session: Any) -> Customer:
+        contact = (
+            await session.execute(
+                select(Contact).where(
+                    Contact.owner_id == self.owner_id, Contact.customer_key == self.phone
+                )
+            )
+        ).scalar_one_or_none()
+        return Customer(
+            owner_id=self.owner_id,
+            key=self.phone,
+            channel_number=TERMINAL_CHANNEL,
+            name=self.name,
+            phone=self.phone,
+            contact_id=contact.id if contact else None,
+            user_type_id=contact.user_type_id if contact else None,
+        )
+
+    async def _deliver(self, outbound_ids: list[int]) -> list[OutboundMessage]:
+        if not outbound_ids:
+            return []
+        now: datetime = utcnow()
+        async with self.runtime.sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(WhatsAppMessage)
+                    .where(WhatsAppMessage.id.in_(outbound_ids))
+                    .order_by(WhatsAppMessage.id)
+                )
+            ).scalars()
+            messages = [
+                OutboundMessage(body=row.payload, step_id=row.step_id or "") for row in rows
+            ]
+            await session.execute(
+                update(WhatsAppMessage)
+                .where(WhatsAppMessage.id.in_(outbound_ids), WhatsAppMessage.status == "queued")
+                .values(status="sent", sent_at=now, attempts=1)
+            )
+        return messages

@@ -1,0 +1,327 @@
+"""The message path (DESIGN §4 steps 3–4): decide what an event means, advance, persist.
+
+Everything here runs inside the caller's transaction while the caller holds the
+conversation lock (see :mod:`convoflow.services.intake`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.engine import Template, accepts, advance
+from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived
+from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
+from convoflow.services.catalog import TemplateCatalog, TemplateRef
+from convoflow.services.outcomes import (
+    FINISHED,
+    apply_to_instance,
+    count_run_finished,
+    count_run_started,
+    queue_messages,
+    record_effects,
+)
+from convoflow.sessions.base import LiveConversation, SessionStore
+from convoflow.store.models import WorkflowInstance
+
+#: How many `connect` hops one message may cause (stops a ring of templates).
+MAX_CONNECT_HOPS = 8
+CANCEL_WORDS = frozenset({"cancel", "stop"})
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """Who wrote, as the message path needs it."""
+
+    owner_id: str
+    key: str  # wa_id, or the business-scoped user id when no phone number is shared
+    channel_number: str  # the business phone_number_id replies go out from
+    name: str = ""
+    phone: str = ""
+    contact_id: str | None = None
+    user_type_id: str | None = None
+
+    def render_context(self) -> dict[str, str]:
+        """What ``{{contact.*}}`` renders to."""
+        return {"name": self.name, "phone": self.phone or self.key}
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """What one inbound event produced."""
+
+    messages: list[OutboundMessage] = field(default_factory=list)
+    status: FlowStatus | None = None
+    template_name: str | None = None
+    instance_id: str | None = None
+    outbound_ids: list[int] = field(default_factory=list)
+
+
+class ConversationService:
+    """Runs one event of one customer through the right template and persists the result."""
+
+    def __init__(
+        self, *, catalog: TemplateCatalog, store: SessionStore, default_ttl_seconds: int
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.default_ttl = default_ttl_seconds
+
+    async def handle(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        event: Event,
+        *,
+        now: datetime,
+        received_at: datetime | None = None,
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        """Handle ``event``; returns the turn and the conversation to save (None: ended)."""
+        live = await self.store.load(
+            session, owner_id=customer.owner_id, customer=customer.key, now=now
+        )
+        if live is None:
+            ref = await self._starting_template(session, customer, event)
+            if ref is None:
+                return TurnResult(), None
+            return await self._start(session, customer, ref, {}, now=now, received_at=received_at)
+        row, template = await self.catalog.compiled(session, live.template_id)
+        switch = await self._switch_target(session, customer, template, live, event)
+        if switch is not None:
+            await self._finish_instance(session, live.instance_id, "cancelled", now=now)
+            return await self._start(
+                session, customer, switch, {}, now=now, received_at=received_at
+            )
+        outcome = advance(template, live.state, event, now, contact=customer.render_context())
+        return await self._persist(
+            session, customer, live, template_id=row.id, outcome=outcome, now=now
+        )
+
+    async def start(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        ref: TemplateRef,
+        variables: dict[str, object],
+        *,
+        now: datetime,
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        """Start ``ref`` for the customer directly (chat `--template`, the admin API)."""
+        live = await self.store.load(
+            session, owner_id=customer.owner_id, customer=customer.key, now=now
+        )
+        if live is not None:
+            await self._finish_instance(session, live.instance_id, "cancelled", now=now)
+        return await self._start(session, customer, ref, variables, now=now, received_at=now)
+
+    async def resume(
+        self, session: AsyncSession, customer: Customer, event: Event, *, now: datetime
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        """Feed a non-customer event (effect result, release) to the live conversation."""
+        live = await self.store.load(
+            session, owner_id=customer.owner_id, customer=customer.key, now=now
+        )
+        if live is None:
+            return TurnResult(), None
+        row, template = await self.catalog.compiled(session, live.template_id)
+        outcome = advance(template, live.state, event, now, contact=customer.render_context())
+        return await self._persist(
+            session, customer, live, template_id=row.id, outcome=outcome, now=now
+        )
+
+    async def _starting_template(
+        self, session: AsyncSession, customer: Customer, event: Event
+    ) -> TemplateRef | None:
+        """A trigger keyword the customer may use, else the owner's fallback template."""
+        for text in _texts_of(event):
+            for ref in await self.catalog.by_trigger(
+                session, owner_id=customer.owner_id, text=text
+            ):
+                if ref.permits(customer.user_type_id):
+                    return ref
+        return None
+
+    async def _switch_target(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        template: Template,
+        live: LiveConversation,
+        event: Event,
+    ) -> TemplateRef | None:
+        """Another template's trigger typed where the waiting step expects something else."""
+        if not isinstance(event, TextReceived) or live.state.waiting_effect:
+            return None
+        if event.text.strip().lower() in CANCEL_WORDS or accepts(template, live.state, event):
+            return None
+        return await self._starting_template(session, customer, event)
+
+    async def _start(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        ref: TemplateRef,
+        variables: dict[str, object],
+        *,
+        now: datetime,
+        received_at: datetime | None,
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        row, template = await self.catalog.compiled(session, ref.template_id)
+        instance = self._new_instance(customer, row.id, now)
+        session.add(instance)
+        await session.flush()
+        outcome = advance(
+            template,
+            None,
+            Start(variables=dict(variables)),
+            now,
+            contact=customer.render_context(),
+        )
+        live = LiveConversation(
+            owner_id=customer.owner_id,
+            customer=customer.key,
+            template_id=row.id,
+            instance_id=instance.id,
+            state=outcome.state or _placeholder_state(template),
+            expires_at=now,
+            created_at=now,
+            last_interaction=now,
+        )
+        response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
+        await count_run_started(session, template_id=row.id, response_time_ms=response_ms, now=now)
+        return await self._persist(
+            session,
+            customer,
+            live,
+            template_id=row.id,
+            outcome=outcome,
+            now=now,
+            instance=instance,
+        )
+
+    async def _persist(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        live: LiveConversation,
+        *,
+        template_id: str,
+        outcome: Outcome,
+        now: datetime,
+        instance: WorkflowInstance | None = None,
+        hops: int = 0,
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        if instance is None and live.instance_id is not None:
+            instance = await session.get(WorkflowInstance, live.instance_id)
+        result = TurnResult(status=outcome.status, template_name=live.state.template_name)
+        if instance is not None:
+            apply_to_instance(instance, outcome, now)
+            result.instance_id = instance.id
+            if outcome.effects:
+                record_effects(
+                    session,
+                    owner_id=customer.owner_id,
+                    instance_id=instance.id,
+                    effects=outcome.effects,
+                    now=now,
+                )
+            if instance.status in FINISHED:
+                await count_run_finished(
+                    session,
+                    template_id=template_id,
+                    succeeded=instance.status == "completed",
+                )
+        rows = queue_messages(
+            session,
+            owner_id=customer.owner_id,
+            phone_number_id=customer.channel_number,
+            customer=customer.key,
+            messages=outcome.messages,
+            template_id=template_id,
+            instance_id=instance.id if instance else None,
+            now=now,
+        )
+        result.messages.extend(outcome.messages)
+        if outcome.connect_to and hops < MAX_CONNECT_HOPS:
+            target = await self.catalog.by_name(
+                session, owner_id=customer.owner_id, name=outcome.connect_to
+            )
+            if target is not None and target.permits(customer.user_type_id):
+                variables = dict(outcome.state.variables) if outcome.state else {}
+                if instance is not None and instance.status not in FINISHED:
+                    instance.status, instance.completed_at = "completed", now
+                    await count_run_finished(session, template_id=template_id, succeeded=True)
+                sub_result, sub_live = await self._start(
+                    session, customer, target, variables, now=now, received_at=None
+                )
+                await session.flush()
+                result.messages.extend(sub_result.messages)
+                result.status, result.template_name = sub_result.status, sub_result.template_name
+                result.instance_id = sub_result.instance_id
+                result.outbound_ids = [row.id for row in rows] + sub_result.outbound_ids
+                return result, sub_live
+        await session.flush()
+        result.outbound_ids = [row.id for row in rows]
+        if outcome.state is None or result.status in (
+            FlowStatus.COMPLETED,
+            FlowStatus.FAILED,
+            FlowStatus.CANCELLED,
+        ):
+            await self.store.delete(session, owner_id=customer.owner_id, customer=customer.key)
+            return result, None
+        ttl = self._ttl_of(live)
+        live.state = outcome.state
+        live.last_interaction = now
+        live.expires_at = now + timedelta(seconds=ttl)
+        if self.store.transactional:
+            await self.store.save(session, live)
+        return result, live
+
+    def _ttl_of(self, live: LiveConversation) -> int:
+        ref_ttl = None
+        compiled = self.catalog.cached(live.template_id)
+        if compiled is not None:
+            ref_ttl = compiled[0].session_ttl_seconds
+        return ref_ttl or self.default_ttl
+
+    async def _finish_instance(
+        self, session: AsyncSession, instance_id: str | None, status: str, *, now: datetime
+    ) -> None:
+        if instance_id is None:
+            return
+        instance = await session.get(WorkflowInstance, instance_id)
+        if instance is not None and instance.status not in FINISHED:
+            instance.status, instance.completed_at = status, now
+            await count_run_finished(session, template_id=instance.template_id, succeeded=False)
+
+    @staticmethod
+    def _new_instance(customer: Customer, template_id: str, now: datetime) -> WorkflowInstance:
+        return WorkflowInstance(
+            owner_id=customer.owner_id,
+            template_id=template_id,
+            conversation_id=customer.key,
+            user_id=customer.key,
+            contact_id=customer.contact_id,
+            status="active",
+            state_data={},
+            pending_dependencies=[],
+            visited_steps=[],
+            started_at=now,
+            last_interaction=now,
+        )
+
+
+def _texts_of(event: Event) -> list[str]:
+    """The texts of an event that may name a trigger keyword."""
+    if isinstance(event, TextReceived):
+        return [event.text]
+    if isinstance(event, ChoiceReceived):
+        return [event.choice_id, event.title]
+    return []
+
+
+def _placeholder_state(template: Template) -> ConversationState:
+    """The state of a run that ended in its first advance (never saved)."""
+    return ConversationState(template_name=template.name, current_step=template.start)

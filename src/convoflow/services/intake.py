@@ -1,0 +1,222 @@
+"""Inbound messages: store once, then process each customer's pending messages in order.
+
+The webhook (or the terminal chat) calls :func:`store_inbound` and commits before it
+answers; :meth:`MessageProcessor.process_customer` runs afterwards (in the background) and
+again from the sweeper for anything a crash left pending, so nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from convoflow.engine.events import Event
+from convoflow.services.conversations import ConversationService, Customer, TurnResult
+from convoflow.sessions.base import ConversationLocks
+from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
+from convoflow.store.types import new_id, utcnow
+from convoflow.store.upsert import insert_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One inbound message, channel-neutral, ready to store."""
+
+    owner_id: str | None  # None: the business number is unknown (stored, not processed)
+    phone_number_id: str
+    wamid: str
+    customer: str
+    wa_id: str | None
+    bsuid: str | None
+    profile_name: str
+    type: str
+    payload: dict[str, Any]
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A delivery status of an outbound message."""
+
+    wamid: str
+    status: str
+    error_code: int | None = None
+    error_text: str | None = None
+
+
+async def store_inbound(
+    session: AsyncSession, records: list[InboundRecord]
+) -> list[tuple[str, str]]:
+    """Insert each message once (wamid unique) and upsert its contact.
+
+    Returns the (owner_id, customer) pairs that got a new message, in first-seen order;
+    a re-delivered message inserts nothing and is not returned.
+    """
+    now = utcnow()
+    customers: dict[tuple[str, str], None] = {}
+    for record in records:
+        inserted = await session.execute(
+            insert_for(session, WhatsAppMessage)
+            .values(
+                owner_id=record.owner_id,
+                phone_number_id=record.phone_number_id,
+                customer=record.customer,
+                direction="in",
+                wamid=record.wamid,
+                type=record.type,
+                payload=record.payload,
+                status="received" if record.owner_id else "ignored",
+                attempts=0,
+                message_timestamp=record.sent_at,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["wamid"])
+            .returning(WhatsAppMessage.id)
+        )
+        if inserted.scalar_one_or_none() is None or record.owner_id is None:
+            continue
+        await _upsert_contact(session, record, now)
+        customers[(record.owner_id, record.customer)] = None
+    return list(customers)
+
+
+async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: datetime) -> None:
+    assert record.owner_id is not None
+    values: dict[str, Any] = {"last_seen_at": now, "last_inbound_at": record.sent_at or now}
+    if record.profile_name:
+        values["name"] = record.profile_name
+    if record.wa_id:
+        values["wa_id"] = record.wa_id
+    if record.bsuid:
+        values["bsuid"] = record.bsuid
+    statement = insert_for(session, Contact).values(
+        id=new_id(),
+        owner_id=record.owner_id,
+        customer_key=record.customer,
+        first_seen_at=now,
+        name=record.profile_name,
+        opted_out=False,
+        **{k: v for k, v in values.items() if k not in ("name",)},
+    )
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["owner_id", "customer_key"], set_=values)
+    )
+
+
+async def apply_statuses(session: AsyncSession, statuses: list[StatusRecord]) -> int:
+    """Move outbound rows forward (sent → delivered → read; failed is final); never back."""
+    rank = case(OUTBOUND_STATUS_RANK, value=WhatsAppMessage.status, else_=0)
+    moved = 0
+    for status in statuses:
+        new_rank = OUTBOUND_STATUS_RANK.get(status.status)
+        if new_rank is None:
+            continue
+        values: dict[str, Any] = {"status": status.status, "updated_at": utcnow()}
+        if status.status == "failed":
+            values.update(error_code=status.error_code, error_text=status.error_text)
+        result = await session.execute(
+            update(WhatsAppMessage)
+            .where(
+                WhatsAppMessage.wamid == status.wamid,
+                WhatsAppMessage.direction == "out",
+                WhatsAppMessage.status != "failed",
+                rank < new_rank,
+            )
+            .values(**values)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
+
+
+EventDecoder = Any  # Callable[[str, dict[str, Any]], Event | None]
+
+
+class MessageProcessor:
+    """Processes a customer's pending inbound messages, one transaction per message."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        locks: ConversationLocks,
+        conversations: ConversationService,
+        decode_event: EventDecoder,
+    ) -> None:
+        self.sessions = sessions
+        self.locks = locks
+        self.conversations = conversations
+        self.decode_event = decode_event
+
+    async def process_customer(self, owner_id: str, customer: str) -> list[TurnResult]:
+        """Handle every pending message of this customer in arrival order."""
+        results: list[TurnResult] = []
+        while True:
+            turn = await self._process_next(owner_id, customer)
+            if turn is None:
+                return results
+            results.append(turn)
+
+    async def _process_next(self, owner_id: str, customer: str) -> TurnResult | None:
+        store = self.conversations.store
+        async with self.sessions() as session:
+            async with self.locks.hold(session, owner_id=owner_id, customer=customer):
+                row = (
+                    await session.execute(
+                        select(WhatsAppMessage)
+                        .where(
+                            WhatsAppMessage.owner_id == owner_id,
+                            WhatsAppMessage.customer == customer,
+                            WhatsAppMessage.direction == "in",
+                            WhatsAppMessage.status == "received",
+                        )
+                        .order_by(WhatsAppMessage.id)
+                        .limit(1)
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    await session.commit()
+                    return None
+                who = await _customer_of(session, row)
+                event: Event | None = self.decode_event(row.type, row.payload)
+                turn = TurnResult()
+                live = None
+                if event is None:
+                    row.status = "ignored"
+                else:
+                    now = utcnow()
+                    turn, live = await self.conversations.handle(
+                        session, who, event, now=now, received_at=row.created_at
+                    )
+                    row.status = "processed"
+                await session.commit()
+                if live is not None and not store.transactional:
+                    await store.save(session, live)
+                return turn
+
+
+async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:
+    assert row.owner_id is not None
+    contact = (
+        await session.execute(
+            select(Contact).where(
+                Contact.owner_id == row.owner_id, Contact.customer_key == row.customer
+            )
+        )
+    ).scalar_one_or_none()
+    return Customer(
+        owner_id=row.owner_id,
+        key=row.customer,
+        channel_number=row.phone_number_id,
+        name=contact.name if contact else "",
+        phone=(contact.wa_id or "") if contact else "",
+        contact_id=contact.id if contact else None,
+        user_type_id=contact.user_type_id if contact else None,
+    )

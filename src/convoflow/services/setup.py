@@ -1,0 +1,72 @@
+"""Operator use cases: seed built-in templates, create users and keys, clean up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from convoflow.builtin import load_builtin_templates
+from convoflow.store import accounts, templates
+from convoflow.store.models import ConversationState
+from convoflow.store.types import utcnow
+
+
+@dataclass(slots=True)
+class SeedReport:
+    """Which built-in templates the seed created, updated (new version) or left alone."""
+
+    owner_created: bool = False
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    owner_name: str = "admin",
+    phone_number_id: str = "",
+) -> SeedReport:
+    """Create the default owner and store the built-in templates for it (idempotent)."""
+    report = SeedReport()
+    async with sessions.begin() as session:
+        owner, report.owner_created = await accounts.ensure_user(session, owner_name)
+        if phone_number_id:
+            await accounts.ensure_phone_number(
+                session, owner=owner, phone_number_id=phone_number_id
+            )
+        for definition in load_builtin_templates():
+            result = await templates.upsert_template(
+                session,
+                owner_id=owner.id,
+                definition={**definition, "is_public": True},
+                is_builtin=True,
+                changelog="built-in template shipped with convoflow",
+            )
+            getattr(report, result.action).append(result.template.template_name)
+    return report
+
+
+async def create_user_with_key(sessions: async_sessionmaker[AsyncSession], *, username: str) -> str:
+    """Create a platform user and return a new plain API key for it."""
+    async with sessions.begin() as session:
+        user = await accounts.create_user(session, username=username)
+        return await accounts.create_api_key(session, user=user, name="created with the user")
+
+
+async def create_key(sessions: async_sessionmaker[AsyncSession], *, username: str) -> str:
+    """Return a new plain API key for an existing user."""
+    async with sessions.begin() as session:
+        user = await accounts.get_user(session, username)
+        return await accounts.create_api_key(session, user=user)
+
+
+async def delete_expired_states(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Delete expired conversation_state rows; return how many went."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            delete(ConversationState).where(ConversationState.expires_at <= utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,97 @@
+"""Conversation state in the ``conversation_state`` table (the default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.engine.outcome import ConversationState as EngineState
+from convoflow.sessions.base import LiveConversation
+from convoflow.store.models import ConversationState as StateRow
+
+
+def _to_live(row: StateRow) -> LiveConversation:
+    return LiveConversation(
+        owner_id=row.owner_id,
+        customer=row.phone_number,
+        template_id=row.template_id,
+        instance_id=row.instance_id,
+        state=EngineState.from_json(row.context),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        last_interaction=row.last_interaction,
+    )
+
+
+class SqlSessionStore:
+    """Stores each live conversation as one ``conversation_state`` row."""
+
+    async def load(
+        self, session: AsyncSession, *, owner_id: str, customer: str, now: datetime
+    ) -> LiveConversation | None:
+        """The live row; an expired one is ignored here and removed by the sweeper."""
+        row = (
+            await session.execute(
+                select(StateRow).where(
+                    StateRow.owner_id == owner_id, StateRow.phone_number == customer
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None or row.expires_at <= now:
+            return None
+        return _to_live(row)
+
+    async def save(self, session: AsyncSession, conversation: LiveConversation) -> None:
+        """Insert or update the customer's row (the caller holds the conversation lock)."""
+        row = (
+            await session.execute(
+                select(StateRow).where(
+                    StateRow.owner_id == conversation.owner_id,
+                    StateRow.phone_number == conversation.customer,
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = StateRow(owner_id=conversation.owner_id, phone_number=conversation.customer)
+            session.add(row)
+            row.created_at = conversation.created_at
+        elif (
+            row.template_id != conversation.template_id or row.expires_at <= conversation.created_at
+        ):
+            # A new conversation replaces an old or expired one: it starts its own clock.
+            row.created_at = conversation.created_at
+        row.conversation_flow = conversation.state.template_name
+        row.current_step = conversation.state.current_step
+        row.context = conversation.state.to_json()
+        row.template_id = conversation.template_id
+        row.instance_id = conversation.instance_id
+        row.last_interaction = conversation.last_interaction
+        row.expires_at = conversation.expires_at
+        await session.flush()
+
+    async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+        """Remove the customer's row."""
+        result = await session.execute(
+            delete(StateRow).where(StateRow.owner_id == owner_id, StateRow.phone_number == customer)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def list_live(
+        self, session: AsyncSession, *, owner_id: str, now: datetime
+    ) -> list[LiveConversation]:
+        """Unexpired rows of an owner, newest first."""
+        rows = (
+            await session.execute(
+                select(StateRow)
+                .where(StateRow.owner_id == owner_id, StateRow.expires_at > now)
+                .order_by(StateRow.created_at.desc())
+            )
+        ).scalars()
+        return [_to_live(row) for row in rows]
+
+    @property
+    def transactional(self) -> bool:
+        """The row is written in the caller's transaction."""
+        return True

@@ -1,0 +1,100 @@
+"""All configuration, read once from ``CONVOFLOW_*`` environment variables.
+
+A wrong value stops start-up with one line naming the setting (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
+SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    """convoflow settings; every field maps to ``CONVOFLOW_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVOFLOW_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    whatsapp_api_base: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v25.0"
+    whatsapp_access_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: str = ""
+    whatsapp_verify_token: str = ""
+    whatsapp_max_mps: int = Field(default=80, ge=1, le=1000)
+    whatsapp_allow_unsigned: bool = False
+    session_store: Literal["sql", "redis"] = "sql"
+    session_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    end_action_secret: str = ""
+    default_owner: str = "admin"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(
+                f"must start with one of {', '.join(s + '://' for s in SUPPORTED_DATABASE_SCHEMES)}"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("whatsapp_api_base")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database is PostgreSQL."""
+        return self.database_url.startswith("postgresql")
+
+    def check_consistency(self) -> None:
+        """Refuse combinations that cannot work (raised as :class:`SettingsError`)."""
+        if self.session_store == "redis" and not self.redis_url:
+            raise SettingsError("CONVOFLOW_SESSION_STORE=redis needs CONVOFLOW_REDIS_URL to be set")
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings, raising :class:`SettingsError` with one clear line."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CONVOFLOW_" + str(first["loc"][0]).upper() if first["loc"] else "CONVOFLOW_*"
+        raise SettingsError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+    settings.check_consistency()
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached); tests build their own :class:`Settings`."""
+    return load_settings()

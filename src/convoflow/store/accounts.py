@@ -1,0 +1,107 @@
+"""Users, API keys and business phone numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.store.models import ApiKey, PhoneNumber, User
+from convoflow.store.types import utcnow
+
+KEY_PREFIX = "cfk_"
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def hash_api_key(plain_key: str) -> str:
+    """sha256 of a key; keys are 256-bit random, so a fast hash is enough to store them."""
+    return hashlib.sha256(plain_key.encode()).hexdigest()
+
+
+async def find_user(session: AsyncSession, username: str) -> User | None:
+    """The user with this name, or None."""
+    return (
+        await session.execute(select(User).where(User.username == username))
+    ).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, username: str) -> User:
+    """The user with this name; :class:`NotFound` otherwise."""
+    user = await find_user(session, username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+async def create_user(session: AsyncSession, *, username: str, display_name: str = "") -> User:
+    """A new platform user; names are unique."""
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidData("username", "use 1-64 letters, digits, '.', '_' or '-'")
+    if await find_user(session, username) is not None:
+        raise Conflict(f"a user named {username!r} already exists")
+    user = User(username=username, display_name=display_name or username)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def ensure_user(session: AsyncSession, username: str) -> tuple[User, bool]:
+    """The user, created if missing; the flag tells whether it was created."""
+    user = await find_user(session, username)
+    if user is not None:
+        return user, False
+    return await create_user(session, username=username), True
+
+
+async def create_api_key(session: AsyncSession, *, user: User, name: str = "") -> str:
+    """Store a new hashed key for ``user`` and return the plain key (shown once)."""
+    plain_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(
+            user_id=user.id,
+            key_hash=hash_api_key(plain_key),
+            key_prefix=plain_key[:12],
+            name=name,
+        )
+    )
+    await session.flush()
+    return plain_key
+
+
+async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
+    """The active user owning this key, or None for an unknown or revoked key."""
+    query = (
+        select(User, ApiKey)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_api_key(plain_key), ApiKey.revoked_at.is_(None))
+    )
+    row = (await session.execute(query)).first()
+    if row is None or not row[0].is_active:
+        return None
+    row[1].last_used_at = utcnow()
+    return row[0]
+
+
+async def ensure_phone_number(
+    session: AsyncSession, *, owner: User, phone_number_id: str, display_phone_number: str = ""
+) -> PhoneNumber:
+    """Register the business number for ``owner`` (idempotent)."""
+    existing = (
+        await session.execute(
+            select(PhoneNumber).where(PhoneNumber.phone_number_id == phone_number_id)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    number = PhoneNumber(
+        owner_id=owner.id,
+        phone_number_id=phone_number_id,
+        display_phone_number=display_phone_number,
+    )
+    session.add(number)
+    await session.flush()
+    return number

@@ -1,0 +1,34 @@
+"""SQLAlchemy models of every table (DESIGN §2)."""
+
+from convoflow.store.models.accounts import ApiKey, PhoneNumber, User
+from convoflow.store.models.base import Base
+from convoflow.store.models.conversations import (
+    Contact,
+    ConversationState,
+    WorkflowEffect,
+    WorkflowInstance,
+)
+from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
+from convoflow.store.models.templates import (
+    TemplatePermission,
+    TemplateSpec,
+    UserType,
+    WorkflowTemplate,
+)
+
+__all__ = [
+    "OUTBOUND_STATUS_RANK",
+    "ApiKey",
+    "Base",
+    "Contact",
+    "ConversationState",
+    "PhoneNumber",
+    "TemplatePermission",
+    "TemplateSpec",
+    "User",
+    "UserType",
+    "WhatsAppMessage",
+    "WorkflowEffect",
+    "WorkflowInstance",
+    "WorkflowTemplate",
+]

@@ -1,0 +1,314 @@
+"""Template repository: versioning by config hash, trigger lookup, inheritance chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.store.models import WorkflowTemplate
+from convoflow.store.models.templates import TEMPLATE_TYPES, WORKFLOW_TYPES
+from convoflow.store.types import new_id
+
+#: The fields that make up a template's definition; their canonical JSON is hashed into
+#: ``config_hash``, so saving an unchanged definition creates no new version.
+DEFINITION_FIELDS: tuple[str, ...] = (
+    "description",
+    "template_type",
+    "workflow_type",
+    "category",
+    "trigger_keywords",
+    "menu_structure",
+    "guidelines",
+    "state_schema",
+    "workflow_dependencies",
+    "end_action_type",
+    "end_action_target",
+    "default_params",
+    "required_tools",
+    "required_retrievers",
+    "session_ttl_seconds",
+    "base_template_id",
+    "is_public",
+    "is_active",
+    "tags",
+    "extra_metadata",
+    "estimated_complexity",
+)
+#: Statistics carried from one version to the next (they describe the template family).
+STATISTIC_FIELDS: tuple[str, ...] = (
+    "usage_count",
+    "success_count",
+    "success_rate",
+    "avg_response_time_ms",
+    "last_used_at",
+    "rating",
+    "rating_count",
+    "total_tokens_used",
+    "total_cost",
+    "avg_tokens_per_use",
+)
+LIST_FIELDS = ("trigger_keywords", "required_tools", "required_retrievers", "tags")
+DICT_FIELDS = ("state_schema", "default_params", "extra_metadata")
+
+
+def normalise_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill defaults and normalise a definition; raise :class:`InvalidData` on bad values."""
+    name = str(definition.get("template_name") or definition.get("name") or "").strip()
+    if not name:
+        raise InvalidData("template_name", "is required")
+    if len(name) > 200:
+        raise InvalidData("template_name", "is longer than 200 characters")
+    result: dict[str, Any] = {"template_name": name}
+    for field in DEFINITION_FIELDS:
+        result[field] = definition.get(field)
+    for field in LIST_FIELDS:
+        result[field] = [str(item) for item in (result[field] or [])]
+    for field in DICT_FIELDS:
+        result[field] = dict(result[field] or {})
+    result["trigger_keywords"] = sorted(
+        {keyword.strip().lower() for keyword in result["trigger_keywords"] if keyword.strip()}
+    )
+    result["workflow_dependencies"] = list(result["workflow_dependencies"] or [])
+    result["description"] = str(result["description"] or "")
+    result["template_type"] = result["template_type"] or "flow"
+    result["workflow_type"] = result["workflow_type"] or "plain"
+    result["category"] = str(result["category"] or "custom").strip().lower()
+    result["is_public"] = bool(result["is_public"])
+    result["is_active"] = True if result["is_active"] is None else bool(result["is_active"])
+    if result["template_type"] not in TEMPLATE_TYPES:
+        raise InvalidData("template_type", f"must be one of {', '.join(TEMPLATE_TYPES)}")
+    if result["workflow_type"] not in WORKFLOW_TYPES:
+        raise InvalidData("workflow_type", f"must be one of {', '.join(WORKFLOW_TYPES)}")
+    if not isinstance(result["menu_structure"], dict):
+        raise InvalidData("menu_structure", "is required and must be an object")
+    ttl = result["session_ttl_seconds"]
+    if ttl is not None and (not isinstance(ttl, int) or ttl < 60):
+        raise InvalidData("session_ttl_seconds", "must be a whole number of seconds, at least 60")
+    return result
+
+
+def compute_config_hash(definition: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a normalised definition (name included)."""
+    canonical = {field: definition.get(field) for field in ("template_name", *DEFINITION_FIELDS)}
+    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What a save did: ``action`` is ``created``, ``updated`` (new version) or ``unchanged``."""
+
+    template: WorkflowTemplate
+    action: str
+
+
+def latest_query(owner_id: str, name: str) -> Select[WorkflowTemplate]:
+    """The latest version of ``name`` owned by ``owner_id``."""
+    return select(WorkflowTemplate).where(
+        WorkflowTemplate.owner_id == owner_id,
+        WorkflowTemplate.template_name == name,
+        WorkflowTemplate.is_latest.is_(True),
+    )
+
+
+async def find_latest(
+    session: AsyncSession, *, owner_id: str, name: str
+) -> WorkflowTemplate | None:
+    """The latest version of an owner's template by name, or None."""
+    return (await session.execute(latest_query(owner_id, name))).scalar_one_or_none()
+
+
+async def create_template(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    definition: Mapping[str, Any],
+    is_builtin: bool = False,
+    changelog: str | None = None,
+) -> WorkflowTemplate:
+    """Insert version 1 of a new template; a name the owner already uses is a Conflict."""
+    data = normalise_definition(definition)
+    if await find_latest(session, owner_id=owner_id, name=data["template_name"]) is not None:
+        raise Conflict(f"a template named {data['template_name']!r} already exists")
+    template_id = new_id()
+    row = WorkflowTemplate(
+        id=template_id,
+        family_id=template_id,
+        owner_id=owner_id,
+        version=1,
+        is_latest=True,
+        is_builtin=is_builtin,
+        changelog=changelog,
+        config_hash=compute_config_hash(data),
+        **data,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def save_new_version(
+    session: AsyncSession,
+    *,
+    current: WorkflowTemplate,
+    definition: Mapping[str, Any],
+    changelog: str | None = None,
+) -> SaveResult:
+    """Write version n+1 of ``current`` unless the definition is unchanged.
+
+    The previous latest row is locked (``FOR UPDATE`` on PostgreSQL) so two concurrent
+    saves cannot both create the same version number.
+    """
+    data = normalise_definition({**_definition_of(current), **definition})
+    config_hash = compute_config_hash(data)
+    locked = (
+        await session.execute(
+            select(WorkflowTemplate)
+            .where(WorkflowTemplate.id == current.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    if not locked.is_latest:
+        raise Conflict("the template was changed meanwhile; reload the latest version")
+    if locked.config_hash == config_hash:
+        return SaveResult(locked, "unchanged")
+    locked.is_latest = False
+    await session.flush()
+    new_row = WorkflowTemplate(
+        id=new_id(),
+        family_id=locked.family_id,
+        owner_id=locked.owner_id,
+        version=locked.version + 1,
+        is_latest=True,
+        is_builtin=locked.is_builtin,
+        changelog=changelog,
+        config_hash=config_hash,
+        **data,
+        **{field: getattr(locked, field) for field in STATISTIC_FIELDS},
+    )
+    session.add(new_row)
+    await session.flush()
+    return SaveResult(new_row, "updated")
+
+
+async def upsert_template(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    definition: Mapping[str, Any],
+    is_builtin: bool = False,
+    changelog: str | None = None,
+) -> SaveResult:
+    """Create the template, or write a new version if its definition changed."""
+    data = normalise_definition(definition)
+    current = await find_latest(session, owner_id=owner_id, name=data["template_name"])
+    if current is None:
+        row = await create_template(
+            session, owner_id=owner_id, definition=data, is_builtin=is_builtin, changelog=changelog
+        )
+        return SaveResult(row, "created")
+    return await save_new_version(session, current=current, definition=data, changelog=changelog)
+
+
+def _definition_of(row: WorkflowTemplate) -> dict[str, Any]:
+    return {"template_name": row.template_name} | {f: getattr(row, f) for f in DEFINITION_FIELDS}
+
+
+def trigger_match(session: AsyncSession, keyword: str) -> Any:
+    """A SQL condition: ``keyword`` is one of the template's trigger keywords.
+
+    PostgreSQL uses ``keyword = ANY(trigger_keywords)`` (GIN-indexed via ``@>``); SQLite
+    looks inside the JSON array with ``json_each``.
+    """
+    keyword = keyword.strip().lower()
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return text(
+            "workflow_templates.trigger_keywords @> ARRAY[CAST(:trigger_keyword AS TEXT)]"
+        ).bindparams(trigger_keyword=keyword)
+    return text(
+        "EXISTS (SELECT 1 FROM json_each(workflow_templates.trigger_keywords) "
+        "WHERE json_each.value = :trigger_keyword)"
+    ).bindparams(trigger_keyword=keyword)
+
+
+async def find_by_trigger(
+    session: AsyncSession, *, owner_ids: Sequence[str], keyword: str
+) -> list[WorkflowTemplate]:
+    """Active latest templates of these owners triggered by ``keyword`` (oldest first)."""
+    query = (
+        select(WorkflowTemplate)
+        .where(
+            WorkflowTemplate.owner_id.in_(owner_ids),
+            WorkflowTemplate.is_latest.is_(True),
+            WorkflowTemplate.is_active.is_(True),
+            trigger_match(session, keyword),
+        )
+        .order_by(WorkflowTemplate.created_at)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def lineage(session: AsyncSession, template_id: str) -> list[WorkflowTemplate]:
+    """The inheritance chain from ``template_id`` up to its root, in one recursive query."""
+    chain = (
+        select(WorkflowTemplate.id, WorkflowTemplate.base_template_id, literal(0).label("depth"))
+        .where(WorkflowTemplate.id == template_id)
+        .cte("chain", recursive=True)
+    )
+    parent = aliased(WorkflowTemplate)
+    chain = chain.union_all(
+        select(parent.id, parent.base_template_id, (chain.c.depth + 1).label("depth"))
+        .join(chain, parent.id == chain.c.base_template_id)
+        .where(chain.c.depth < 100)
+    )
+    query = (
+        select(WorkflowTemplate)
+        .join(chain, WorkflowTemplate.id == chain.c.id)
+        .order_by(chain.c.depth)
+    )
+    rows = list((await session.execute(query)).scalars())
+    if not rows:
+        raise NotFound(f"template {template_id} does not exist")
+    return rows
+
+
+async def record_rating(session: AsyncSession, *, template_id: str, rating: int) -> None:
+    """Add one rating (1–5) and update the average atomically in the database."""
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise InvalidData("rating", "must be a whole number from 1 to 5")
+    await session.execute(
+        update(WorkflowTemplate)
+        .where(WorkflowTemplate.id == template_id)
+        .values(
+            rating=(WorkflowTemplate.rating * WorkflowTemplate.rating_count + rating)
+            / (WorkflowTemplate.rating_count + 1),
+            rating_count=WorkflowTemplate.rating_count + 1,
+        )
+    )
+
+
+async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+    """Every version of a template family, newest first."""
+    query = (
+        select(WorkflowTemplate)
+        .where(WorkflowTemplate.family_id == family_id)
+        .order_by(WorkflowTemplate.version.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def count_latest(session: AsyncSession, owner_id: str) -> int:
+    """How many templates (latest versions) an owner has."""
+    query = select(func.count()).where(
+        and_(WorkflowTemplate.owner_id == owner_id, WorkflowTemplate.is_latest.is_(True))
+    )
+    return int((await session.execute(query)).scalar_one())

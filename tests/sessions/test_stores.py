@@ -1,0 +1,144 @@
+"""Both session stores keep one live conversation per customer and forget expired ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from convoflow.engine.outcome import ConversationState
+from convoflow.runtime import Runtime
+from convoflow.sessions.base import LiveConversation, SessionStore
+from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
+from convoflow.sessions.redis_store import RedisSessionStore, session_key
+from convoflow.sessions.sql_store import SqlSessionStore
+from convoflow.store import accounts, templates
+from convoflow.store.types import utcnow
+
+
+async def owner_and_template(runtime: Runtime) -> tuple[str, str]:
+    async with runtime.sessions.begin() as session:
+        owner = await accounts.create_user(session, username="owner")
+        row = await templates.create_template(
+            session,
+            owner_id=owner.id,
+            definition={
+                "template_name": "menu",
+                "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "end"}]},
+            },
+        )
+        return owner.id, row.id
+
+
+def conversation(
+    owner_id: str, template_id: str, customer: str, now: datetime, ttl: int
+) -> LiveConversation:
+    return LiveConversation(
+        owner_id=owner_id,
+        customer=customer,
+        template_id=template_id,
+        instance_id=None,
+        state=ConversationState(template_name="menu", current_step="a", variables={"n": 1}),
+        expires_at=now + timedelta(seconds=ttl),
+        created_at=now,
+        last_interaction=now,
+    )
+
+
+@pytest.fixture(params=["sql", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
+    if request.param == "sql":
+        yield SqlSessionStore()
+        return
+    client = Redis.from_url(request.getfixturevalue("redis_url"))
+    await client.flushdb()
+    yield RedisSessionStore(client)
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_save_load_replace_and_delete(runtime: Runtime, store: SessionStore) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow()
+    async with runtime.sessions.begin() as session:
+        await store.save(session, conversation(owner_id, template_id, "111", now, 600))
+        await store.save(session, conversation(owner_id, template_id, "222", now, 600))
+    async with runtime.sessions.begin() as session:
+        changed = conversation(owner_id, template_id, "111", now, 600)
+        changed.state.variables = {"n": 2}
+        await store.save(session, changed)
+    async with runtime.sessions() as session:
+        first = await store.load(session, owner_id=owner_id, customer="111", now=now)
+        second = await store.load(session, owner_id=owner_id, customer="222", now=now)
+        live = await store.list_live(session, owner_id=owner_id, now=now)
+    assert first is not None and first.state.variables == {"n": 2}
+    assert second is not None and second.state.variables == {"n": 1}
+    assert {c.customer for c in live} == {"111", "222"}
+    async with runtime.sessions.begin() as session:
+        assert await store.delete(session, owner_id=owner_id, customer="111") is True
+        assert await store.delete(session, owner_id=owner_id, customer="111") is False
+    async with runtime.sessions() as session:
+        assert await store.load(session, owner_id=owner_id, customer="111", now=now) is None
+
+
+async def test_expired_conversation_is_ignored(runtime: Runtime, store: SessionStore) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow()
+    async with runtime.sessions.begin() as session:
+        await store.save(session, conversation(owner_id, template_id, "333", now, 60))
+    later = now + timedelta(seconds=61)
+    async with runtime.sessions() as session:
+        assert await store.load(session, owner_id=owner_id, customer="333", now=later) is None
+        assert await store.list_live(session, owner_id=owner_id, now=later) == []
+
+
+async def test_redis_key_expires_with_the_session_ttl(
+    runtime: Runtime, redis_client: Redis
+) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    store = RedisSessionStore(redis_client)
+    now = utcnow()
+    async with runtime.sessions() as session:
+        await store.save(session, conversation(owner_id, template_id, "444", now, 86_400))
+    ttl = await redis_client.ttl(session_key(owner_id, "444"))
+    assert 86_000 < ttl <= 86_400
+
+
+async def _overlap_seen(runtime: Runtime, locks: object, holders: int = 5) -> int:
+    inside = 0
+    most = 0
+
+    async def hold() -> None:
+        nonlocal inside, most
+        async with runtime.sessions() as session:
+            async with locks.hold(session, owner_id="o", customer="c"):  # type: ignore[attr-defined]
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.02)
+                inside -= 1
+                await session.commit()
+
+    await asyncio.gather(*(hold() for _ in range(holders)))
+    return most
+
+
+async def test_in_process_lock_serialises(runtime: Runtime) -> None:
+    assert await _overlap_seen(runtime, InProcessLocks()) == 1
+
+
+async def test_redis_lock_serialises(runtime: Runtime, redis_client: Redis) -> None:
+    assert await _overlap_seen(runtime, RedisLocks(redis_client)) == 1
+
+
+@pytest.mark.postgres
+async def test_postgres_advisory_lock_serialises(pg_url: str) -> None:
+    from tests.conftest import make_settings
+
+    runtime = Runtime.build(make_settings(pg_url))
+    try:
+        assert await _overlap_seen(runtime, PostgresAdvisoryLocks()) == 1
+    finally:
+        await runtime.close()
