@@ -1,6 +1,8 @@
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convoflow.engine.answers import (
     coerce_state_data,
@@ -184,3 +186,16 @@ def test_state_data_updates_refuse_unknown_fields_and_bad_values() -> None:
 def test_state_data_updates_are_normalised_and_may_clear_optional_fields() -> None:
     values, errors = coerce_state_data(SCHEMA, {"amount": "1,500", "note": None})
     assert (values, errors) == ({"amount": 1500, "note": None}, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["number", "integer", "string", "email", "phone", "date", "boolean"]),
+    text=st.text(max_size=40),
+)
+def test_any_text_is_parsed_or_refused_with_a_message(kind: str, text: str) -> None:
+    value, error = parse_answer(
+        spec(type=kind, **({"min": 1, "max": 5} if kind != "date" and kind != "boolean" else {})),
+        text,
+    )
+    assert (value is None) != (error is None) or (value is False and error is None)

@@ -1,6 +1,8 @@
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convoflow.engine import TemplateInvalid, load_template, validate_template
 
@@ -215,3 +217,37 @@ def test_unrecognised_documents_are_refused() -> None:
         load_template({"hello": "world"})
     with pytest.raises(TemplateInvalid, match="not valid JSON or YAML"):
         load_template("{not json")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+step_like = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["a", "b", "c"]),
+        "type": st.sampled_from(["message", "buttons", "list", "ask", "x"]),
+    },
+    optional={
+        "text": json_values,
+        "next": json_values,
+        "buttons": json_values,
+        "sections": json_values,
+        "field": json_values,
+        "prompt": json_values,
+        "input": json_values,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    graph=st.fixed_dictionaries({"start": json_values, "steps": st.lists(step_like, max_size=4)})
+    | json_values
+)
+def test_validation_reports_problems_and_never_raises_on_arbitrary_documents(graph: Any) -> None:
+    for problem in validate_template(graph):
+        assert str(problem)

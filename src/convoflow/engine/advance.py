@@ -221,7 +221,7 @@ def accepts(template: Template, state: ConversationState | None, event: Event) -
     if isinstance(step, HttpStep):
         return isinstance(event, EffectResult) and event.effect_id == state.waiting_effect
     if isinstance(step, HandoffStep):
-        return isinstance(event, Release | CUSTOMER_INPUT)
+        return isinstance(event, (Release, *CUSTOMER_INPUT))
     text = _typed_text(event)
     if text is not None and template.is_cancel(text):
         return True

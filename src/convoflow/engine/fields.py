@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from .menus import Menu, MenuOption
 
@@ -39,7 +47,7 @@ class ChoiceOption(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=200)
-    label: str = Field(min_length=1)
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
     @model_validator(mode="before")
     @classmethod

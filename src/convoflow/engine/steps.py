@@ -19,6 +19,8 @@ from .fields import VARIABLE_NAME, AnswerRules, InputType
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME)]
 Text = Annotated[str, StringConstraints(min_length=1)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""A title shown on a button or row: trimmed, never blank."""
 Edge = tuple[str, str | None]
 """(field path, target step id or None) — one way out of a step."""
 
@@ -63,7 +65,7 @@ class ButtonOption(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    label: Text
+    label: Label
     next: StepId | None = None
 
 
@@ -89,7 +91,7 @@ class ButtonsStep(InteractiveStep):
 
     type: Literal["buttons"]
     buttons: list[ButtonOption] = Field(min_length=1)
-    button: Text = "Options"
+    button: Label = "Options"
 
     def edges(self) -> list[Edge]:
         """One edge per button."""
@@ -102,7 +104,7 @@ class ListRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    title: Text
+    title: Label
     description: str | None = None
     next: StepId | None = None
 
@@ -120,7 +122,7 @@ class ListStep(InteractiveStep):
     """A list message: ``button`` opens it, rows are grouped in ``sections``."""
 
     type: Literal["list"]
-    button: Text
+    button: Label
     sections: list[ListSection] = Field(min_length=1)
 
     def edges(self) -> list[Edge]:

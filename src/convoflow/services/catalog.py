@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from convoflow.engine import Template
-from convoflow.store.models import TemplatePermission, WorkflowTemplate
+from convoflow.store.models import TemplatePermission, User, WorkflowTemplate
 
 TRIGGER_INDEX_TTL_SECONDS = 5.0
 
@@ -43,6 +43,7 @@ class _OwnerIndex:
     built_at: float
     by_keyword: dict[str, list[TemplateRef]]
     by_name: dict[str, TemplateRef]
+    fallback: TemplateRef | None
 
 
 def normalise_keyword(text: str) -> str:
@@ -94,6 +95,10 @@ class TemplateCatalog:
         """The active latest template of that name (the owner's own, else a built-in)."""
         index = await self._index(session, owner_id)
         return index.by_name.get(name)
+
+    async def fallback(self, session: AsyncSession, *, owner_id: str) -> TemplateRef | None:
+        """The owner's fallback template (started when no trigger matches), if set."""
+        return (await self._index(session, owner_id)).fallback
 
     async def _index(self, session: AsyncSession, owner_id: str) -> _OwnerIndex:
         index = self._indexes.get(owner_id)
@@ -153,4 +158,8 @@ async def _build_index(session: AsyncSession, owner_id: str) -> _OwnerIndex:
         by_name.setdefault(row.template_name, ref)
         for keyword in row.trigger_keywords:
             by_keyword[normalise_keyword(keyword)].append(ref)
-    return _OwnerIndex(time.monotonic(), dict(by_keyword), by_name)
+    fallback_name = (
+        await session.execute(select(User.fallback_template_name).where(User.id == owner_id))
+    ).scalar_one_or_none()
+    fallback = by_name.get(fallback_name) if fallback_name else None
+    return _OwnerIndex(time.monotonic(), dict(by_keyword), by_name, fallback)

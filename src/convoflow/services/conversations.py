@@ -83,7 +83,7 @@ class ConversationService:
             session, owner_id=customer.owner_id, customer=customer.key, now=now
         )
         if live is None:
-            ref = await self._starting_template(session, customer, event)
+            ref = await self._trigger_or_fallback(session, customer, event)
             if ref is None:
                 return TurnResult(), None
             return await self._start(session, customer, ref, {}, now=now, received_at=received_at)
@@ -142,6 +142,15 @@ class ConversationService:
                 if ref.permits(customer.user_type_id):
                     return ref
         return None
+
+    async def _trigger_or_fallback(
+        self, session: AsyncSession, customer: Customer, event: Event
+    ) -> TemplateRef | None:
+        ref = await self._starting_template(session, customer, event)
+        if ref is not None:
+            return ref
+        fallback = await self.catalog.fallback(session, owner_id=customer.owner_id)
+        return fallback if fallback and fallback.permits(customer.user_type_id) else None
 
     async def _switch_target(
         self,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import Event
 from convoflow.services.conversations import ConversationService, Customer, TurnResult
-from convoflow.sessions.base import ConversationLocks
+from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
 from convoflow.store.upsert import insert_for
@@ -184,22 +184,39 @@ class MessageProcessor:
                 if row is None:
                     await session.commit()
                     return None
-                who = await _customer_of(session, row)
-                event: Event | None = self.decode_event(row.type, row.payload)
-                turn = TurnResult()
-                live = None
-                if event is None:
-                    row.status = "ignored"
-                else:
-                    now = utcnow()
-                    turn, live = await self.conversations.handle(
-                        session, who, event, now=now, received_at=row.created_at
+                row_id = row.id
+                try:
+                    turn, live = await self._handle_row(session, row)
+                    await session.commit()
+                except Exception as exc:
+                    # A bug or bad data in one message must not block the customer's
+                    # later messages: record it on the row and move on.
+                    logger.exception("processing inbound message %s failed", row_id)
+                    await session.rollback()
+                    await session.execute(
+                        update(WhatsAppMessage)
+                        .where(WhatsAppMessage.id == row_id)
+                        .values(status="failed", error_text=f"{type(exc).__name__}: {exc}"[:2000])
                     )
-                    row.status = "processed"
-                await session.commit()
+                    await session.commit()
+                    return TurnResult()
                 if live is not None and not store.transactional:
                     await store.save(session, live)
                 return turn
+
+    async def _handle_row(
+        self, session: AsyncSession, row: WhatsAppMessage
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        event: Event | None = self.decode_event(row.type, row.payload)
+        if event is None:
+            row.status = "ignored"
+            return TurnResult(), None
+        who = await _customer_of(session, row)
+        result = await self.conversations.handle(
+            session, who, event, now=utcnow(), received_at=row.created_at
+        )
+        row.status = "processed"
+        return result
 
 
 async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:

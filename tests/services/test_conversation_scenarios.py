@@ -1,0 +1,210 @@
+"""The specification's scenarios, on SQL (SQLite, PostgreSQL) and Redis state stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from convoflow.runtime import Runtime
+from convoflow.services.setup import delete_expired_states, seed
+from convoflow.store import accounts, templates
+from convoflow.store.models import ConversationState, UserType, TemplatePermission, User
+from convoflow.store.types import utcnow
+from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
+
+
+async def test_two_customers_saying_hi_get_same_menu_and_own_state(seeded: Runtime) -> None:
+    ana, ben = (
+        await customer(seeded, "15550000001", "Ana"),
+        await customer(seeded, "15550000002", "Ben"),
+    )
+    ana_menu, ben_menu = await say(ana, "hi"), await say(ben, "Hi ")
+    assert ana_menu[0].startswith("Hi Ana!") and ben_menu[0].startswith("Hi Ben!")
+    assert ana_menu[1:] == ben_menu[1:]
+    assert "  1. New order" in ana_menu
+    ana_state, ben_state = (
+        await live_state(seeded, "15550000001"),
+        await live_state(seeded, "15550000002"),
+    )
+    assert ana_state is not None and ben_state is not None
+    assert ana_state.instance_id != ben_state.instance_id
+    assert ana_state.state.current_step == ben_state.state.current_step == "welcome"
+
+
+async def test_button_click_updates_only_that_customers_state(seeded: Runtime) -> None:
+    ana, ben = await customer(seeded, "15550000001"), await customer(seeded, "15550000002")
+    await say(ana, "hi")
+    await say(ben, "hi")
+    reply = await say(ana, "New order")
+    assert "What would you like to order?" in joined(reply)
+    ana_state, ben_state = (
+        await live_state(seeded, "15550000001"),
+        await live_state(seeded, "15550000002"),
+    )
+    assert ana_state is not None and ana_state.state.template_name == "new_order"
+    assert ana_state.state.current_step == "pick_product"
+    assert ben_state is not None and ben_state.state.template_name == "main_menu"
+    assert ben_state.state.current_step == "welcome"
+
+
+async def test_full_order_completes_and_counts_statistics(seeded: Runtime) -> None:
+    ana = await customer(seeded, "15550000003")
+    await say(ana, "order")
+    assert "How many Cappuccino" in joined(await say(ana, "2"))
+    assert "Please send a whole number from 1 to 20." in joined(await say(ana, "lots"))
+    assert "3 × Cappuccino" in joined(await say(ana, "3"))
+    assert "is confirmed" in joined(await say(ana, "1"))
+    assert await live_state(seeded, "15550000003") is None
+    [run] = await instances(seeded, "15550000003")
+    assert run.status == "completed" and run.completed_at is not None
+    assert run.state_data["quantity"] == 3
+    assert run.visited_steps[:2] == ["pick_product", "quantity"]
+    stats = await latest_template(seeded, "new_order")
+    assert stats.usage_count == 1 and stats.success_rate == 1.0
+    assert stats.last_used_at is not None and stats.avg_response_time_ms >= 0
+
+
+async def test_admin_update_reaches_new_customers_while_running_one_keeps_old_version(
+    seeded: Runtime,
+) -> None:
+    early = await customer(seeded, "15550000010")
+    await say(early, "order")
+    await say(early, "espresso")
+    old = await latest_template(seeded, "new_order")
+    changed = dict(old.menu_structure)
+    changed["steps"] = [
+        {**step, "text": "Enjoy! Order {{quantity}} confirmed (v2)."}
+        if step["id"] == "done"
+        else step
+        for step in old.menu_structure["steps"]
+    ]
+    async with seeded.sessions.begin() as session:
+        result = await templates.save_new_version(
+            session, current=old, definition={"menu_structure": changed}, changelog="new text"
+        )
+    seeded.catalog.invalidate()
+    assert result.template.version == 2
+    late = await customer(seeded, "15550000011")
+    await say(late, "order")
+    await say(late, "espresso")
+    await say(late, "1")
+    assert "(v2)" in joined(await say(late, "1"))
+    await say(early, "1")
+    finished_old = joined(await say(early, "1"))
+    assert "is confirmed" in finished_old and "(v2)" not in finished_old
+    [early_run] = await instances(seeded, "15550000010")
+    assert early_run.template_id == old.id
+
+
+async def test_customer_writing_after_expiry_starts_fresh_and_cleanup_removes_row(
+    seeded: Runtime,
+) -> None:
+    ana = await customer(seeded, "15550000020")
+    await say(ana, "order")
+    await say(ana, "latte")
+    await _expire(seeded, "15550000020")
+    reply = await say(ana, "2")
+    assert reply == []  # "2" is no trigger: an expired conversation is not resumed
+    assert joined(await say(ana, "hi")).startswith("Hi")
+    state = await live_state(seeded, "15550000020")
+    assert state is not None and state.state.template_name == "main_menu"
+    if seeded.store.transactional:
+        await _expire(seeded, "15550000020")
+        assert await delete_expired_states(seeded.sessions) == 1
+        async with seeded.sessions() as session:
+            count = (await session.execute(select(func.count(ConversationState.id)))).scalar_one()
+        assert count == 0
+
+
+async def _expire(runtime: Runtime, phone: str) -> None:
+    if runtime.store.transactional:
+        async with runtime.sessions.begin() as session:
+            await session.execute(
+                update(ConversationState)
+                .where(ConversationState.phone_number == phone)
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        return
+    assert runtime.redis is not None
+    async for key in runtime.redis.scan_iter(match=f"flow_session:*:{phone}"):
+        await runtime.redis.delete(key)
+
+
+async def test_another_templates_trigger_switches_and_cancels_the_old_run(seeded: Runtime) -> None:
+    ana = await customer(seeded, "15550000030")
+    await say(ana, "order")
+    reply = joined(await say(ana, "help"))
+    assert "How can we help you" in reply
+    runs = await instances(seeded, "15550000030")
+    assert [(run.status) for run in runs] == ["cancelled", "active"]
+
+
+async def test_cancel_ends_the_conversation(seeded: Runtime) -> None:
+    ana = await customer(seeded, "15550000031")
+    await say(ana, "loan")
+    assert await say(ana, "cancel") != []
+    assert await live_state(seeded, "15550000031") is None
+    [run] = await instances(seeded, "15550000031")
+    assert run.status == "cancelled"
+
+
+async def test_wrong_answers_are_reasked_then_the_run_gives_up(seeded: Runtime) -> None:
+    ana = await customer(seeded, "15550000032")
+    await say(ana, "menu")
+    for _ in range(3):
+        assert "Please choose one of the options" in joined(await say(ana, "banana"))
+    await say(ana, "banana")
+    assert await live_state(seeded, "15550000032") is None
+    [run] = await instances(seeded, "15550000032")
+    assert run.status == "failed"
+
+
+async def test_loan_application_reasks_wrong_amount_and_queues_end_action(seeded: Runtime) -> None:
+    ana = await customer(seeded, "15550000033")
+    await say(ana, "loan")
+    assert "between 100 and 50,000" in joined(await say(ana, "50"))
+    await say(ana, "2500")
+    await say(ana, "A new roof")
+    assert "received" in joined(await say(ana, "1"))
+    [run] = await instances(seeded, "15550000033")
+    assert run.status == "completed"
+    assert run.state_data["amount"] == 2500 and run.state_data["purpose"] == "A new roof"
+    from convoflow.store.models import WorkflowEffect
+
+    async with seeded.sessions() as session:
+        [effect] = (await session.execute(select(WorkflowEffect))).scalars().all()
+    assert effect.kind == "end_action" and effect.instance_id == run.id
+    assert effect.spec["action_type"] == "api_call"
+    assert effect.spec["state_data"]["amount"] == 2500
+
+
+async def test_user_type_gate_blocks_trigger_for_other_customers(seeded: Runtime) -> None:
+    async with seeded.sessions.begin() as session:
+        owner = await accounts.get_user(session, "admin")
+        verified = UserType(owner_id=owner.id, name="verified_users")
+        session.add(verified)
+        await session.flush()
+        loan = await templates.find_latest(session, owner_id=owner.id, name="loan_application")
+        assert loan is not None
+        session.add(TemplatePermission(user_type_id=verified.id, workflow_template_id=loan.id))
+    seeded.catalog.invalidate()
+    stranger = await customer(seeded, "15550000040")
+    assert await say(stranger, "loan") == []
+    assert await live_state(seeded, "15550000040") is None
+
+
+async def test_owner_fallback_template_answers_unknown_text(seeded: Runtime) -> None:
+    async with seeded.sessions.begin() as session:
+        await session.execute(
+            update(User).where(User.username == "admin").values(fallback_template_name="main_menu")
+        )
+    seeded.catalog.invalidate()
+    ana = await customer(seeded, "15550000041")
+    assert joined(await say(ana, "good morning")).startswith("Hi")
+
+
+async def test_seed_again_changes_nothing(seeded: Runtime) -> None:
+    report = await seed(seeded.sessions)
+    assert report.created == [] and report.updated == []
+    assert len(report.unchanged) == 5
