@@ -205,10 +205,10 @@ def validate(path: Annotated[str, typer.Argument(help="Template file: JSON or YA
 
     report = check_template_file(path)
     if report.ok:
-        console.print(f"ok: {report.summary}", highlight=False)
+        console.print(f"ok: {report.summary}", highlight=False, soft_wrap=True)
         return
     for problem in report.problems:
-        console.print(problem, highlight=False, markup=False)
+        console.print(problem, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
 from convoflow.services.setup import seed
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 
 @pytest.fixture(params=["sql-sqlite", "sql-postgres", "redis-postgres"])

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
 from convoflow.services.intake import InboundRecord, store_inbound
@@ -14,8 +16,6 @@ from convoflow.services.setup import seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 pytestmark = pytest.mark.postgres
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 from convoflow.runtime import Runtime
 from convoflow.services.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
-from convoflow.store.models import ConversationState, UserType, TemplatePermission, User
+from convoflow.store.models import ConversationState, TemplatePermission, User, UserType
 from convoflow.store.types import utcnow
-from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 
 async def test_two_customers_saying_hi_get_same_menu_and_own_state(seeded: Runtime) -> None:
