@@ -24,8 +24,8 @@ from convoflow.engine import (
     ChoiceReceived,
     ConversationState,
     Event,
-    Outcome,
     OutboundMessage,
+    Outcome,
     Release,
     Start,
     Template,
@@ -38,21 +38,60 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 CONTACT = {"name": "Ana", "phone": "447700900123"}
 
 SCRIPTS: list[tuple[str, list[Event]]] = [
-    ("main_menu", [ChoiceReceived("new_order", "New order"), TextReceived("latte"),
-                   TextReceived("2"), ChoiceReceived("confirm", "Confirm")]),
-    ("new_order", [TextReceived("3"), TextReceived("25"), TextReceived("4"), TextReceived("change"),
-                   ChoiceReceived("muffin"), TextReceived("1"), TextReceived("Confirm")]),
-    ("support", [TextReceived("Opening hours"), TextReceived("Another question"),
-                 ChoiceReceived("agent"), TextReceived("hello?"), Release()]),
-    ("account", [TextReceived("Update email"), TextReceived("nope"), TextReceived("ana@example.com")]),
+    (
+        "main_menu",
+        [
+            ChoiceReceived("new_order", "New order"),
+            TextReceived("latte"),
+            TextReceived("2"),
+            ChoiceReceived("confirm", "Confirm"),
+        ],
+    ),
+    (
+        "new_order",
+        [
+            TextReceived("3"),
+            TextReceived("25"),
+            TextReceived("4"),
+            TextReceived("change"),
+            ChoiceReceived("muffin"),
+            TextReceived("1"),
+            TextReceived("Confirm"),
+        ],
+    ),
+    (
+        "support",
+        [
+            TextReceived("Opening hours"),
+            TextReceived("Another question"),
+            ChoiceReceived("agent"),
+            TextReceived("hello?"),
+            Release(),
+        ],
+    ),
+    (
+        "account",
+        [TextReceived("Update email"), TextReceived("nope"), TextReceived("ana@example.com")],
+    ),
     ("account", [ChoiceReceived("loyalty_card")]),
-    ("loan_application", [TextReceived("50"), TextReceived("2,500"), TextReceived("New roof"),
-                          TextReceived("Start over"), TextReceived("3000"), TextReceived("Car"),
-                          ChoiceReceived("submit")]),
+    (
+        "loan_application",
+        [
+            TextReceived("50"),
+            TextReceived("2,500"),
+            TextReceived("New roof"),
+            TextReceived("Start over"),
+            TextReceived("3000"),
+            TextReceived("Car"),
+            ChoiceReceived("submit"),
+        ],
+    ),
 ]
 
 
-def converse(templates: dict[str, Template], name: str, events: list[Event]) -> tuple[int, list[Outcome]]:
+def converse(
+    templates: dict[str, Template], name: str, events: list[Event]
+) -> tuple[int, list[Outcome]]:
     """One scripted conversation; returns (steps run, outcomes)."""
     template, state, steps, outcomes = templates[name], None, 0, []
     for event in [Start(), *events]:
@@ -87,11 +126,20 @@ def floor_loop(recorded: list[list[Outcome]]) -> Callable[[], None]:
                 new_state = None
                 if state is not None:
                     new_state = ConversationState(
-                        state.template_name, state.current_step, dict(state.variables),
-                        state.retries, state.waiting_effect, list(state.history),
+                        state.template_name,
+                        state.current_step,
+                        dict(state.variables),
+                        state.retries,
+                        state.waiting_effect,
+                        list(state.history),
                     )
-                Outcome(outcome.status, new_state, messages, list(outcome.effects),
-                        list(outcome.visited_steps))
+                Outcome(
+                    outcome.status,
+                    new_state,
+                    messages,
+                    list(outcome.effects),
+                    list(outcome.visited_steps),
+                )
 
     return run
 
@@ -144,8 +192,10 @@ def main() -> None:
     print(f"platform   {platform.platform()}")
     print(f"cpu        {cpu_name()}")
     print(f"scripts    {len(SCRIPTS)} conversations, {advances_per_round} advances per round")
-    print(f"engine     {steps / elapsed:,.0f} steps/s, {rounds * advances_per_round / elapsed:,.0f} "
-          f"advances/s ({per_round * 1e6:,.1f} µs per round)")
+    print(
+        f"engine     {steps / elapsed:,.0f} steps/s, {rounds * advances_per_round / elapsed:,.0f} "
+        f"advances/s ({per_round * 1e6:,.1f} µs per round)"
+    )
     print(f"floor      {floor_per_round * 1e6:,.1f} µs per round (building the same outcomes only)")
     print(f"ratio      engine takes {per_round / floor_per_round:.1f}x the floor")
 

@@ -92,6 +92,32 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 32,
+) -> None:
+    """Run background jobs from Redis: sending, effects and the sweeper (needs Redis)."""
+    import logging
+
+    from convoflow.jobs.worker import run_worker
+
+    settings = settings_or_exit()
+    if not settings.redis_url:
+        errors.print(
+            "[red]configuration error:[/red] convoflow worker needs CONVOFLOW_REDIS_URL "
+            "(without Redis, `convoflow serve` runs the jobs itself)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    prepare_database(settings)
+    console.print(f"convoflow worker on {_safe_url(settings.database_url)}", highlight=False)
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+
+
 async def _seed(runtime: Runtime, owner: str, phone_number_id: str) -> SeedReport:
     from convoflow.services.setup import seed
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
 
+from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.channels.whatsapp.inbound_events import event_for_message
 from convoflow.engine.events import Event
+from convoflow.jobs.broker import create_broker
+from convoflow.jobs.dispatcher import Dispatcher
+from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
+from convoflow.jobs.sweeper import Sweeper
+from convoflow.jobs.tasks import JobHandlers, register_tasks
 from convoflow.services.catalog import TemplateCatalog
 from convoflow.services.conversations import ConversationService
+from convoflow.services.effect_results import ResultContext
 from convoflow.services.intake import MessageProcessor
 from convoflow.sessions.base import ConversationLocks, SessionStore
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
@@ -19,6 +28,9 @@ from convoflow.sessions.redis_store import RedisSessionStore
 from convoflow.sessions.sql_store import SqlSessionStore
 from convoflow.settings import Settings
 from convoflow.store.database import create_engine, create_session_factory
+
+#: Graph API and outside calls (effects set their own timeout per call).
+HTTP_TIMEOUT_SECONDS = 10.0
 
 
 def decode_stored_message(message_type: str, payload: dict[str, Any]) -> Event | None:
@@ -39,6 +51,13 @@ class Runtime:
     locks: ConversationLocks
     conversations: ConversationService
     processor: MessageProcessor
+    http: httpx.AsyncClient
+    graph: GraphClient
+    rate_limiter: RateLimiter
+    broker: AsyncBroker
+    dispatcher: Dispatcher
+    jobs: JobHandlers
+    sweeper: Sweeper
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -66,6 +85,31 @@ class Runtime:
             conversations=conversations,
             decode_event=decode_stored_message,
         )
+        # One HTTP client per process: its connection pool is shared by every send.
+        http = httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT_SECONDS,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        )
+        graph = GraphClient(
+            http,
+            access_token=settings.whatsapp_access_token,
+            api_base=settings.whatsapp_api_base,
+            api_version=settings.whatsapp_api_version,
+        )
+        rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis)
+        broker = create_broker(settings)
+        dispatcher = Dispatcher(broker)
+        jobs = JobHandlers.build(
+            sessions=sessions,
+            processor=processor,
+            graph=graph,
+            limiter=rate_limiter,
+            http=http,
+            results=ResultContext(sessions=sessions, locks=locks, conversations=conversations),
+            dispatcher=dispatcher,
+            end_action_secret=settings.end_action_secret,
+        )
+        register_tasks(broker, jobs)
         return cls(
             settings=settings,
             engine=engine,
@@ -76,10 +120,19 @@ class Runtime:
             locks=locks,
             conversations=conversations,
             processor=processor,
+            http=http,
+            graph=graph,
+            rate_limiter=rate_limiter,
+            broker=broker,
+            dispatcher=dispatcher,
+            jobs=jobs,
+            sweeper=Sweeper(sessions=sessions, dispatcher=dispatcher, redis=redis),
         )
 
     async def close(self) -> None:
         """Release connections."""
+        await self.broker.shutdown()
+        await self.http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.cli.test_operator_commands import run_cli
 
 
@@ -18,7 +17,11 @@ def chat(database_url: str, lines: str, *args: str) -> str:
     env["CONVOFLOW_DATABASE_URL"] = database_url
     result = subprocess.run(
         [sys.executable, "-m", "convoflow.cli", "chat", *args],
-        input=lines, env=env, capture_output=True, text=True, timeout=120,
+        input=lines,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -62,11 +65,19 @@ def test_validate_accepts_each_builtin_and_flow_runner(tmp_path: Path) -> None:
                 "status": "ACTIVE",
                 "triggers": ["promo"],
                 "steps": [
-                    {"id": "s1", "type": "MessageAction", "message": "Pick one",
-                     "buttons": [{"label": "Yes", "next": "s2"}, {"label": "No", "next": "s2"}],
-                     "position": {"x": 1, "y": 2}},
-                    {"id": "s2", "type": "ImageMessage", "file": "https://example.com/a.png",
-                     "message": "Here you go"},
+                    {
+                        "id": "s1",
+                        "type": "MessageAction",
+                        "message": "Pick one",
+                        "buttons": [{"label": "Yes", "next": "s2"}, {"label": "No", "next": "s2"}],
+                        "position": {"x": 1, "y": 2},
+                    },
+                    {
+                        "id": "s2",
+                        "type": "ImageMessage",
+                        "file": "https://example.com/a.png",
+                        "message": "Here you go",
+                    },
                 ],
             }
         )

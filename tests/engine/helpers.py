@@ -98,7 +98,7 @@ def _interactive_problems(interactive: Mapping[str, Any]) -> list[str]:
 
 
 def limit_violations(body: Mapping[str, Any]) -> list[str]:
-    """Everything in a Graph API message object that WhatsApp would refuse (an independent oracle)."""
+    """What WhatsApp would refuse in a Graph API message object (an independent oracle)."""
     kind = body["type"]
     if kind == "text":
         return _length_problem(

@@ -23,9 +23,21 @@ from .helpers import CONTACT, NOW, limit_violations, said
 
 NAMES = ["account", "loan_application", "main_menu", "new_order", "support"]
 DEFINITION_FIELDS = {
-    "template_name", "description", "template_type", "workflow_type", "category", "trigger_keywords",
-    "menu_structure", "state_schema", "guidelines", "end_action_type", "end_action_target",
-    "default_params", "session_ttl_seconds", "tags", "is_public",
+    "template_name",
+    "description",
+    "template_type",
+    "workflow_type",
+    "category",
+    "trigger_keywords",
+    "menu_structure",
+    "state_schema",
+    "guidelines",
+    "end_action_type",
+    "end_action_target",
+    "default_params",
+    "session_ttl_seconds",
+    "tags",
+    "is_public",
 }
 
 
@@ -47,13 +59,16 @@ def test_loaded_definitions_are_fresh_copies() -> None:
 
 @pytest.mark.parametrize("document", load_builtin_templates(), ids=NAMES)
 def test_every_builtin_template_validates(document: dict[str, Any]) -> None:
-    assert validate_template(
-        document["menu_structure"],
-        state_schema=document["state_schema"],
-        default_params=document["default_params"],
-        end_action_type=document["end_action_type"],
-        end_action_target=document["end_action_target"],
-    ) == []
+    assert (
+        validate_template(
+            document["menu_structure"],
+            state_schema=document["state_schema"],
+            default_params=document["default_params"],
+            end_action_type=document["end_action_type"],
+            end_action_target=document["end_action_target"],
+        )
+        == []
+    )
 
 
 def test_kinds_and_triggers_match_the_catalogue() -> None:
@@ -84,10 +99,19 @@ def talk(templates: dict[str, Template], name: str, events: list[Event]) -> list
     return outcomes
 
 
-def test_main_menu_greets_by_name_and_connects_to_an_order(builtin_templates: dict[str, Template]) -> None:
-    outcomes = talk(builtin_templates, "main_menu", [
-        ChoiceReceived("new_order", "New order"), TextReceived("Cappuccino"), TextReceived("2"),
-        ChoiceReceived("confirm", "Confirm")])
+def test_main_menu_greets_by_name_and_connects_to_an_order(
+    builtin_templates: dict[str, Template],
+) -> None:
+    outcomes = talk(
+        builtin_templates,
+        "main_menu",
+        [
+            ChoiceReceived("new_order", "New order"),
+            TextReceived("Cappuccino"),
+            TextReceived("2"),
+            ChoiceReceived("confirm", "Confirm"),
+        ],
+    )
     assert said(outcomes[0])[0].startswith("Hi Ana!")
     assert outcomes[1].messages[0].body["interactive"]["type"] == "list"
     assert said(outcomes[-1])[0].startswith("Thank you! Your order of 2 × Cappuccino is confirmed.")
@@ -97,31 +121,52 @@ def test_main_menu_greets_by_name_and_connects_to_an_order(builtin_templates: di
 def test_new_order_lists_at_least_four_products_and_bounds_the_quantity(
     builtin_templates: dict[str, Template],
 ) -> None:
-    outcomes = talk(builtin_templates, "new_order", [TextReceived("1"), TextReceived("21"),
-                                                     TextReceived("3"), TextReceived("change")])
-    rows = [row for section in outcomes[0].messages[0].body["interactive"]["action"]["sections"]
-            for row in section["rows"]]
+    outcomes = talk(
+        builtin_templates,
+        "new_order",
+        [TextReceived("1"), TextReceived("21"), TextReceived("3"), TextReceived("change")],
+    )
+    rows = [
+        row
+        for section in outcomes[0].messages[0].body["interactive"]["action"]["sections"]
+        for row in section["rows"]
+    ]
     assert len(rows) >= 4
     assert said(outcomes[2])[0] == "Please send a whole number from 1 to 20."
     assert outcomes[-1].state.current_step == "pick_product"
 
 
-def test_support_answers_a_question_then_says_goodbye(builtin_templates: dict[str, Template]) -> None:
-    outcomes = talk(builtin_templates, "support", [TextReceived("Opening hours"), TextReceived("No, thanks")])
+def test_support_answers_a_question_then_says_goodbye(
+    builtin_templates: dict[str, Template],
+) -> None:
+    outcomes = talk(
+        builtin_templates, "support", [TextReceived("Opening hours"), TextReceived("No, thanks")]
+    )
     assert said(outcomes[1])[0].startswith("We are open")
     assert outcomes[-1].status is FlowStatus.COMPLETED
 
 
-def test_support_hands_off_to_a_human_until_released(builtin_templates: dict[str, Template]) -> None:
-    outcomes = talk(builtin_templates, "support", [ChoiceReceived("agent"), TextReceived("hello?"), Release()])
+def test_support_hands_off_to_a_human_until_released(
+    builtin_templates: dict[str, Template],
+) -> None:
+    outcomes = talk(
+        builtin_templates, "support", [ChoiceReceived("agent"), TextReceived("hello?"), Release()]
+    )
     assert outcomes[1].status is FlowStatus.HANDOFF
     assert outcomes[2].messages == []
     assert outcomes[-1].status is FlowStatus.COMPLETED
 
 
 def test_account_validates_the_email(builtin_templates: dict[str, Template]) -> None:
-    outcomes = talk(builtin_templates, "account", [TextReceived("Update email"), TextReceived("ana.example"),
-                                                   TextReceived("Ana@Example.com")])
+    outcomes = talk(
+        builtin_templates,
+        "account",
+        [
+            TextReceived("Update email"),
+            TextReceived("ana.example"),
+            TextReceived("Ana@Example.com"),
+        ],
+    )
     assert outcomes[2].input_rejected
     assert said(outcomes[-1]) == ["Done! We'll send your receipts to Ana@example.com from now on."]
 
@@ -139,9 +184,19 @@ def test_account_goes_back_to_the_main_menu(builtin_templates: dict[str, Templat
     assert said(outcomes[-1])[0].startswith("Hi Ana!")
 
 
-def test_loan_application_collects_confirms_and_submits(builtin_templates: dict[str, Template]) -> None:
-    outcomes = talk(builtin_templates, "loan_application", [
-        TextReceived("50"), TextReceived("2,500"), TextReceived("New roof"), ChoiceReceived("submit")])
+def test_loan_application_collects_confirms_and_submits(
+    builtin_templates: dict[str, Template],
+) -> None:
+    outcomes = talk(
+        builtin_templates,
+        "loan_application",
+        [
+            TextReceived("50"),
+            TextReceived("2,500"),
+            TextReceived("New roof"),
+            ChoiceReceived("submit"),
+        ],
+    )
     assert said(outcomes[0]) == [
         "Let's start your loan application, Ana. It takes about a minute.",
         "How much would you like to borrow? (100 to 50,000)",
@@ -161,9 +216,18 @@ def test_loan_application_collects_confirms_and_submits(builtin_templates: dict[
 def test_loan_application_can_start_over_and_be_abandoned_without_submitting(
     builtin_templates: dict[str, Template],
 ) -> None:
-    outcomes = talk(builtin_templates, "loan_application", [
-        TextReceived("1000"), TextReceived("Car"), TextReceived("Start over"), TextReceived("3000"),
-        TextReceived("Car repair"), TextReceived("Cancel application")])
+    outcomes = talk(
+        builtin_templates,
+        "loan_application",
+        [
+            TextReceived("1000"),
+            TextReceived("Car"),
+            TextReceived("Start over"),
+            TextReceived("3000"),
+            TextReceived("Car repair"),
+            TextReceived("Cancel application"),
+        ],
+    )
     assert said(outcomes[3]) == ["How much would you like to borrow? (100 to 50,000)"]
     assert outcomes[-1].status is FlowStatus.COMPLETED
     assert outcomes[-1].effects == []

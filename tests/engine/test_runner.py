@@ -352,3 +352,16 @@ def test_rendered_variables_never_push_messages_over_whatsapp_limits() -> None:
     )
     outcome = start(template)
     assert [limit_violations(m.body) for m in outcome.messages] == [[], [], []]
+
+
+def test_collect_whose_fields_were_filled_meanwhile_moves_on() -> None:
+    template = build(
+        [
+            {"id": "c", "type": "collect", "next": "e"},
+            {"id": "e", "type": "end", "text": "{{amount}}"},
+        ],
+        state_schema={"amount": {"type": "number"}},
+    )
+    waiting = start(template).state
+    waiting.variables["amount"] = 250  # set through the admin API while the customer was away
+    assert said(drive(template, [TextReceived("anything")], state=waiting)[0]) == ["250"]

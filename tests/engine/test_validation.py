@@ -251,3 +251,27 @@ step_like = st.fixed_dictionaries(
 def test_validation_reports_problems_and_never_raises_on_arbitrary_documents(graph: Any) -> None:
     for problem in validate_template(graph):
         assert str(problem)
+
+
+def test_a_step_that_does_not_parse_does_not_hide_the_other_problems() -> None:
+    graph = {
+        "start": "welcome",
+        "steps": [
+            {
+                "id": "welcome",
+                "type": "buttons",
+                "text": "Choose",
+                "buttons": [
+                    {"id": "a", "label": "This label is far too long", "next": "nowhere"},
+                    {"id": "b", "label": "Lost", "next": "lost"},
+                ],
+            },
+            {"id": "lost", "type": "warp"},
+        ],
+    }
+    result = problems(graph)
+    assert result[0].startswith("step 'lost' field 'type': unknown step type 'warp'")
+    assert result[1:] == [
+        "step 'welcome' field 'buttons[0].next': points to unknown step 'nowhere'",
+        "step 'welcome' field 'buttons[0].label': longer than 20 characters",
+    ]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from convoflow import __version__
-from convoflow.api import health
+from convoflow.api import health, webhook
+from convoflow.api.admin import install_admin_api
+from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings, get_settings
+
+logger = logging.getLogger("convoflow")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,9 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(resolved)
         app.state.runtime = runtime
+        warn_about_webhook_settings(resolved)
+        background = BackgroundJobs.for_server(runtime)
+        await background.start()
         try:
             yield
         finally:
+            await background.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -33,4 +42,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(webhook.router)
+    install_admin_api(app)
     return app
+
+
+def warn_about_webhook_settings(settings: Settings) -> None:
+    """Say loudly at start-up when webhooks are unchecked or cannot be accepted."""
+    if settings.whatsapp_app_secret:
+        return
+    if settings.whatsapp_allow_unsigned:
+        logger.warning(
+            "CONVOFLOW_WHATSAPP_ALLOW_UNSIGNED=true: WhatsApp webhook signatures are NOT "
+            "checked; anyone who can reach /webhooks/whatsapp can impersonate customers. "
+            "For local testing only."
+        )
+    else:
+        logger.warning(
+            "CONVOFLOW_WHATSAPP_APP_SECRET is not set: POST /webhooks/whatsapp answers 503"
+        )

@@ -79,7 +79,7 @@ def _advance(
             return Run(template, variables, contact, []).run_from(template.start)
         return Outcome(FlowStatus.FAILED, None, error="no conversation to resume")
     run = Run(template, dict(state.variables), contact, list(state.history))
-    step = template.step(state.current_step)
+    step = run.compiled.step(state.current_step)
     waits_for_effect = isinstance(step, HttpStep)
     if step is None or not step.waits or waits_for_effect != (state.waiting_effect is not None):
         outcome = run.run_from(template.start)
@@ -125,7 +125,7 @@ def _resume_effect(run: Run, state: ConversationState, step: HttpStep, event: Ev
         error = event.error or "the HTTP call failed"
         return run.fail(step.id, run.template.texts.effect_failed, error)
     text = _typed_text(event)
-    if text is not None and run.template.is_cancel(text):
+    if text is not None and run.compiled.is_cancel(text):
         return run.cancel(step.id)
     if isinstance(event, CUSTOMER_INPUT):
         run.say(run.template.texts.busy, step.id)
@@ -136,7 +136,7 @@ def _resume_handoff(run: Run, state: ConversationState, step: HandoffStep, event
     if isinstance(event, Release):
         return run.run_from(step.next)
     text = _typed_text(event)
-    if text is not None and run.template.is_cancel(text):
+    if text is not None and run.compiled.is_cancel(text):
         return run.cancel(step.id)
     return _unchanged(run, state, FlowStatus.HANDOFF)
 
@@ -145,10 +145,10 @@ def _answer(run: Run, state: ConversationState, step: Step, event: Event) -> Out
     """Handle an event at a step waiting for the customer (buttons, list, ask, collect)."""
     if not isinstance(event, CUSTOMER_INPUT):
         return _unchanged(run, state, FlowStatus.WAITING_INPUT)
-    template = run.template
+    template, compiled = run.template, run.compiled
     text = _typed_text(event)
     if isinstance(step, ButtonsStep | ListStep):
-        menu = template.menu(step.id)
+        menu = compiled.menus.get(step.id)
         option = None
         if menu is not None and isinstance(event, ChoiceReceived):
             option = menu.match_choice(event.choice_id, event.title)
@@ -158,14 +158,16 @@ def _answer(run: Run, state: ConversationState, step: Step, event: Event) -> Out
             run.variables[step.variable] = option.id
             run.variables[f"{step.variable}_label"] = option.label
             return run.run_from(option.next)
-        if text is not None and template.is_cancel(text):
+        if text is not None and compiled.is_cancel(text):
             return run.cancel(step.id)
         return _reject(run, state, step, template.texts.invalid_choice)
     field, kind, parsed = _parse_field(run, step, event)
+    if field is None:  # a collect step whose fields were all filled meanwhile (admin API)
+        return run.run_from(getattr(step, "next", None))
     chose_an_option = kind == "choice" and parsed.error is None
-    if text is not None and template.is_cancel(text) and not chose_an_option:
+    if text is not None and compiled.is_cancel(text) and not chose_an_option:
         return run.cancel(step.id)
-    if parsed.error is None and field is not None:
+    if parsed.error is None:
         run.variables[field] = parsed.value
         if isinstance(step, CollectStep) and run.missing_field(step) is not None:
             run.prompt(step)
@@ -198,7 +200,7 @@ def _parse_field(run: Run, step: Step, event: Event) -> tuple[str | None, str, P
 
 def _reject(run: Run, state: ConversationState, step: Step, error_text: str) -> Outcome:
     """Re-ask after an invalid answer, or give up once the retries are spent."""
-    if state.retries >= run.template.retries_allowed(step.id):
+    if state.retries >= run.compiled.retries.get(step.id, run.template.max_retries):
         text = run.template.texts.failed
         return run.fail(step.id, text, "too many invalid answers", input_rejected=True)
     run.say(error_text, step.id)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -95,14 +95,6 @@ def _rules_problem(
     return None
 
 
-def _compile_or_none(pattern: str | None) -> re.Pattern[str] | None:
-    """Compile a pattern; a bad one is left to the rules check to report."""
-    try:
-        return re.compile(pattern) if pattern else None
-    except re.error:
-        return None
-
-
 class AnswerRules(BaseModel):
     """Validation rules common to ``ask`` steps and ``state_schema`` fields."""
 
@@ -113,8 +105,6 @@ class AnswerRules(BaseModel):
     min: float | None = Field(default=None, allow_inf_nan=False)
     max: float | None = Field(default=None, allow_inf_nan=False)
     error: str | None = Field(default=None, min_length=1)
-
-    _answer: AnswerSpec = PrivateAttr()
 
     def _input_kind(self) -> str:
         """The answer type; subclasses name the field that holds it."""
@@ -130,29 +120,26 @@ class AnswerRules(BaseModel):
         problem = _rules_problem(self._input_kind(), self.options, self.pattern, self.min, self.max)
         if problem:
             raise ValueError(problem)
+        _ = self.answer  # compile now, once the rules are known to be sound
         return self
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Compile the rules once (pattern, choice table); runs before ``_check_rules``."""
+    @cached_property
+    def answer(self) -> AnswerSpec:
+        """The compiled rules (regex compiled, choice table built), computed once."""
         kind = self._input_kind()
         menu = None
         if kind == "choice":
             menu = Menu.of(MenuOption(option.id, option.label) for option in self.options)
         if kind == "boolean":
             menu = Menu.of((MenuOption("yes", "Yes"), MenuOption("no", "No")))
-        self._answer = AnswerSpec(
+        return AnswerSpec(
             kind=kind,
             menu=menu,
-            pattern=_compile_or_none(self.pattern),
+            pattern=re.compile(self.pattern) if self.pattern else None,
             min=self.min,
             max=self.max,
             error=self.error,
         )
-
-    @property
-    def answer(self) -> AnswerSpec:
-        """The compiled rules."""
-        return self._answer
 
 
 class FieldSpec(AnswerRules):

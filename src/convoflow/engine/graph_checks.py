@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from .problems import Problem
 from .steps import CollectStep, Step
@@ -22,9 +22,9 @@ def _targets(step: Step) -> list[str]:
     return [target for _, target in step.edges() if target is not None]
 
 
-def dangling_next(template: Template) -> list[Problem]:
-    """Edges that point to no step."""
-    index = template.steps_by_id
+def dangling_next(template: Template, known: Collection[str] | None = None) -> list[Problem]:
+    """Edges that point to no step (``known``: every step id, if not all steps are built)."""
+    index = template.steps_by_id if known is None else known
     return [
         Problem(step.id, field, f"points to unknown step {target!r}")
         for step in template.steps

@@ -50,7 +50,16 @@ Continue = str | None
 class Run:
     """The working state of one advance: variables, history and what to send."""
 
-    __slots__ = ("contact", "effects", "history", "messages", "template", "variables", "visited")
+    __slots__ = (
+        "compiled",
+        "contact",
+        "effects",
+        "history",
+        "messages",
+        "template",
+        "variables",
+        "visited",
+    )
 
     def __init__(
         self,
@@ -60,6 +69,7 @@ class Run:
         history: list[str],
     ) -> None:
         self.template = template
+        self.compiled = template.compiled
         self.variables = variables
         self.contact = contact
         self.history = history
@@ -134,7 +144,7 @@ class Run:
         for _ in range(MAX_STEPS_PER_ADVANCE):
             if step_id is None:
                 return self.finish(last)
-            step = self.template.step(step_id)
+            step = self.compiled.step(step_id)
             if step is None:
                 text = self.template.texts.failed
                 return self.fail(last, text, f"step {step_id!r} does not exist")
@@ -155,7 +165,7 @@ class Run:
 
     def missing_field(self, step: CollectStep) -> str | None:
         """The first field the collect step still needs, or None."""
-        for name in self.template.collect_fields(step.id):
+        for name in self.compiled.collect_fields.get(step.id, ()):
             if self.variables.get(name) in (None, ""):
                 return name
         return None
@@ -169,7 +179,7 @@ class Run:
         elif isinstance(step, ListStep):
             self._prompt_list(step)
         elif isinstance(step, AskStep):
-            self._prompt_question(step.id, step.prompt, self.template.menu(step.id))
+            self._prompt_question(step.id, step.prompt, self.compiled.menus.get(step.id))
         elif isinstance(step, CollectStep):
             name = self.missing_field(step)
             if name is not None:
@@ -177,7 +187,7 @@ class Run:
                 self._prompt_question(step.id, spec.prompt_for(name), spec.answer.menu)
 
     def _prompt_buttons(self, step: ButtonsStep) -> None:
-        menu = self.template.menu(step.id)
+        menu = self.compiled.menus.get(step.id)
         options = menu.options if menu else ()
         body = messages.menu_message(
             self.render(step.text),
@@ -192,7 +202,7 @@ class Run:
         body = messages.sectioned_menu_message(
             self.render(step.text),
             step.button,
-            self.template.list_sections(step.id),
+            self.compiled.sections.get(step.id, ()),
             header=self.render(step.header),
             footer=self.render(step.footer),
         )

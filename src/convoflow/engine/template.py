@@ -9,16 +9,16 @@ option tables, retry limits), so services build one per ``config_hash`` and reus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .compiled import CompiledTemplate, Sections, compile_template
 from .fields import FieldSpec
-from .menus import Menu, MenuOption
+from .menus import Menu
 from .problems import Problem, TemplateInvalid, error_message, field_path
-from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step, VariableName
-
-Sections = tuple[tuple[str, tuple[MenuOption, ...]], ...]
+from .steps import Step, VariableName
 
 GRAPH_SETTINGS = ("max_retries", "reengagement_template", "texts", "cancel_keywords")
 """Optional template-level keys read from ``menu_structure`` next to ``start`` and ``steps``."""
@@ -55,67 +55,49 @@ class Template(BaseModel):
     texts: EngineTexts = EngineTexts()
     cancel_keywords: tuple[str, ...] = ("cancel", "stop")
 
-    _index: dict[str, Step] = PrivateAttr(default_factory=dict)
-    _menus: dict[str, Menu] = PrivateAttr(default_factory=dict)
-    _sections: dict[str, Sections] = PrivateAttr(default_factory=dict)
-    _collect_fields: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
-    _retries: dict[str, int] = PrivateAttr(default_factory=dict)
-    _cancel_words: frozenset[str] = PrivateAttr(default=frozenset())
-
     def model_post_init(self, context: Any, /) -> None:
-        """Precompute the step index, option tables and retry limits."""
-        required = tuple(name for name, spec in self.state_schema.items() if spec.required)
-        for step in self.steps:
-            self._index.setdefault(step.id, step)
-            if step.waits:
-                own = getattr(step, "max_retries", None)
-                self._retries[step.id] = self.max_retries if own is None else own
-            if isinstance(step, ButtonsStep):
-                options = (MenuOption(b.id, b.label, b.next) for b in step.buttons)
-                self._menus[step.id] = Menu.of(options)
-            elif isinstance(step, ListStep):
-                sections = tuple(
-                    (section.title or "", tuple(_row_option(row) for row in section.rows))
-                    for section in step.sections
-                )
-                self._sections[step.id] = sections
-                self._menus[step.id] = Menu.of(row for _, rows in sections for row in rows)
-            elif isinstance(step, AskStep) and step.answer.menu is not None:
-                self._menus[step.id] = step.answer.menu
-            elif isinstance(step, CollectStep):
-                wanted = required if step.fields is None else tuple(step.fields)
-                known = tuple(name for name in wanted if name in self.state_schema)
-                self._collect_fields[step.id] = known
-        self._cancel_words = frozenset(word.strip().casefold() for word in self.cancel_keywords)
+        """Precompute the step index, option tables and retry limits now, not on first use."""
+        _ = self.compiled
+
+    @cached_property
+    def compiled(self) -> CompiledTemplate:
+        """The precomputed look-up tables :func:`advance` runs on.
+
+        A cached property (a plain instance attribute once computed) because pydantic's
+        private attributes cost a ``__getattr__`` call on every access.
+        """
+        return compile_template(
+            self.steps, self.state_schema, self.max_retries, self.cancel_keywords
+        )
 
     @property
     def steps_by_id(self) -> Mapping[str, Step]:
         """Every step by id (O(1) look-up)."""
-        return self._index
+        return self.compiled.index
 
     def step(self, step_id: str | None) -> Step | None:
         """The step called ``step_id``, or None."""
-        return self._index.get(step_id) if step_id is not None else None
+        return self.compiled.step(step_id)
 
     def menu(self, step_id: str) -> Menu | None:
         """The options of a buttons, list, or choice/boolean ask step."""
-        return self._menus.get(step_id)
+        return self.compiled.menus.get(step_id)
 
     def list_sections(self, step_id: str) -> Sections:
         """The (title, options) sections of a list step."""
-        return self._sections.get(step_id, ())
+        return self.compiled.sections.get(step_id, ())
 
     def collect_fields(self, step_id: str) -> tuple[str, ...]:
         """The schema fields a collect step asks for, in order."""
-        return self._collect_fields.get(step_id, ())
+        return self.compiled.collect_fields.get(step_id, ())
 
     def retries_allowed(self, step_id: str) -> int:
         """How many invalid answers a waiting step re-asks before giving up."""
-        return self._retries.get(step_id, self.max_retries)
+        return self.compiled.retries.get(step_id, self.max_retries)
 
     def is_cancel(self, text: str) -> bool:
         """Whether a reply is one of the cancel keywords (``cancel``, ``stop``)."""
-        return text.strip().casefold() in self._cancel_words
+        return self.compiled.is_cancel(text)
 
     @classmethod
     def from_parts(
@@ -161,10 +143,6 @@ class Template(BaseModel):
         settings = self.model_dump(mode="json", include=set(GRAPH_SETTINGS), exclude_defaults=True)
         graph.update(settings)
         return graph
-
-
-def _row_option(row: ListRow) -> MenuOption:
-    return MenuOption(row.id, row.title, row.next, row.description or "")
 
 
 def _step_graph(step: Step) -> dict[str, Any]:

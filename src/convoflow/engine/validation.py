@@ -15,7 +15,13 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from .content_checks import limit_problems, variable_problems
-from .graph_checks import graph_problems
+from .graph_checks import (
+    collect_problems,
+    dangling_next,
+    end_action_problems,
+    graph_problems,
+    loops_without_wait,
+)
 from .importers import parse_document, to_native
 from .problems import Problem, TemplateInvalid, problems_from_validation_error
 from .steps import STEP_TYPES, Step
@@ -78,6 +84,21 @@ def check_template(template: Template) -> list[Problem]:
     return [*graph_problems(template), *limit_problems(template), *variable_problems(template)]
 
 
+def _partial_checks(template: Template, step_ids: set[str]) -> list[Problem]:
+    """Checks that stay true when some steps did not parse (``step_ids`` names them all).
+
+    Reachability and unset variables are left out: an unparsed step could lead somewhere
+    or set a variable.
+    """
+    return [
+        *dangling_next(template, known=step_ids),
+        *loops_without_wait(template),
+        *collect_problems(template),
+        *end_action_problems(template),
+        *limit_problems(template),
+    ]
+
+
 def _build(
     graph: Any,
     *,
@@ -89,20 +110,30 @@ def _build(
     default_params: Mapping[str, Any] | None,
 ) -> tuple[Template | None, list[Problem]]:
     problems, steps = _structure_problems(graph)
-    if problems:
+    if not isinstance(graph, Mapping):
         return None, problems
+    start = graph.get("start")
     try:
         template = Template.from_parts(
             name=name,
             version=version,
-            menu_structure={**graph, "steps": steps},
+            menu_structure={
+                **graph,
+                "start": start if isinstance(start, str) else "",
+                "steps": steps,
+            },
             state_schema=state_schema,
             end_action_type=end_action_type,
             end_action_target=end_action_target,
             default_params=default_params,
         )
     except TemplateInvalid as invalid:
-        return None, invalid.problems
+        return None, problems + invalid.problems
+    if problems:
+        raw_steps = graph.get("steps")
+        raw_steps = raw_steps if isinstance(raw_steps, list) else []
+        step_ids = {str(raw.get("id")) for raw in raw_steps if isinstance(raw, Mapping)}
+        return None, problems + _partial_checks(template, step_ids)
     problems = check_template(template)
     return (None, problems) if problems else (template, [])
 

@@ -28,7 +28,6 @@ from convoflow.store.models import WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
 MAX_CONNECT_HOPS = 8
-CANCEL_WORDS = frozenset({"cancel", "stop"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +162,7 @@ class ConversationService:
         """Another template's trigger typed where the waiting step expects something else."""
         if not isinstance(event, TextReceived) or live.state.waiting_effect:
             return None
-        if event.text.strip().lower() in CANCEL_WORDS or accepts(template, live.state, event):
+        if template.is_cancel(event.text) or accepts(template, live.state, event):
             return None
         return await self._starting_template(session, customer, event)
 

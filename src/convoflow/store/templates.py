@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select, text, update
+from sqlalchemy import Select, and_, delete, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -312,3 +312,36 @@ async def count_latest(session: AsyncSession, owner_id: str) -> int:
         and_(WorkflowTemplate.owner_id == owner_id, WorkflowTemplate.is_latest.is_(True))
     )
     return int((await session.execute(query)).scalar_one())
+
+
+async def set_active(session: AsyncSession, *, template: WorkflowTemplate, active: bool) -> None:
+    """Activate or deactivate a version in place (no new version); its hash follows."""
+    template.is_active = active
+    template.config_hash = compute_config_hash(normalise_definition(_definition_of(template)))
+    await session.flush()
+
+
+def list_contains(session: AsyncSession, column: str, value: str) -> Any:
+    """A SQL condition: the ``workflow_templates`` list ``column`` holds ``value``.
+
+    ``column`` is one of :data:`LIST_FIELDS`; PostgreSQL uses ``@>`` on the array, SQLite
+    looks inside the JSON array with ``json_each``.
+    """
+    if column not in LIST_FIELDS:
+        raise ValueError(f"{column} is not a list column")
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return text(f"workflow_templates.{column} @> ARRAY[CAST(:list_value AS TEXT)]").bindparams(
+            list_value=value
+        )
+    return text(
+        f"EXISTS (SELECT 1 FROM json_each(workflow_templates.{column}) "
+        "WHERE json_each.value = :list_value)"
+    ).bindparams(list_value=value)
+
+
+async def delete_family(session: AsyncSession, family_id: str) -> int:
+    """Delete every version of a template family (permissions and history cascade)."""
+    result = await session.execute(
+        delete(WorkflowTemplate).where(WorkflowTemplate.family_id == family_id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

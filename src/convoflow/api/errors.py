@@ -1,0 +1,165 @@
+"""One JSON shape for every admin API error: ``{"error": {"code", "message", "details"}}``.
+
+Services raise the data-layer errors (:mod:`convoflow.store.errors`), the access errors
+(:mod:`convoflow.services.access`) or :class:`~convoflow.engine.TemplateInvalid`; the
+handlers here translate them to HTTP. Requests outside ``/api`` keep FastAPI's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from convoflow.api.schemas.common import ErrorBody, ErrorDetail, ErrorResponse
+from convoflow.engine import TemplateInvalid
+from convoflow.engine.problems import field_path
+from convoflow.services.admin_errors import Forbidden, InvalidStateData, Unauthenticated
+from convoflow.store.errors import Conflict, InvalidData, NotFound
+
+API_PREFIX = "/api/"
+
+STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    500: "internal_error",
+}
+
+_DESCRIPTIONS: dict[int, str] = {
+    401: "No API key, or an unknown or revoked one.",
+    403: "The object is visible but not yours to change, or the customer is not permitted.",
+    404: "No such object (or it belongs to another owner).",
+    409: "The change clashes with existing data (duplicate name, object in use, state).",
+    422: "The request is invalid; `details` names each step and field.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting the error shape for these status codes."""
+    return {
+        code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error.")}
+        for code in codes
+    }
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    *,
+    code: str | None = None,
+    details: Iterable[ErrorDetail] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A JSON response in the one error shape."""
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code or STATUS_CODES.get(status_code, "error"),
+            message=message,
+            details=list(details),
+        )
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
+    """Pydantic request errors as details; the location's first part (body, query) is dropped."""
+    details = []
+    for error in errors:
+        location = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
+        details.append(
+            ErrorDetail(field=field_path(location[1:]), message=str(error.get("msg", "invalid")))
+        )
+    return details
+
+
+async def _unauthenticated(_request: Request, exc: Exception) -> Response:
+    return error_response(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _forbidden(_request: Request, exc: Exception) -> Response:
+    return error_response(403, str(exc))
+
+
+async def _not_found(_request: Request, exc: Exception) -> Response:
+    return error_response(404, str(exc))
+
+
+async def _conflict(_request: Request, exc: Exception) -> Response:
+    return error_response(409, str(exc))
+
+
+async def _integrity(_request: Request, _exc: Exception) -> Response:
+    return error_response(409, "the change clashes with existing data; reload and try again")
+
+
+async def _invalid_data(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidData)
+    detail = ErrorDetail(field=exc.field, message=exc.message)
+    return error_response(422, str(exc), code="invalid_data", details=[detail])
+
+
+async def _invalid_template(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TemplateInvalid)
+    details = [ErrorDetail(**problem.to_json()) for problem in exc.problems]
+    count = len(details)
+    message = f"the template has {count} problem{'s' if count != 1 else ''}"
+    return error_response(422, message, code="invalid_template", details=details)
+
+
+async def _invalid_state_data(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidStateData)
+    details = [
+        ErrorDetail(field=f"state_data.{name}", message=message)
+        for name, message in sorted(exc.errors.items())
+    ]
+    return error_response(422, str(exc), code="invalid_state_data", details=details)
+
+
+async def _request_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if not _is_api(request):
+        return await request_validation_exception_handler(request, exc)
+    details = validation_details(exc.errors())
+    return error_response(422, "the request is invalid", details=details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if not _is_api(request):
+        return await http_exception_handler(request, exc)
+    message = exc.detail if isinstance(exc.detail, str) else "the request failed"
+    return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn our errors into the one JSON shape."""
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(InvalidData, _invalid_data)
+    app.add_exception_handler(TemplateInvalid, _invalid_template)
+    app.add_exception_handler(InvalidStateData, _invalid_state_data)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

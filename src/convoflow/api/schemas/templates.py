@@ -1,0 +1,165 @@
+"""Workflow template requests and responses (DESIGN §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convoflow.store.models import WorkflowTemplate
+
+TemplateType = Literal["button", "list", "text", "flow"]
+WorkflowType = Literal["plain", "tools", "rag", "full"]
+SortField = Literal["usage_count", "rating", "created_at", "name"]
+SortOrder = Literal["asc", "desc"]
+
+
+class TemplateIn(BaseModel):
+    """A template to create or a new version to write.
+
+    ``menu_structure`` holds the step graph in any accepted format (native, Flow Runner
+    or a single WhatsApp interactive message). Alternatively the whole body may be a
+    Flow Runner flow (``name``, ``status``, ``triggers``, ``steps``). On PUT every field
+    may be left out: it keeps its current value.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    template_name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Same as `template_name`."
+    )
+    description: str | None = None
+    changelog: str | None = Field(default=None, description="What changed in this version.")
+    template_type: TemplateType | None = None
+    workflow_type: WorkflowType | None = None
+    category: str | None = Field(default=None, max_length=64)
+    trigger_keywords: list[str] | None = None
+    menu_structure: dict[str, Any] | None = None
+    guidelines: str | None = None
+    state_schema: dict[str, Any] | None = None
+    workflow_dependencies: list[Any] | None = None
+    end_action_type: str | None = Field(default=None, max_length=32)
+    end_action_target: dict[str, Any] | None = None
+    default_params: dict[str, Any] | None = None
+    required_tools: list[str] | None = None
+    required_retrievers: list[str] | None = None
+    session_ttl_seconds: int | None = Field(default=None, ge=60, le=30 * 86_400)
+    base_template_id: str | None = Field(default=None, max_length=26)
+    is_public: bool | None = None
+    is_active: bool | None = None
+    tags: list[str] | None = None
+    extra_metadata: dict[str, Any] | None = None
+    estimated_complexity: str | None = Field(default=None, max_length=16)
+    triggers: list[str] | None = Field(default=None, description="Flow Runner body: triggers.")
+    status: str | None = Field(default=None, description="Flow Runner body: ACTIVE or INACTIVE.")
+    steps: list[Any] | None = Field(default=None, description="Flow Runner or native body: steps.")
+    start: str | None = Field(default=None, description="Native body: the first step.")
+
+    def document(self) -> dict[str, Any]:
+        """The fields the client sent, as the template document services read."""
+        return self.model_dump(exclude_unset=True)
+
+
+class TemplateSummary(BaseModel):
+    """A template in a list: identity, kind and statistics, without the graph."""
+
+    id: str
+    family_id: str
+    owner_id: str
+    template_name: str
+    description: str
+    version: int
+    is_latest: bool
+    is_builtin: bool
+    is_public: bool
+    is_active: bool
+    template_type: str
+    workflow_type: str
+    category: str
+    trigger_keywords: list[str]
+    tags: list[str]
+    base_template_id: str | None
+    usage_count: int
+    success_rate: float
+    avg_response_time_ms: float
+    rating: float
+    rating_count: int
+    last_used_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: WorkflowTemplate) -> TemplateSummary:
+        """Build from a stored version."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class TemplateOut(TemplateSummary):
+    """A template version with everything it holds."""
+
+    changelog: str | None
+    menu_structure: dict[str, Any]
+    guidelines: str | None
+    state_schema: dict[str, Any]
+    workflow_dependencies: list[Any]
+    end_action_type: str | None
+    end_action_target: dict[str, Any] | None
+    default_params: dict[str, Any]
+    required_tools: list[str]
+    required_retrievers: list[str]
+    session_ttl_seconds: int | None
+    success_count: int
+    total_tokens_used: int
+    total_cost: float | None
+    avg_tokens_per_use: float
+    extra_metadata: dict[str, Any]
+    config_hash: str
+    estimated_complexity: str | None
+
+    @classmethod
+    def of(cls, row: WorkflowTemplate) -> TemplateOut:
+        """Build from a stored version."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class TemplateVersion(BaseModel):
+    """One version of a template."""
+
+    id: str
+    version: int
+    is_latest: bool
+    is_active: bool
+    changelog: str | None
+    config_hash: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: WorkflowTemplate) -> TemplateVersion:
+        """Build from a stored version."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class ForkIn(BaseModel):
+    """How to name a fork (default: the source's name, made unique among yours)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RatingIn(BaseModel):
+    """A rating from 1 to 5."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int = Field(ge=1, le=5)
+
+
+class RatingOut(BaseModel):
+    """The template's average rating after this one."""
+
+    template_id: str
+    rating: float
+    rating_count: int

@@ -1,0 +1,200 @@
+"""``/api/workflow-templates``: templates with versions, inheritance, forks and ratings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.errors import error_responses
+from convoflow.api.schemas.common import Deleted, Page
+from convoflow.api.schemas.templates import (
+    ForkIn,
+    RatingIn,
+    RatingOut,
+    SortField,
+    SortOrder,
+    TemplateIn,
+    TemplateOut,
+    TemplateSummary,
+    TemplateType,
+    TemplateVersion,
+    WorkflowType,
+)
+from convoflow.services import template_queries, templates_admin
+from convoflow.services.template_queries import TemplateFilters
+
+router = APIRouter(
+    prefix="/api/workflow-templates",
+    tags=["templates"],
+    dependencies=[Depends(reject_nul_characters)],
+    responses=error_responses(401, 422),
+)
+SAVE_ACTION_HEADER = "X-Convoflow-Save"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateOut,
+    responses=error_responses(409),
+)
+async def create_template(
+    body: TemplateIn, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> TemplateOut:
+    """Create a template (native, Flow Runner or single-interactive format)."""
+    saved = await templates_admin.create_template(
+        session, runtime.catalog, caller=caller, document=body.document()
+    )
+    return TemplateOut.of(saved.template)
+
+
+@router.get("", response_model=Page[TemplateSummary])
+async def list_templates(
+    caller: CurrentUser,
+    session: SessionDep,
+    category: str | None = None,
+    workflow_type: WorkflowType | None = None,
+    template_type: TemplateType | None = None,
+    is_public: bool | None = None,
+    is_active: bool | None = None,
+    mine: Annotated[bool, Query(description="Only your own templates.")] = False,
+    tag: str | None = None,
+    q: Annotated[str | None, Query(description="Searched in name and description.")] = None,
+    sort: SortField = "created_at",
+    order: SortOrder = "desc",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[TemplateSummary]:
+    """Your templates plus public and built-in ones (latest versions), filtered and sorted."""
+    filters = TemplateFilters(
+        category=category,
+        workflow_type=workflow_type,
+        template_type=template_type,
+        is_public=is_public,
+        is_active=is_active,
+        mine=mine,
+        tag=tag,
+        q=q,
+        sort=sort,
+        order=order,
+        limit=limit,
+        offset=offset,
+    )
+    rows, total = await template_queries.list_templates(session, caller=caller, filters=filters)
+    items = [TemplateSummary.of(row) for row in rows]
+    return Page[TemplateSummary](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/popular", response_model=list[TemplateSummary])
+async def popular_templates(
+    caller: CurrentUser,
+    session: SessionDep,
+    category: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[TemplateSummary]:
+    """Active public templates, most used first, then best rated."""
+    rows = await template_queries.popular_templates(
+        session, caller=caller, category=category, limit=limit
+    )
+    return [TemplateSummary.of(row) for row in rows]
+
+
+@router.get("/{template_id}", response_model=TemplateOut, responses=error_responses(404))
+async def get_template(template_id: str, caller: CurrentUser, session: SessionDep) -> TemplateOut:
+    """One template version (any version id; the family's latest is marked `is_latest`)."""
+    row = await template_queries.get_template(session, caller=caller, template_id=template_id)
+    return TemplateOut.of(row)
+
+
+@router.put("/{template_id}", response_model=TemplateOut, responses=error_responses(403, 404, 409))
+async def update_template(
+    template_id: str,
+    body: TemplateIn,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+) -> TemplateOut:
+    """Write a new version; an unchanged definition returns the current version as it is.
+
+    The `X-Convoflow-Save` header says `updated` or `unchanged`.
+    """
+    saved = await templates_admin.update_template(
+        session, runtime.catalog, caller=caller, template_id=template_id, document=body.document()
+    )
+    response.headers[SAVE_ACTION_HEADER] = saved.action
+    return TemplateOut.of(saved.template)
+
+
+@router.delete("/{template_id}", response_model=Deleted, responses=error_responses(403, 404, 409))
+async def delete_template(
+    template_id: str,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    purge: Annotated[bool, Query(description="Remove every version (only when unused).")] = False,
+) -> Deleted:
+    """Deactivate the template (running conversations finish); `purge=true` removes it."""
+    action = await templates_admin.delete_template(
+        session, runtime.catalog, caller=caller, template_id=template_id, purge=purge
+    )
+    return Deleted(id=template_id, action=action)
+
+
+@router.get(
+    "/{template_id}/versions", response_model=list[TemplateVersion], responses=error_responses(404)
+)
+async def template_versions(
+    template_id: str, caller: CurrentUser, session: SessionDep
+) -> list[TemplateVersion]:
+    """Every version of the template, newest first."""
+    rows = await template_queries.template_versions(session, caller=caller, template_id=template_id)
+    return [TemplateVersion.of(row) for row in rows]
+
+
+@router.get(
+    "/{template_id}/lineage", response_model=list[TemplateSummary], responses=error_responses(404)
+)
+async def template_lineage(
+    template_id: str, caller: CurrentUser, session: SessionDep
+) -> list[TemplateSummary]:
+    """The inheritance chain from this template up to its root."""
+    rows = await template_queries.template_lineage(session, caller=caller, template_id=template_id)
+    return [TemplateSummary.of(row) for row in rows]
+
+
+@router.post(
+    "/{template_id}/fork",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateOut,
+    responses=error_responses(404, 409),
+)
+async def fork_template(
+    template_id: str,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: ForkIn | None = None,
+) -> TemplateOut:
+    """A private copy of the template, owned by you, whose base template is the source."""
+    row = await templates_admin.fork_template(
+        session,
+        runtime.catalog,
+        caller=caller,
+        template_id=template_id,
+        name=body.name if body else None,
+    )
+    return TemplateOut.of(row)
+
+
+@router.post("/{template_id}/ratings", response_model=RatingOut, responses=error_responses(404))
+async def rate_template(
+    template_id: str, body: RatingIn, caller: CurrentUser, session: SessionDep
+) -> RatingOut:
+    """Rate the template from 1 to 5; the average and count update atomically."""
+    row = await templates_admin.rate_template(
+        session, caller=caller, template_id=template_id, rating=body.rating
+    )
+    return RatingOut(template_id=row.id, rating=row.rating, rating_count=row.rating_count)

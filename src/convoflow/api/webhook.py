@@ -1,0 +1,112 @@
+"""``/webhooks/whatsapp``: Meta's verification handshake and signed webhook deliveries.
+
+POST answers, in this order: 503 when no app secret is configured (unless unsigned webhooks
+are allowed for local testing), 413 over :data:`MAX_BODY_BYTES`, 401 for a missing or wrong
+``X-Hub-Signature-256``, 400 for a body that is not JSON, else 200 once every message and
+status is committed. Processing then continues in the background; Meta retries anything
+not answered 200, and everything answered 200 is durable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.channels.whatsapp.signature import (
+    SIGNATURE_HEADER,
+    verify_handshake,
+    verify_signature,
+)
+from convoflow.runtime import Runtime
+from convoflow.services.whatsapp_inbox import PhoneNumberDirectory, receive_webhook
+
+__all__ = ["MAX_BODY_BYTES", "WEBHOOK_PATH", "router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["whatsapp"])
+
+WEBHOOK_PATH = "/webhooks/whatsapp"
+#: Meta sends at most 3 MB per POST; anything larger is not from Meta.
+MAX_BODY_BYTES = 3 * 1024 * 1024
+NO_SECRET_MESSAGE = (
+    "webhook signatures cannot be checked: set CONVOFLOW_WHATSAPP_APP_SECRET to your Meta "
+    "app's secret (or CONVOFLOW_WHATSAPP_ALLOW_UNSIGNED=true for local testing only)"
+)
+
+
+@router.get(WEBHOOK_PATH, response_class=PlainTextResponse)
+async def verify_webhook(
+    request: Request,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> PlainTextResponse:
+    """The verification handshake: the bare challenge when the verify token matches."""
+    expected = _runtime(request).settings.whatsapp_verify_token
+    answer = verify_handshake(mode, token, challenge, expected)
+    if answer is None:
+        return PlainTextResponse("forbidden", status_code=403)
+    return PlainTextResponse(answer)
+
+
+@router.post(WEBHOOK_PATH)
+async def receive_whatsapp_webhook(request: Request) -> Response:
+    """Check, store and acknowledge one webhook delivery; process it in the background."""
+    runtime = _runtime(request)
+    settings = runtime.settings
+    secret = settings.whatsapp_app_secret
+    if not secret and not settings.whatsapp_allow_unsigned:
+        return JSONResponse({"detail": NO_SECRET_MESSAGE}, status_code=503)
+    raw = await _read_body(request)
+    if raw is None:
+        return JSONResponse({"detail": "body larger than 3 MB"}, status_code=413)
+    if secret and not verify_signature(raw, request.headers.get(SIGNATURE_HEADER), secret):
+        return JSONResponse({"detail": f"missing or wrong {SIGNATURE_HEADER}"}, status_code=401)
+    try:
+        payload = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
+    received = await receive_webhook(runtime.sessions, _directory(request), parse_webhook(payload))
+    try:
+        await runtime.dispatcher.customers_received(received.customers)
+    except Exception:  # stored and committed: the sweeper processes it if the kick was lost
+        logger.exception("could not queue processing; the sweeper will pick it up")
+    return JSONResponse({"status": "ok"})
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The raw body, or None as soon as it is known to exceed :data:`MAX_BODY_BYTES`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _directory(request: Request) -> PhoneNumberDirectory:
+    directory: PhoneNumberDirectory | None = getattr(request.app.state, "phone_numbers", None)
+    if directory is None:
+        directory = PhoneNumberDirectory(_runtime(request).sessions)
+        request.app.state.phone_numbers = directory
+    return directory

@@ -1,0 +1,136 @@
+"""The per-number send rate limit (``CONVOFLOW_WHATSAPP_MAX_MPS``).
+
+Both limiters implement GCRA (the generic cell rate algorithm, a token bucket kept as one
+timestamp): each message moves a "theoretical arrival time" forward by ``1 / rate``; a
+message may go when that time is no further ahead of now than the burst allowance.
+:class:`RedisRateLimiter` keeps the timestamp in Redis (one Lua call per message, Redis's
+own clock), so every process sending for a number shares one budget;
+:class:`LocalRateLimiter` keeps it in memory for the embedded single process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+__all__ = [
+    "LocalRateLimiter",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "acquire",
+    "create_rate_limiter",
+]
+
+#: A burst of this share of one second's budget may go at once.
+BURST_SHARE = 0.1
+_KEY_PREFIX = "convoflow:rate:"
+
+# KEYS[1] the number's key; ARGV: interval and burst allowance in microseconds.
+# Returns 0 when a slot was taken, else the microseconds to wait (nothing taken).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - burst > now then return math.ceil(tat - burst - now) end
+local new_tat = tat + interval
+local keep_ms = math.ceil((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', keep_ms)
+return 0
+"""
+
+# KEYS[1] the number's key; ARGV[1] the pause in microseconds.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_time = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if until_time > tat then
+  local keep_ms = math.ceil((until_time - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', until_time), 'PX', keep_ms)
+end
+return 0
+"""
+
+
+class RateLimiter(Protocol):
+    """Spaces out sends per business number."""
+
+    async def reserve(self, key: str) -> float:
+        """Take a slot now (returns 0.0) or say how many seconds until one is free."""
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Hold every send for ``key`` back for ``seconds`` (the number hit 130429)."""
+
+
+class LocalRateLimiter:
+    """GCRA in memory: exact for one process."""
+
+    def __init__(self, max_per_second: float) -> None:
+        self._interval = 1.0 / max_per_second
+        self._burst = max(self._interval, BURST_SHARE) - self._interval
+        self._arrival: dict[str, float] = {}
+
+    async def reserve(self, key: str) -> float:
+        """See :meth:`RateLimiter.reserve`."""
+        now = time.monotonic()
+        arrival = max(self._arrival.get(key, now), now)
+        if arrival - self._burst > now:
+            return arrival - self._burst - now
+        self._arrival[key] = arrival + self._interval
+        return 0.0
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """See :meth:`RateLimiter.pause`."""
+        until = time.monotonic() + seconds
+        self._arrival[key] = max(self._arrival.get(key, until), until)
+
+
+class RedisRateLimiter:
+    """GCRA in Redis: one budget per number shared by every process."""
+
+    def __init__(self, redis: Redis, max_per_second: float) -> None:
+        self._redis = redis
+        interval = 1_000_000 / max_per_second
+        self._interval_us = interval
+        self._burst_us = max(interval, BURST_SHARE * 1_000_000) - interval
+        self._reserve = redis.register_script(_RESERVE)
+        self._pause = redis.register_script(_PAUSE)
+
+    async def reserve(self, key: str) -> float:
+        """See :meth:`RateLimiter.reserve`."""
+        waited = await self._reserve(
+            keys=[_KEY_PREFIX + key], args=[f"{self._interval_us:.3f}", f"{self._burst_us:.3f}"]
+        )
+        return int(waited) / 1_000_000
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """See :meth:`RateLimiter.pause`."""
+        await self._pause(keys=[_KEY_PREFIX + key], args=[f"{seconds * 1_000_000:.0f}"])
+
+
+def create_rate_limiter(max_per_second: float, redis: Redis | None) -> RateLimiter:
+    """The shared Redis limiter when Redis is configured, else the in-process one."""
+    if redis is not None:
+        return RedisRateLimiter(redis, max_per_second)
+    return LocalRateLimiter(max_per_second)
+
+
+async def acquire(limiter: RateLimiter, key: str, *, max_wait: float) -> float:
+    """Wait for a slot for up to ``max_wait`` seconds.
+
+    Returns 0.0 once a slot is taken, or the remaining wait when it is longer than
+    ``max_wait`` (nothing taken): the caller reschedules instead of holding its work.
+    """
+    while True:
+        wait = await limiter.reserve(key)
+        if wait <= 0.0:
+            return 0.0
+        if wait > max_wait:
+            return wait
+        await asyncio.sleep(wait)

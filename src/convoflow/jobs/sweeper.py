@@ -1,0 +1,218 @@
+"""The sweeper: re-runs whatever is pending, so nothing acknowledged is ever lost.
+
+Each pass looks in the database for
+
+* inbound messages still ``received`` a few seconds after they arrived (their job was lost:
+  a crash, a full queue) → ``handle_customer``;
+* queued outbound rows that are due: retries whose backoff ran out, and first attempts
+  that nobody picked up → ``deliver_outbox``;
+* effects that are due: retries, lost first attempts, and ``running`` rows whose runner
+  died (their lease ran out) → ``run_effect`` (only kinds this version can run);
+* expired ``conversation_state`` rows → deleted; their instances still ``active`` or
+  ``waiting`` become ``cancelled`` with the error "conversation expired".
+
+Work is handed to the :class:`~convoflow.jobs.dispatcher.Dispatcher`, never done here, so
+it spreads over the workers. Every process may sweep: a kick is remembered for
+:data:`KICK_MEMORY_SECONDS` (in Redis when configured, so across processes) under a key
+that changes whenever the work is rescheduled, so a pass does not pile up duplicates of
+jobs already queued, and a lost job is kicked again once the memory fades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from convoflow.jobs.dispatcher import Dispatcher
+from convoflow.jobs.effects import ATTEMPT_RUNNERS
+from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
+from convoflow.store.models import (
+    ConversationState,
+    WhatsAppMessage,
+    WorkflowEffect,
+    WorkflowInstance,
+)
+from convoflow.store.types import utcnow
+
+__all__ = ["GRACE_SECONDS", "SWEEP_INTERVAL_SECONDS", "SweepReport", "Sweeper"]
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 1.0
+#: New work is left to the job kicked for it for this long before the sweeper steps in.
+GRACE_SECONDS = 5.0
+KICK_MEMORY_SECONDS = 30.0
+BATCH_SIZE = 500
+EXPIRED_ERROR = "conversation expired"
+_KICK_PREFIX = "convoflow:kicked:"
+Work = TypeVar("Work")
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """How much one pass found (and kicked, for the first three)."""
+
+    inbound: int = 0
+    outbound: int = 0
+    effects: int = 0
+    expired: int = 0
+
+
+class Sweeper:
+    """Finds pending work in the database and kicks jobs for it."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        dispatcher: Dispatcher,
+        redis: Redis | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.dispatcher = dispatcher
+        self.redis = redis
+        self._kicked: dict[str, float] = {}
+
+    async def sweep_once(self, *, grace_seconds: float = GRACE_SECONDS) -> SweepReport:
+        """One pass; ``grace_seconds=0`` (the start-up pass) takes everything pending."""
+        now = utcnow()
+        settled_before = now - timedelta(seconds=grace_seconds)
+        report = SweepReport()
+        async with self.sessions() as session:
+            inbound = await self._stale_inbound(session, settled_before)
+            outbound = await self._due_outbound(session, now, settled_before)
+            effects = await self._due_effects(session, now, settled_before)
+        report.inbound = len(inbound)
+        report.outbound = len(outbound)
+        report.effects = len(effects)
+        fresh_inbound = await self._not_recently_kicked(inbound)
+        await self.dispatcher.customers_received(fresh_inbound.values())
+        for owner_id, customer in (await self._not_recently_kicked(outbound)).values():
+            await self.dispatcher.deliver(owner_id, customer)
+        await self.dispatcher.run_effects((await self._not_recently_kicked(effects)).values())
+        report.expired = await self._expire_states(now)
+        if report.inbound or report.outbound or report.effects or report.expired:
+            logger.info("sweep: %s", report)
+        return report
+
+    async def run(self, stop: asyncio.Event, *, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+        """Sweep until ``stop`` is set: first a start-up pass, then one every ``interval``."""
+        grace = 0.0
+        while not stop.is_set():
+            try:
+                await self.sweep_once(grace_seconds=grace)
+            except Exception:  # a failed pass (database restarting) must not end the loop
+                logger.exception("sweep failed; trying again in %.1fs", interval)
+            grace = GRACE_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def _stale_inbound(
+        self, session: AsyncSession, settled_before: datetime
+    ) -> dict[str, tuple[str, str]]:
+        rows = await session.execute(
+            select(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer)
+            .where(
+                WhatsAppMessage.direction == "in",
+                WhatsAppMessage.status == "received",
+                WhatsAppMessage.owner_id.is_not(None),
+                WhatsAppMessage.created_at <= settled_before,
+            )
+            .order_by(WhatsAppMessage.id)
+            .limit(BATCH_SIZE)
+        )
+        found: dict[tuple[str, str], str] = {}
+        for row in rows:
+            assert row.owner_id is not None
+            found.setdefault((row.owner_id, row.customer), f"in:{row.id}")
+        return {key: customer for customer, key in found.items()}
+
+    async def _due_outbound(
+        self, session: AsyncSession, now: datetime, settled_before: datetime
+    ) -> dict[str, tuple[str, str]]:
+        message = WhatsAppMessage
+        rows = await session.execute(
+            select(message.id, message.owner_id, message.customer, message.next_attempt_at)
+            .where(
+                message.direction == "out",
+                message.status == "queued",
+                message.owner_id.is_not(None),
+                message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
+                or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
+                or_(message.attempts > 0, message.created_at <= settled_before),
+            )
+            .order_by(message.id)
+            .limit(BATCH_SIZE)
+        )
+        found: dict[tuple[str, str], str] = {}
+        for row in rows:
+            assert row.owner_id is not None
+            due = row.next_attempt_at.timestamp() if row.next_attempt_at else 0
+            found.setdefault((row.owner_id, row.customer), f"out:{row.id}:{due}")
+        return {key: customer for customer, key in found.items()}
+
+    async def _due_effects(
+        self, session: AsyncSession, now: datetime, settled_before: datetime
+    ) -> dict[str, str]:
+        effect = WorkflowEffect
+        rows = await session.execute(
+            select(effect.id, effect.next_attempt_at)
+            .where(
+                effect.status.in_(("pending", "running")),
+                effect.kind.in_(list(ATTEMPT_RUNNERS)),
+                effect.next_attempt_at <= now,
+                or_(effect.attempts > 0, effect.created_at <= settled_before),
+            )
+            .order_by(effect.next_attempt_at)
+            .limit(BATCH_SIZE)
+        )
+        return {f"fx:{row.id}:{row.next_attempt_at.timestamp()}": row.id for row in rows}
+
+    async def _not_recently_kicked(self, work: dict[str, Work]) -> dict[str, Work]:
+        """The part of ``work`` (keyed by kick key) not kicked in the last few seconds."""
+        if not work:
+            return {}
+        if self.redis is not None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in work:
+                    pipe.set(_KICK_PREFIX + key, b"1", nx=True, px=int(KICK_MEMORY_SECONDS * 1000))
+                claimed = await pipe.execute()
+            return {
+                key: item for (key, item), fresh in zip(work.items(), claimed, strict=True) if fresh
+            }
+        now = time.monotonic()
+        self._kicked = {key: until for key, until in self._kicked.items() if until > now}
+        fresh = {key: item for key, item in work.items() if key not in self._kicked}
+        self._kicked.update(dict.fromkeys(fresh, now + KICK_MEMORY_SECONDS))
+        return fresh
+
+    async def _expire_states(self, now: datetime) -> int:
+        async with self.sessions.begin() as session:
+            expired = await session.execute(
+                delete(ConversationState)
+                .where(ConversationState.expires_at <= now)
+                .returning(ConversationState.instance_id)
+                .execution_options(synchronize_session=False)
+            )
+            rows = expired.all()
+            instance_ids = [row.instance_id for row in rows if row.instance_id]
+            if instance_ids:
+                await session.execute(
+                    update(WorkflowInstance)
+                    .where(
+                        WorkflowInstance.id.in_(instance_ids),
+                        WorkflowInstance.status.in_(("active", "waiting")),
+                    )
+                    .values(status="cancelled", error=EXPIRED_ERROR, completed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        return len(rows)

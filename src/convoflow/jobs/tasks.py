@@ -1,0 +1,143 @@
+"""The background jobs, and their registration on a taskiq broker.
+
+=============================  ==============================================================
+task                           work
+=============================  ==============================================================
+``convoflow.handle_customer``  process the customer's pending inbound messages in order,
+                               deliver the replies, kick the effects the turns produced
+``convoflow.deliver_outbox``   deliver the customer's due outbox rows
+``convoflow.run_effect``       attempt one effect; on a final result feed it back, deliver
+                               the replies it produced and kick the effects that followed
+=============================  ==============================================================
+
+Each job is idempotent, so a repeated or concurrent job changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.engine.outcome import FlowStatus
+from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
+from convoflow.jobs.effects import EffectRunner
+from convoflow.jobs.ratelimit import RateLimiter
+from convoflow.jobs.sender import OutboxSender
+from convoflow.services.effect_results import ResultContext
+from convoflow.services.intake import MessageProcessor
+from convoflow.store.models import WorkflowEffect
+
+__all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]
+
+DEFAULT_JOB_CONCURRENCY = 32
+#: Statuses after which a turn may have left effects behind (an http step, an end action).
+_EFFECT_STATUSES = frozenset({FlowStatus.WAITING_EFFECT, FlowStatus.COMPLETED})
+
+
+class JobHandlers:
+    """The work behind each task, on one process's services.
+
+    ``concurrency`` bounds how many jobs run at once in this process (each needs a database
+    connection); the in-memory broker would otherwise start one per kick.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        processor: MessageProcessor,
+        sender: OutboxSender,
+        effects: EffectRunner,
+        dispatcher: Dispatcher,
+        concurrency: int = DEFAULT_JOB_CONCURRENCY,
+    ) -> None:
+        self.sessions = sessions
+        self.processor = processor
+        self.sender = sender
+        self.effects = effects
+        self.dispatcher = dispatcher
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        processor: MessageProcessor,
+        graph: GraphClient,
+        limiter: RateLimiter,
+        http: httpx.AsyncClient,
+        results: ResultContext,
+        dispatcher: Dispatcher,
+        end_action_secret: str,
+    ) -> JobHandlers:
+        """Wire the sender and the effect runner for one process."""
+        sender = OutboxSender(sessions=sessions, graph=graph, limiter=limiter)
+        effects = EffectRunner(
+            sessions=sessions, http=http, results=results, end_action_secret=end_action_secret
+        )
+        return cls(
+            sessions=sessions,
+            processor=processor,
+            sender=sender,
+            effects=effects,
+            dispatcher=dispatcher,
+        )
+
+    async def handle_customer(self, owner_id: str, customer: str) -> None:
+        """Process the customer's pending messages, deliver the replies, start effects."""
+        async with self._slots:
+            turns = await self.processor.process_customer(owner_id, customer)
+            await self.sender.deliver_customer(owner_id, customer)
+            instance_ids = {
+                turn.instance_id
+                for turn in turns
+                if turn.instance_id is not None and turn.status in _EFFECT_STATUSES
+            }
+            effect_ids = await self._pending_effects(instance_ids)
+        await self.dispatcher.run_effects(effect_ids)
+
+    async def deliver_outbox(self, owner_id: str, customer: str) -> None:
+        """Deliver the customer's due outbox rows."""
+        async with self._slots:
+            await self.sender.deliver_customer(owner_id, customer)
+
+    async def run_effect(self, effect_row_id: str) -> None:
+        """Attempt one effect; when its result came back, deliver and chain what followed."""
+        async with self._slots:
+            fed_back = await self.effects.run(effect_row_id)
+            if fed_back is None:
+                return
+            if fed_back.customer is not None:
+                await self.sender.deliver_customer(fed_back.owner_id, fed_back.customer)
+            effect_ids = await self._pending_effects(fed_back.instance_ids)
+        await self.dispatcher.run_effects(effect_ids)
+
+    async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
+        wanted = sorted(set(instance_ids))
+        if not wanted:
+            return []
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(WorkflowEffect.id)
+                .where(
+                    WorkflowEffect.instance_id.in_(wanted),
+                    WorkflowEffect.status == "pending",
+                    WorkflowEffect.attempts == 0,
+                )
+                .order_by(WorkflowEffect.id)
+            )
+            return list(rows)
+
+
+def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
+    """Register the three jobs on ``broker`` under their stable names."""
+    broker.register_task(handlers.handle_customer, task_name=HANDLE_CUSTOMER)
+    broker.register_task(handlers.deliver_outbox, task_name=DELIVER_OUTBOX)
+    broker.register_task(handlers.run_effect, task_name=RUN_EFFECT)

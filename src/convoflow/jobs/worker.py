@@ -1,0 +1,110 @@
+"""Running the background side of a process: in ``convoflow serve``, or ``convoflow worker``.
+
+* ``convoflow serve`` without Redis: the in-memory broker runs jobs in the server process,
+  and :class:`BackgroundJobs` runs the sweeper there too (a start-up pass first).
+* ``convoflow serve`` with Redis: the server only enqueues; nothing runs here.
+* ``convoflow worker`` (:func:`run_worker`, Redis required): a taskiq receiver on the Redis
+  stream plus the sweeper, until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from taskiq import InMemoryBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api import run_receiver_task
+
+from convoflow.jobs.broker import runs_in_process
+from convoflow.runtime import Runtime
+from convoflow.settings import Settings
+
+__all__ = ["DRAIN_SECONDS", "BackgroundJobs", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+#: How long a stopping process waits for its in-memory jobs to finish.
+DRAIN_SECONDS = 10.0
+
+
+class BackgroundJobs:
+    """The broker's client side, the sweeper (when ``sweep``) and an orderly stop."""
+
+    def __init__(self, runtime: Runtime, *, sweep: bool) -> None:
+        self.runtime = runtime
+        self.sweep = sweep
+        self._stop = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_server(cls, runtime: Runtime) -> BackgroundJobs:
+        """What ``convoflow serve`` runs: the sweeper only when jobs run in-process."""
+        return cls(runtime, sweep=runs_in_process(runtime.broker))
+
+    async def start(self) -> None:
+        """Start the broker and, when sweeping, the sweeper (its first pass is immediate)."""
+        await self.runtime.broker.startup()
+        if self.sweep:
+            self._sweeper = asyncio.create_task(
+                self.runtime.sweeper.run(self._stop), name="convoflow-sweeper"
+            )
+
+    async def stop(self) -> None:
+        """Stop sweeping and let in-process jobs finish (up to :data:`DRAIN_SECONDS`)."""
+        self._stop.set()
+        if self._sweeper is not None:
+            await self._sweeper
+            self._sweeper = None
+        broker = self.runtime.broker
+        if isinstance(broker, InMemoryBroker):
+            await _drain(broker, DRAIN_SECONDS)
+
+
+async def _drain(broker: InMemoryBroker, seconds: float) -> None:
+    """Wait for running in-memory jobs, including the ones they kick, then cancel the rest."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while broker._running_tasks and loop.time() < deadline:
+        pending = list(broker._running_tasks)
+        await asyncio.wait(pending, timeout=max(deadline - loop.time(), 0.0))
+    for task in list(broker._running_tasks):
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def run_worker(
+    settings: Settings, *, concurrency: int, stop: asyncio.Event | None = None
+) -> None:
+    """Consume jobs from Redis and sweep until ``stop`` is set (or SIGTERM / SIGINT)."""
+    if not settings.redis_url:
+        raise ValueError("convoflow worker needs CONVOFLOW_REDIS_URL")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal_number, stop.set)
+    runtime = Runtime.build(settings)
+    background = BackgroundJobs(runtime, sweep=True)
+    await background.start()
+    receiver = asyncio.create_task(
+        run_receiver_task(
+            runtime.broker,
+            max_async_tasks=concurrency,
+            ack_time=AcknowledgeType.WHEN_EXECUTED,
+            run_startup=False,
+        ),
+        name="convoflow-receiver",
+    )
+    logger.info("convoflow worker consuming jobs (concurrency %d)", concurrency)
+    try:
+        await stop.wait()
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiver
+        await background.stop()
+        await runtime.close()

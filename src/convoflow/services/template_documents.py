@@ -1,0 +1,126 @@
+"""Turning a posted template document into a checked definition for the repository.
+
+Accepted documents (DESIGN §2–3):
+
+* a template definition whose ``menu_structure`` is a graph in any of the three formats
+  (native, Flow Runner, a single WhatsApp interactive message);
+* a graph at the top level next to the template fields, e.g. a whole Flow Runner flow
+  ``{"name", "status", "triggers", "steps"}``.
+
+Every problem of the document is reported at once, each naming its step and field.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
+from convoflow.services.dependency_specs import dependency_problems, end_action_problems
+from convoflow.store.errors import InvalidData
+from convoflow.store.models import WorkflowTemplate
+from convoflow.store.templates import DEFINITION_FIELDS, normalise_definition
+
+#: Keys of a document that are template fields, not part of a top-level graph.
+TEMPLATE_KEYS = frozenset({"template_name", "name", "changelog", *DEFINITION_FIELDS})
+#: Where the original Flow Runner steps are kept, so the flow is served back unchanged.
+FLOW_RUNNER_STEPS = "flow_runner_steps"
+_INTERACTIVE_TYPES = {"buttons": "button", "list": "list"}
+
+
+def definition_of(row: WorkflowTemplate) -> dict[str, Any]:
+    """The stored definition of a template version (a fresh copy)."""
+    fields = {field: getattr(row, field) for field in DEFINITION_FIELDS}
+    fields["template_name"] = row.template_name
+    return copy.deepcopy(fields)
+
+
+def _flow_runner_fields(flow: Mapping[str, Any]) -> dict[str, Any]:
+    """Template fields a Flow Runner flow carries: name, triggers, status."""
+    fields: dict[str, Any] = {}
+    if flow.get("name"):
+        fields["template_name"] = flow["name"]
+    if isinstance(flow.get("triggers"), list):
+        fields["trigger_keywords"] = flow["triggers"]
+    if "status" in flow:
+        fields["is_active"] = str(flow["status"]).upper() == "ACTIVE"
+    return fields
+
+
+def _split(
+    document: Mapping[str, Any], has_current: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None, str, Any]:
+    """(template fields, native graph or None to keep, format, original Flow Runner steps)."""
+    fields = {key: value for key, value in document.items() if key in TEMPLATE_KEYS}
+    if "menu_structure" in document:
+        graph_document = document["menu_structure"]
+        if not isinstance(graph_document, Mapping):
+            raise TemplateInvalid([Problem("", "menu_structure", "must be an object")])
+    elif "steps" in document or "action" in document or document.get("type") == "interactive":
+        graph_document = {k: v for k, v in document.items() if k not in TEMPLATE_KEYS}
+        if "name" in document:
+            graph_document["name"] = document["name"]
+    elif has_current:
+        return fields, None, "native", None
+    else:
+        message = "required: the step graph (native, Flow Runner or interactive format)"
+        raise TemplateInvalid([Problem("", "menu_structure", message)])
+    graph, detected = to_native(graph_document)
+    fields.pop("menu_structure", None)
+    original_steps = None
+    if detected == "flow_runner":
+        fields = {**_flow_runner_fields(graph_document), **fields}
+        original_steps = copy.deepcopy(graph_document.get("steps"))
+    elif detected == "interactive" and "template_type" not in fields:
+        first = graph["steps"][0]
+        fields["template_type"] = _INTERACTIVE_TYPES.get(str(first.get("type")), "flow")
+    return fields, graph, detected, original_steps
+
+
+def prepare_definition(
+    document: Mapping[str, Any], *, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Convert, normalise and check a document; raise :class:`TemplateInvalid` with every problem.
+
+    ``current`` is the stored definition a PUT starts from: fields the document leaves out
+    keep their current values (the graph too, when no graph is given).
+    """
+    fields, graph, _format, original_steps = _split(document, current is not None)
+    merged: dict[str, Any] = {**(current or {}), **fields}
+    if graph is not None:
+        merged["menu_structure"] = graph
+        metadata = dict(merged.get("extra_metadata") or {})
+        metadata.pop(FLOW_RUNNER_STEPS, None)
+        if original_steps is not None:
+            metadata[FLOW_RUNNER_STEPS] = original_steps
+        merged["extra_metadata"] = metadata
+    try:
+        data = normalise_definition(merged)
+    except InvalidData as exc:
+        raise TemplateInvalid([Problem("", exc.field, exc.message)]) from None
+    check_definition(data)
+    return data
+
+
+def check_definition(data: Mapping[str, Any]) -> None:
+    """Check a normalised definition: graph, state schema, dependencies, end action."""
+    graph = data["menu_structure"]
+    problems: list[Problem] = []
+    try:
+        load_template(
+            graph,
+            name=data["template_name"],
+            state_schema=data["state_schema"],
+            default_params=data["default_params"],
+            end_action_type=data["end_action_type"],
+            end_action_target=data["end_action_target"],
+        )
+    except TemplateInvalid as invalid:
+        problems += invalid.problems
+    steps = graph.get("steps") if isinstance(graph, Mapping) else None
+    step_ids = {str(step.get("id")) for step in steps or [] if isinstance(step, Mapping)}
+    problems += dependency_problems(data["workflow_dependencies"], step_ids)
+    problems += end_action_problems(data["end_action_type"])
+    if problems:
+        raise TemplateInvalid(problems)

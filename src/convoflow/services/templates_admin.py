@@ -1,0 +1,194 @@
+"""Changing templates through the admin API: create, new version, deactivate, fork, rate.
+
+Each function owns its transaction and forgets the catalog's trigger indexes afterwards,
+so a deactivated template stops starting and a new version starts new conversations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.services.access import (
+    Caller,
+    latest_of_family,
+    own_template,
+    visible_template,
+)
+from convoflow.services.catalog import TemplateCatalog
+from convoflow.services.template_documents import definition_of, prepare_definition
+from convoflow.store import templates
+from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.store.models import ConversationState, WorkflowInstance, WorkflowTemplate
+from convoflow.store.types import utcnow
+
+LIVE_INSTANCE_STATUSES = ("active", "waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTemplate:
+    """A template after a save; ``action`` is ``created``, ``updated`` or ``unchanged``."""
+
+    template: WorkflowTemplate
+    action: str
+
+
+async def _check_base(session: AsyncSession, caller: Caller, base_template_id: Any) -> None:
+    if base_template_id is None:
+        return
+    try:
+        await visible_template(session, caller, str(base_template_id))
+    except NotFound:
+        raise InvalidData("base_template_id", "no such template") from None
+
+
+async def _check_name_free(
+    session: AsyncSession, owner_id: str, name: str, family_id: str | None
+) -> None:
+    existing = await templates.find_latest(session, owner_id=owner_id, name=name)
+    if existing is not None and existing.family_id != family_id:
+        raise Conflict(f"a template named {name!r} already exists")
+
+
+async def create_template(
+    session: AsyncSession,
+    catalog: TemplateCatalog,
+    *,
+    caller: Caller,
+    document: Mapping[str, Any],
+) -> SavedTemplate:
+    """Create version 1 of a template owned by the caller (any accepted format)."""
+    data = prepare_definition(document)
+    async with session.begin():
+        await _check_base(session, caller, data["base_template_id"])
+        await _check_name_free(session, caller.id, data["template_name"], None)
+        row = await templates.create_template(
+            session, owner_id=caller.id, definition=data, changelog=document.get("changelog")
+        )
+    catalog.invalidate()
+    return SavedTemplate(row, "created")
+
+
+async def update_template(
+    session: AsyncSession,
+    catalog: TemplateCatalog,
+    *,
+    caller: Caller,
+    template_id: str,
+    document: Mapping[str, Any],
+) -> SavedTemplate:
+    """Write the next version of the caller's template (none when nothing changed)."""
+    async with session.begin():
+        row = await own_template(session, caller, template_id)
+        current = row if row.is_latest else await latest_of_family(session, row.family_id)
+        data = prepare_definition(document, current=definition_of(current))
+        await _check_base(session, caller, data["base_template_id"])
+        await _check_name_free(session, caller.id, data["template_name"], current.family_id)
+        result = await templates.save_new_version(
+            session, current=current, definition=data, changelog=document.get("changelog")
+        )
+    catalog.invalidate()
+    return SavedTemplate(result.template, result.action)
+
+
+async def _live_uses(session: AsyncSession, family_id: str) -> int:
+    versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
+    states = await session.execute(
+        select(func.count()).where(
+            ConversationState.template_id.in_(versions), ConversationState.expires_at > utcnow()
+        )
+    )
+    instances = await session.execute(
+        select(func.count()).where(
+            WorkflowInstance.template_id.in_(versions),
+            WorkflowInstance.status.in_(LIVE_INSTANCE_STATUSES),
+        )
+    )
+    return int(states.scalar_one()) + int(instances.scalar_one())
+
+
+async def delete_template(
+    session: AsyncSession,
+    catalog: TemplateCatalog,
+    *,
+    caller: Caller,
+    template_id: str,
+    purge: bool,
+) -> str:
+    """Deactivate the caller's template, or with ``purge`` remove every version.
+
+    Deactivating stops new starts while running conversations finish on their version.
+    Purging is refused (Conflict) while a live conversation or instance uses it.
+    """
+    async with session.begin():
+        row = await own_template(session, caller, template_id)
+        if purge:
+            uses = await _live_uses(session, row.family_id)
+            if uses:
+                raise Conflict(
+                    f"the template is in use by {uses} live conversation(s) or instance(s); "
+                    "deactivate it (DELETE without purge) and purge it when they have finished"
+                )
+            await templates.delete_family(session, row.family_id)
+            action = "purged"
+        else:
+            latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+            if latest.is_active:
+                await templates.set_active(session, template=latest, active=False)
+            action = "deactivated"
+    catalog.invalidate()
+    return action
+
+
+async def _free_name(session: AsyncSession, owner_id: str, wanted: str) -> str:
+    base = wanted[:190]
+    candidate, number = wanted, 1
+    while await templates.find_latest(session, owner_id=owner_id, name=candidate) is not None:
+        number += 1
+        candidate = f"{base}_fork" if number == 2 else f"{base}_fork_{number - 1}"
+    return candidate
+
+
+async def fork_template(
+    session: AsyncSession,
+    catalog: TemplateCatalog,
+    *,
+    caller: Caller,
+    template_id: str,
+    name: str | None,
+) -> WorkflowTemplate:
+    """A private copy of a visible template version, owned by the caller.
+
+    Its ``base_template_id`` is the source version; without a name it takes the source's
+    name, made unique among the caller's templates.
+    """
+    async with session.begin():
+        source = await visible_template(session, caller, template_id)
+        data = definition_of(source)
+        data["template_name"] = name or await _free_name(session, caller.id, source.template_name)
+        data.update(base_template_id=source.id, is_public=False, is_active=True)
+        await _check_name_free(session, caller.id, data["template_name"], None)
+        row = await templates.create_template(
+            session,
+            owner_id=caller.id,
+            definition=data,
+            changelog=f"forked from {source.template_name} version {source.version}",
+        )
+    catalog.invalidate()
+    return row
+
+
+async def rate_template(
+    session: AsyncSession, *, caller: Caller, template_id: str, rating: int
+) -> WorkflowTemplate:
+    """Add a rating (1–5) to a visible template; the average updates atomically."""
+    async with session.begin():
+        row = await visible_template(session, caller, template_id)
+        latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+        await templates.record_rating(session, template_id=latest.id, rating=rating)
+        await session.refresh(latest)
+        return latest

@@ -1,0 +1,90 @@
+"""An app on a clean, seeded database, driven through its lifespan by an async client.
+
+Three platform users: ``admin`` (owns the built-in templates), ``alice`` and ``bob``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+
+from convoflow.api.app import create_app
+from convoflow.runtime import Runtime
+from convoflow.services import setup
+
+USERS = ("alice", "bob")
+
+
+@dataclass
+class AdminApi:
+    """The app, its runtime, and one API key per user."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    runtime: Runtime
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, user: str | None = "alice") -> dict[str, str]:
+        """The Authorization header of ``user`` (none for None)."""
+        return {"Authorization": f"Bearer {self.keys[user]}"} if user else {}
+
+    async def call(
+        self, method: str, path: str, *, user: str | None = "alice", **kwargs: Any
+    ) -> httpx.Response:
+        """Send a request as ``user``."""
+        headers = {**self.headers(user), **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
+
+    async def get(self, path: str, *, user: str | None = "alice", **kwargs: Any) -> httpx.Response:
+        return await self.call("GET", path, user=user, **kwargs)
+
+    async def post(self, path: str, *, user: str | None = "alice", **kwargs: Any) -> httpx.Response:
+        return await self.call("POST", path, user=user, **kwargs)
+
+    async def put(self, path: str, *, user: str | None = "alice", **kwargs: Any) -> httpx.Response:
+        return await self.call("PUT", path, user=user, **kwargs)
+
+    async def patch(
+        self, path: str, *, user: str | None = "alice", **kwargs: Any
+    ) -> httpx.Response:
+        return await self.call("PATCH", path, user=user, **kwargs)
+
+    async def delete(
+        self, path: str, *, user: str | None = "alice", **kwargs: Any
+    ) -> httpx.Response:
+        return await self.call("DELETE", path, user=user, **kwargs)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[AdminApi]:
+    """The admin API on a clean database (built-ins seeded), cleaned again afterwards."""
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        runtime: Runtime = app.state.runtime
+        await truncate_all(runtime.engine)
+        await setup.seed(runtime.sessions)
+        keys = {"admin": await setup.create_key(runtime.sessions, username="admin")}
+        for user in USERS:
+            keys[user] = await setup.create_user_with_key(runtime.sessions, username=user)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            try:
+                yield AdminApi(app=app, client=client, runtime=runtime, keys=keys)
+            finally:
+                await truncate_all(runtime.engine)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of an error response (asserting the one shape)."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    error: dict[str, Any] = body["error"]
+    return error
