@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
     postgres_url,
+    drop_postgres_database_sync,
     recreate_postgres_database_sync,
     require_service,
     truncate_all,
@@ -21,7 +23,8 @@ from tests.support.databases import (
 
 pytest_plugins = ["tests.support.redis_fixtures", "tests.support.graph_fixtures"]
 
-TEST_PG_DATABASE = "convoflow_test"
+# One database per test run, so runs on the same server never share rows.
+TEST_PG_DATABASE = f"convoflow_test_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +37,14 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    """A migrated PostgreSQL database (created fresh) for the whole run."""
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database (created fresh) for the whole run, dropped after it."""
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
     recreate_postgres_database_sync(TEST_PG_DATABASE)
     url = postgres_url(TEST_PG_DATABASE)
     migrate.upgrade(url)
-    return url
+    yield url
+    drop_postgres_database_sync(TEST_PG_DATABASE)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -60,6 +60,27 @@ async def recreate_postgres_database(name: str) -> None:
         await connection.close()
 
 
+async def drop_postgres_database(name: str) -> None:
+    """Drop ``name`` (closing any connection still open to it)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres"
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def drop_postgres_database_sync(name: str) -> None:
+    """Blocking wrapper of :func:`drop_postgres_database`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, drop_postgres_database(name)).result()
+
+
 def recreate_postgres_database_sync(name: str) -> None:
     """Blocking wrapper of :func:`recreate_postgres_database` (safe inside a running loop)."""
     from concurrent.futures import ThreadPoolExecutor

@@ -22,6 +22,7 @@ from convoflow.settings import Settings
 from tests.support.graph_stub import GraphStub
 
 APP_SECRET = "test-app-secret"
+END_ACTION_SECRET = "test-end-action-secret"
 VERIFY_TOKEN = "test-verify-token"
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY_NUMBER = "15550783881"
@@ -135,6 +136,7 @@ def app_settings(database_url: str, stub: GraphStub | None = None, **overrides: 
         "whatsapp_verify_token": VERIFY_TOKEN,
         "whatsapp_phone_number_id": PHONE_NUMBER_ID,
         "whatsapp_max_mps": 1000,
+        "end_action_secret": END_ACTION_SECRET,
     }
     if stub is not None:
         values.update(whatsapp_api_base=stub.url, whatsapp_access_token=stub.access_token)
@@ -185,12 +187,30 @@ async def running_app(settings: Settings, *, seeded: bool = True) -> AsyncIterat
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
 ) -> None:
-    """Poll ``check`` until it is true (bounded: fail after ``timeout`` seconds)."""
+    """Poll ``check`` until it is true (bounded: fail after ``within`` seconds)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def clean_app(
+    database_url: str, stub: GraphStub | None = None, **overrides: Any
+) -> AsyncIterator[WebhookClient]:
+    """:func:`running_app` on an emptied database, emptied again afterwards."""
+    from convoflow.store.database import create_engine
+    from tests.support.databases import truncate_all
+
+    engine = create_engine(database_url)
+    await truncate_all(engine)
+    try:
+        async with running_app(app_settings(database_url, stub, **overrides)) as client:
+            yield client
+    finally:
+        await truncate_all(engine)
+        await engine.dispose()

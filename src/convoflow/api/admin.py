@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from convoflow.api import templates
+from convoflow.api import (
+    conversations,
+    flows,
+    permissions,
+    template_specs,
+    templates,
+    workflows,
+)
 from convoflow.api.deps import CurrentUser
 from convoflow.api.errors import error_responses, install_error_handlers
 from convoflow.api.schemas.common import Me
@@ -18,7 +25,15 @@ async def who_am_i(caller: CurrentUser) -> Me:
     return Me(id=caller.id, username=caller.username)
 
 
-ROUTERS = (me_router, templates.router)
+ROUTERS = (
+    me_router,
+    templates.router,
+    template_specs.router,
+    flows.router,
+    workflows.router,
+    permissions.router,
+    conversations.router,
+)
 
 
 def install_admin_api(app: FastAPI) -> None:

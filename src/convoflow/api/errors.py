@@ -148,6 +148,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if not _is_api(request):
         return await http_exception_handler(request, exc)
     message = exc.detail if isinstance(exc.detail, str) else "the request failed"
+    if exc.status_code == 400:  # FastAPI could not parse the body: malformed input, like 422
+        return error_response(422, message, code="invalid_request")
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 

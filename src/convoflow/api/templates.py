@@ -105,7 +105,7 @@ async def popular_templates(
 async def get_template(template_id: str, caller: CurrentUser, session: SessionDep) -> TemplateOut:
     """One template version (any version id; the family's latest is marked `is_latest`)."""
     row = await template_queries.get_template(session, caller=caller, template_id=template_id)
-    return TemplateOut.of(row)
+    return TemplateOut.for_viewer(row, caller.id)
 
 
 @router.put("/{template_id}", response_model=TemplateOut, responses=error_responses(403, 404, 409))

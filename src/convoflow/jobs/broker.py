@@ -9,12 +9,25 @@ of the ``convoflow serve`` process that kicked it.
 
 from __future__ import annotations
 
-from taskiq import AsyncBroker, InMemoryBroker
+import logging
+from collections.abc import AsyncGenerator
+
+from redis.exceptions import ResponseError
+from taskiq import AckableMessage, AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
 from convoflow.settings import Settings
 
-__all__ = ["CONSUMER_GROUP", "IDLE_CLAIM_MS", "JOB_STREAM", "create_broker", "runs_in_process"]
+__all__ = [
+    "CONSUMER_GROUP",
+    "IDLE_CLAIM_MS",
+    "JOB_STREAM",
+    "JobStreamBroker",
+    "create_broker",
+    "runs_in_process",
+]
+
+logger = logging.getLogger(__name__)
 
 JOB_STREAM = "convoflow:jobs"
 CONSUMER_GROUP = "convoflow-workers"
@@ -23,10 +36,31 @@ IDLE_CLAIM_MS = 60_000
 STREAM_MAX_LENGTH = 100_000
 
 
+class JobStreamBroker(RedisStreamBroker):
+    """The Redis Streams broker, surviving a Redis that lost its data (restart, flush).
+
+    Without this, a worker whose consumer group vanished would fail on every read.
+    """
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Read jobs; re-create the stream and the group when Redis no longer has them."""
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                logger.warning(
+                    "job stream %s lost its consumer group; creating it", self.queue_name
+                )
+                await self._declare_consumer_group()
+
+
 def create_broker(settings: Settings) -> AsyncBroker:
     """A Redis Streams broker when Redis is configured, else an in-memory one."""
     if settings.redis_url:
-        broker: AsyncBroker = RedisStreamBroker(
+        broker: AsyncBroker = JobStreamBroker(
             url=settings.redis_url,
             queue_name=JOB_STREAM,
             consumer_group_name=CONSUMER_GROUP,

@@ -138,6 +138,17 @@ class JobHandlers:
 
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
     """Register the three jobs on ``broker`` under their stable names."""
-    broker.register_task(handlers.handle_customer, task_name=HANDLE_CUSTOMER)
-    broker.register_task(handlers.deliver_outbox, task_name=DELIVER_OUTBOX)
-    broker.register_task(handlers.run_effect, task_name=RUN_EFFECT)
+
+    # taskiq renames the functions it registers, so each task is a function of its own.
+    async def handle_customer(owner_id: str, customer: str) -> None:
+        await handlers.handle_customer(owner_id, customer)
+
+    async def deliver_outbox(owner_id: str, customer: str) -> None:
+        await handlers.deliver_outbox(owner_id, customer)
+
+    async def run_effect(effect_row_id: str) -> None:
+        await handlers.run_effect(effect_row_id)
+
+    broker.register_task(handle_customer, task_name=HANDLE_CUSTOMER)
+    broker.register_task(deliver_outbox, task_name=DELIVER_OUTBOX)
+    broker.register_task(run_effect, task_name=RUN_EFFECT)

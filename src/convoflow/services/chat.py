@@ -7,18 +7,20 @@ because printing them is their delivery.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.runtime import Runtime
 from convoflow.services.conversations import Customer
-from convoflow.services.intake import InboundRecord, store_inbound
+from convoflow.services.intake import InboundRecord, load_customer, store_inbound
 from convoflow.store import accounts
 from convoflow.store.errors import NotFound
-from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
 
 TERMINAL_CHANNEL = "terminal"
@@ -80,23 +82,12 @@ class ChatSession:
                     await runtime.store.save(session, live)
         return await self._deliver(turn.outbound_ids)
 
-    async def _customer(self, session: Any) -> Customer:
-        contact = (
-            await session.execute(
-                select(Contact).where(
-                    Contact.owner_id == self.owner_id, Contact.customer_key == self.phone
-                )
-            )
-        ).scalar_one_or_none()
-        return Customer(
-            owner_id=self.owner_id,
-            key=self.phone,
-            channel_number=TERMINAL_CHANNEL,
-            name=self.name,
-            phone=self.phone,
-            contact_id=contact.id if contact else None,
-            user_type_id=contact.user_type_id if contact else None,
+    async def _customer(self, session: AsyncSession) -> Customer:
+        found = await load_customer(
+            session, owner_id=self.owner_id, key=self.phone, channel_number=TERMINAL_CHANNEL
         )
+        # Before the first message there is no contact row yet: use the chat's identity.
+        return replace(found, name=found.name or self.name, phone=found.phone or self.phone)
 
     async def _deliver(self, outbound_ids: list[int]) -> list[OutboundMessage]:
         if not outbound_ids:

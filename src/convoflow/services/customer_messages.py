@@ -126,12 +126,10 @@ async def kick_background(
 ) -> None:
     """Ask the job runner to run new effects and deliver new messages now.
 
-    The work is already durable; without a dispatcher (or if the kick fails) the sweeper
-    picks it up on its next pass.
+    The work is already durable; if the kick is lost the sweeper picks it up on its next
+    pass.
     """
-    dispatcher = getattr(runtime, "dispatcher", None)
-    if dispatcher is None:
-        return
+    dispatcher = runtime.dispatcher
     try:
         if effect_row_ids:
             await dispatcher.run_effects(list(effect_row_ids))

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import EffectResult
 from convoflow.services.conversations import ConversationService, Customer
+from convoflow.services.dependencies import dependency_finished
 from convoflow.sessions.base import ConversationLocks
 from convoflow.store.models import (
     Contact,
@@ -251,4 +252,5 @@ async def _customer(session: AsyncSession, owner_id: str, customer_key: str) -> 
 RESULT_HANDLERS: dict[str, ResultHandler] = {
     "http": resume_conversation,
     "end_action": store_end_action_result,
+    "dependency": dependency_finished,
 }

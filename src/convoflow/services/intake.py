@@ -221,17 +221,24 @@ class MessageProcessor:
 
 async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:
     assert row.owner_id is not None
+    return await load_customer(
+        session, owner_id=row.owner_id, key=row.customer, channel_number=row.phone_number_id
+    )
+
+
+async def load_customer(
+    session: AsyncSession, *, owner_id: str, key: str, channel_number: str
+) -> Customer:
+    """The customer as the message path sees it (name, phone and type from the contact)."""
     contact = (
         await session.execute(
-            select(Contact).where(
-                Contact.owner_id == row.owner_id, Contact.customer_key == row.customer
-            )
+            select(Contact).where(Contact.owner_id == owner_id, Contact.customer_key == key)
         )
     ).scalar_one_or_none()
     return Customer(
-        owner_id=row.owner_id,
-        key=row.customer,
-        channel_number=row.phone_number_id,
+        owner_id=owner_id,
+        key=key,
+        channel_number=channel_number,
         name=contact.name if contact else "",
         phone=(contact.wa_id or "") if contact else "",
         contact_id=contact.id if contact else None,

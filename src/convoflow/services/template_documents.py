@@ -124,3 +124,21 @@ def check_definition(data: Mapping[str, Any]) -> None:
     problems += end_action_problems(data["end_action_type"])
     if problems:
         raise TemplateInvalid(problems)
+
+
+REDACTED = "[redacted]"
+
+
+def redact_secrets(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy without header values (API keys, tokens) of the end action and dependencies.
+
+    Used when someone other than the owner reads or forks a public template.
+    """
+    redacted = copy.deepcopy(dict(definition))
+    target = redacted.get("end_action_target")
+    if isinstance(target, dict) and isinstance(target.get("headers"), dict):
+        target["headers"] = dict.fromkeys(target["headers"], REDACTED)
+    for dependency in redacted.get("workflow_dependencies") or []:
+        if isinstance(dependency, dict) and isinstance(dependency.get("headers"), dict):
+            dependency["headers"] = dict.fromkeys(dependency["headers"], REDACTED)
+    return redacted

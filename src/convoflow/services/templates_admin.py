@@ -20,7 +20,11 @@ from convoflow.services.access import (
     visible_template,
 )
 from convoflow.services.catalog import TemplateCatalog
-from convoflow.services.template_documents import definition_of, prepare_definition
+from convoflow.services.template_documents import (
+    definition_of,
+    prepare_definition,
+    redact_secrets,
+)
 from convoflow.store import templates
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import ConversationState, WorkflowInstance, WorkflowTemplate
@@ -64,13 +68,20 @@ async def create_template(
     """Create version 1 of a template owned by the caller (any accepted format)."""
     data = prepare_definition(document)
     async with session.begin():
-        await _check_base(session, caller, data["base_template_id"])
-        await _check_name_free(session, caller.id, data["template_name"], None)
-        row = await templates.create_template(
-            session, owner_id=caller.id, definition=data, changelog=document.get("changelog")
-        )
+        row = await insert_template(session, caller, data, changelog=document.get("changelog"))
     catalog.invalidate()
     return SavedTemplate(row, "created")
+
+
+async def insert_template(
+    session: AsyncSession, caller: Caller, data: Mapping[str, Any], *, changelog: str | None
+) -> WorkflowTemplate:
+    """Insert a checked definition as the caller's new template (in the open transaction)."""
+    await _check_base(session, caller, data["base_template_id"])
+    await _check_name_free(session, caller.id, data["template_name"], None)
+    return await templates.create_template(
+        session, owner_id=caller.id, definition=data, changelog=changelog
+    )
 
 
 async def update_template(
@@ -93,6 +104,12 @@ async def update_template(
         )
     catalog.invalidate()
     return SavedTemplate(result.template, result.action)
+
+
+async def live_uses_of(session: AsyncSession, template_id: str) -> int:
+    """How many live conversations and unfinished instances use the template's family."""
+    row = await session.get(WorkflowTemplate, template_id)
+    return await _live_uses(session, row.family_id) if row is not None else 0
 
 
 async def _live_uses(session: AsyncSession, family_id: str) -> int:
@@ -169,6 +186,8 @@ async def fork_template(
     async with session.begin():
         source = await visible_template(session, caller, template_id)
         data = definition_of(source)
+        if source.owner_id != caller.id:
+            data = redact_secrets(data)
         data["template_name"] = name or await _free_name(session, caller.id, source.template_name)
         data.update(base_template_id=source.id, is_public=False, is_active=True)
         await _check_name_free(session, caller.id, data["template_name"], None)

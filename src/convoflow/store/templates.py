@@ -181,7 +181,10 @@ async def save_new_version(
         raise Conflict("the template was changed meanwhile; reload the latest version")
     if locked.config_hash == config_hash:
         return SaveResult(locked, "unchanged")
+    # A superseded version starts nothing new (conversations pinned to it still finish), so
+    # the operator's `... AND is_active` queries see one row per template.
     locked.is_latest = False
+    locked.is_active = False
     await session.flush()
     new_row = WorkflowTemplate(
         id=new_id(),

@@ -5,21 +5,36 @@ Three platform users: ``admin`` (owns the built-in templates), ``alice`` and ``b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 from convoflow.api.app import create_app
 from convoflow.runtime import Runtime
 from convoflow.services import setup
+from convoflow.store import migrate
+from convoflow.store.database import create_engine
+from tests.conftest import make_settings
+from tests.support.databases import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    POSTGRES_USER,
+    postgres_url,
+    recreate_postgres_database_sync,
+    require_service,
+    truncate_all,
+)
+from tests.support.graph_stub import GraphStub
 
 USERS = ("alice", "bob")
+END_ACTION_SECRET = "end-action-test-secret"
+BUSINESS_NUMBER = "15550000000"
 
 
 @dataclass
@@ -62,23 +77,74 @@ class AdminApi:
         return await self.call("DELETE", path, user=user, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this run's own (other runs may recreate the shared one)."""
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    name = f"convoflow_test_admin_{os.getpid()}"
+    recreate_postgres_database_sync(name)
+    url = postgres_url(name)
+    migrate.upgrade(url)
+    yield url
+    _drop_database_sync(name)
+
+
+def _drop_database_sync(name: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(
+            host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres"
+        )
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, drop()).result()
+
+
 @pytest.fixture
-async def api(database_url: str) -> AsyncIterator[AdminApi]:
-    """The admin API on a clean database (built-ins seeded), cleaned again afterwards."""
-    app = create_app(make_settings(database_url))
-    async with app.router.lifespan_context(app):
-        runtime: Runtime = app.state.runtime
-        await truncate_all(runtime.engine)
-        await setup.seed(runtime.sessions)
-        keys = {"admin": await setup.create_key(runtime.sessions, username="admin")}
-        for user in USERS:
-            keys[user] = await setup.create_user_with_key(runtime.sessions, username=user)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            try:
+async def api(database_url: str, graph_stub: GraphStub) -> AsyncIterator[AdminApi]:
+    """The admin API on a clean database (built-ins seeded), cleaned again afterwards.
+
+    WhatsApp messages go to the stand-in Graph API from business number ``BUSINESS_NUMBER``.
+    """
+    await _clean(database_url)
+    settings = make_settings(
+        database_url,
+        end_action_secret=END_ACTION_SECRET,
+        whatsapp_api_base=graph_stub.url,
+        whatsapp_access_token=graph_stub.access_token,
+        whatsapp_phone_number_id=BUSINESS_NUMBER,
+    )
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            runtime: Runtime = app.state.runtime
+            await setup.seed(runtime.sessions)
+            keys = {"admin": await setup.create_key(runtime.sessions, username="admin")}
+            for user in USERS:
+                keys[user] = await setup.create_user_with_key(runtime.sessions, username=user)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver"
+            ) as client:
                 yield AdminApi(app=app, client=client, runtime=runtime, keys=keys)
-            finally:
-                await truncate_all(runtime.engine)
+    finally:
+        await _clean(database_url)
+
+
+async def _clean(database_url: str) -> None:
+    """Remove every row (outside the app: its background jobs are stopped by then)."""
+    engine = create_engine(database_url)
+    try:
+        await truncate_all(engine)
+    finally:
+        await engine.dispose()
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

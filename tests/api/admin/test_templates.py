@@ -312,3 +312,25 @@ async def test_popular_lists_public_templates_by_usage_then_rating(api: AdminApi
     assert [item["template_name"] for item in popular] == ["c", "b", "a"]
     everywhere = (await api.get(f"{BASE}/popular", params={"limit": 100})).json()
     assert {"main_menu", "c"} <= {item["template_name"] for item in everywhere}
+
+
+async def test_secrets_in_headers_are_hidden_from_other_owners(api: AdminApi) -> None:
+    secret = {"Authorization": "Bearer s3cret"}
+    document = greeting(
+        "shared",
+        is_public=True,
+        end_action_type="api_call",
+        end_action_target={"endpoint": "https://crm.example/leads", "headers": secret},
+        workflow_dependencies=[
+            {"name": "kyc", "url": "https://kyc.example/checks", "headers": secret}
+        ],
+    )
+    template = await create(api, document)
+    own = (await api.get(f"{BASE}/{template['id']}")).json()
+    assert own["end_action_target"]["headers"] == secret
+    seen = (await api.get(f"{BASE}/{template['id']}", user="bob")).json()
+    assert seen["end_action_target"]["headers"] == {"Authorization": "[redacted]"}
+    assert seen["workflow_dependencies"][0]["headers"] == {"Authorization": "[redacted]"}
+    fork = (await api.post(f"{BASE}/{template['id']}/fork", user="bob")).json()
+    assert fork["end_action_target"]["headers"] == {"Authorization": "[redacted]"}
+    assert "s3cret" not in str(fork)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoflow.services.template_documents import redact_secrets
 from convoflow.store.models import WorkflowTemplate
 
 TemplateType = Literal["button", "list", "text", "flow"]
@@ -122,6 +123,20 @@ class TemplateOut(TemplateSummary):
     def of(cls, row: WorkflowTemplate) -> TemplateOut:
         """Build from a stored version."""
         return cls.model_validate(row, from_attributes=True)
+
+    @classmethod
+    def for_viewer(cls, row: WorkflowTemplate, viewer_id: str) -> TemplateOut:
+        """Build for a reader; someone else's template shows no header values (secrets)."""
+        shown = cls.of(row)
+        if row.owner_id == viewer_id:
+            return shown
+        redacted = redact_secrets(
+            {
+                "end_action_target": shown.end_action_target,
+                "workflow_dependencies": shown.workflow_dependencies,
+            }
+        )
+        return shown.model_copy(update=redacted)
 
 
 class TemplateVersion(BaseModel):

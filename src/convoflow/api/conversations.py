@@ -1,0 +1,94 @@
+"""``/api/conversations``, ``/api/messages`` and ``/api/stats``: what customers are doing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.errors import error_responses
+from convoflow.api.schemas.common import Page
+from convoflow.api.schemas.conversations import (
+    ConversationOut,
+    ConversationReset,
+    MessageOut,
+    TemplateStatsOut,
+)
+from convoflow.services import conversations_admin, stats
+
+router = APIRouter(
+    prefix="/api",
+    tags=["conversations"],
+    dependencies=[Depends(reject_nul_characters)],
+    responses=error_responses(401, 422),
+)
+
+
+@router.get("/conversations", response_model=list[ConversationOut])
+async def list_conversations(
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
+    step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
+) -> list[ConversationOut]:
+    """Live conversations, newest first."""
+    live = await conversations_admin.list_conversations(
+        runtime, session, caller=caller, flow=flow, step=step
+    )
+    return [ConversationOut.of(item) for item in live]
+
+
+@router.get(
+    "/conversations/{phone}", response_model=ConversationOut, responses=error_responses(404)
+)
+async def get_conversation(
+    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> ConversationOut:
+    """A customer's live conversation, by WhatsApp number."""
+    live = await conversations_admin.get_conversation(runtime, session, caller=caller, phone=phone)
+    return ConversationOut.of(live)
+
+
+@router.delete(
+    "/conversations/{phone}", response_model=ConversationReset, responses=error_responses(404)
+)
+async def reset_conversation(
+    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> ConversationReset:
+    """Reset a customer: their state is deleted and its instance cancelled."""
+    result = await conversations_admin.reset_conversation(
+        runtime, session, caller=caller, phone=phone
+    )
+    return ConversationReset.of(result)
+
+
+@router.get("/messages", response_model=Page[MessageOut])
+async def list_messages(
+    caller: CurrentUser,
+    session: SessionDep,
+    phone: Annotated[str | None, Query(description="Only this customer.")] = None,
+    direction: Literal["in", "out"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[MessageOut]:
+    """The message log, newest first."""
+    rows, total = await conversations_admin.list_messages(
+        session, caller=caller, phone=phone, direction=direction, limit=limit, offset=offset
+    )
+    items = [MessageOut.of(row) for row in rows]
+    return Page[MessageOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/stats/templates/{template_id}",
+    response_model=TemplateStatsOut,
+    responses=error_responses(404),
+)
+async def template_stats(
+    template_id: str, caller: CurrentUser, session: SessionDep
+) -> TemplateStatsOut:
+    """Usage count, completion rate, average response time and the step funnel."""
+    computed = await stats.template_stats(session, caller=caller, template_id=template_id)
+    return TemplateStatsOut.of(computed)

@@ -1,0 +1,196 @@
+"""``/api/user-types``, ``/api/permissions`` and ``/api/contacts``: who may start what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.errors import error_responses
+from convoflow.api.schemas.common import Deleted, Page
+from convoflow.api.schemas.permissions import (
+    ContactOut,
+    ContactUpdate,
+    PermissionIn,
+    PermissionOut,
+    UserTypeIn,
+    UserTypeOut,
+    UserTypeUpdate,
+)
+from convoflow.services import permissions
+
+router = APIRouter(
+    prefix="/api",
+    tags=["permissions"],
+    dependencies=[Depends(reject_nul_characters)],
+    responses=error_responses(401, 422),
+)
+
+
+@router.post(
+    "/user-types",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserTypeOut,
+    responses=error_responses(409),
+)
+async def create_user_type(
+    body: UserTypeIn, caller: CurrentUser, session: SessionDep
+) -> UserTypeOut:
+    """Create a kind of customer, e.g. `verified_users`."""
+    row = await permissions.create_user_type(
+        session, caller=caller, name=body.name, description=body.description
+    )
+    return UserTypeOut.of(row)
+
+
+@router.get("/user-types", response_model=list[UserTypeOut])
+async def list_user_types(caller: CurrentUser, session: SessionDep) -> list[UserTypeOut]:
+    """Your user types, by name."""
+    return [
+        UserTypeOut.of(row) for row in await permissions.list_user_types(session, caller=caller)
+    ]
+
+
+@router.get(
+    "/user-types/{user_type_id}", response_model=UserTypeOut, responses=error_responses(404)
+)
+async def get_user_type(user_type_id: str, caller: CurrentUser, session: SessionDep) -> UserTypeOut:
+    """One of your user types."""
+    row = await permissions.get_user_type(session, caller=caller, user_type_id=user_type_id)
+    return UserTypeOut.of(row)
+
+
+@router.put(
+    "/user-types/{user_type_id}", response_model=UserTypeOut, responses=error_responses(404, 409)
+)
+async def update_user_type(
+    user_type_id: str, body: UserTypeUpdate, caller: CurrentUser, session: SessionDep
+) -> UserTypeOut:
+    """Rename or describe a user type."""
+    row = await permissions.update_user_type(
+        session,
+        caller=caller,
+        user_type_id=user_type_id,
+        name=body.name,
+        description=body.description,
+    )
+    return UserTypeOut.of(row)
+
+
+@router.delete("/user-types/{user_type_id}", response_model=Deleted, responses=error_responses(404))
+async def delete_user_type(
+    user_type_id: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Deleted:
+    """Delete a user type: its permissions go, its customers keep no type."""
+    await permissions.delete_user_type(
+        session, runtime.catalog, caller=caller, user_type_id=user_type_id
+    )
+    return Deleted(id=user_type_id, action="deleted")
+
+
+@router.post(
+    "/permissions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PermissionOut,
+    responses=error_responses(403, 404, 409),
+)
+async def grant_permission(
+    body: PermissionIn, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> PermissionOut:
+    """Permit customers of a user type to start one of your templates (all its versions).
+
+    A template with no permission is open to every customer; once it has one, only the
+    permitted user types may start it, by trigger or through `/api/workflows`.
+    """
+    view = await permissions.grant(
+        session,
+        runtime.catalog,
+        caller=caller,
+        user_type_id=body.user_type_id,
+        template_id=body.workflow_template_id,
+    )
+    return PermissionOut.of(view)
+
+
+@router.get("/permissions", response_model=list[PermissionOut])
+async def list_permissions(
+    caller: CurrentUser,
+    session: SessionDep,
+    workflow_template_id: str | None = None,
+    user_type_id: str | None = None,
+) -> list[PermissionOut]:
+    """Your permissions, optionally for one template or one user type."""
+    views = await permissions.list_permissions(
+        session, caller=caller, template_id=workflow_template_id, user_type_id=user_type_id
+    )
+    return [PermissionOut.of(view) for view in views]
+
+
+@router.delete(
+    "/permissions/{permission_id}", response_model=Deleted, responses=error_responses(404)
+)
+async def revoke_permission(
+    permission_id: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Deleted:
+    """Remove a permission."""
+    await permissions.revoke(session, runtime.catalog, caller=caller, permission_id=permission_id)
+    return Deleted(id=permission_id, action="deleted")
+
+
+@router.get("/contacts", response_model=Page[ContactOut])
+async def list_contacts(
+    caller: CurrentUser,
+    session: SessionDep,
+    user_type_id: str | None = None,
+    q: Annotated[str | None, Query(description="Searched in name and number.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[ContactOut]:
+    """Your WhatsApp customers, most recently seen first."""
+    rows, total = await permissions.list_contacts(
+        session, caller=caller, user_type_id=user_type_id, q=q, limit=limit, offset=offset
+    )
+    items = [ContactOut.of(row) for row in rows]
+    return Page[ContactOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/contacts/{contact}", response_model=ContactOut, responses=error_responses(404))
+async def get_contact(contact: str, caller: CurrentUser, session: SessionDep) -> ContactOut:
+    """A customer by contact id or WhatsApp number."""
+    return ContactOut.of(await permissions.get_contact(session, caller=caller, reference=contact))
+
+
+@router.patch("/contacts/{contact}", response_model=ContactOut, responses=error_responses(404))
+async def update_contact(
+    contact: str, body: ContactUpdate, caller: CurrentUser, session: SessionDep
+) -> ContactOut:
+    """Set an existing customer's user type."""
+    row = await permissions.set_contact(
+        session,
+        caller=caller,
+        reference=contact,
+        user_type_id=body.user_type_id,
+        name=body.name,
+        create=False,
+    )
+    return ContactOut.of(row)
+
+
+@router.put("/contacts/{contact}", response_model=ContactOut)
+async def put_contact(
+    contact: Annotated[str, Path(min_length=1, max_length=160)],
+    body: ContactUpdate,
+    caller: CurrentUser,
+    session: SessionDep,
+) -> ContactOut:
+    """Set a customer's user type, adding the customer (by WhatsApp number) if unknown."""
+    row = await permissions.set_contact(
+        session,
+        caller=caller,
+        reference=contact,
+        user_type_id=body.user_type_id,
+        name=body.name,
+        create=True,
+    )
+    return ContactOut.of(row)

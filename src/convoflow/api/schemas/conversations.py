@@ -1,0 +1,141 @@
+"""Live conversations, the message log and template statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from convoflow.services.conversations_admin import ResetResult
+from convoflow.services.stats import TemplateStats
+from convoflow.sessions.base import LiveConversation
+from convoflow.store.models import WhatsAppMessage
+
+
+class ConversationOut(BaseModel):
+    """Where a customer is now (`conversation_state`)."""
+
+    phone_number: str = Field(description="The customer (wa_id, or business-scoped id).")
+    conversation_flow: str = Field(description="The template's name.")
+    current_step: str
+    context: dict[str, Any] = Field(description="Variables, retries, what it waits for.")
+    template_id: str = Field(description="The template version the conversation is pinned to.")
+    instance_id: str | None
+    created_at: datetime
+    last_interaction: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, live: LiveConversation) -> ConversationOut:
+        """Build from a live conversation."""
+        return cls(
+            phone_number=live.customer,
+            conversation_flow=live.state.template_name,
+            current_step=live.state.current_step,
+            context=live.state.to_json(),
+            template_id=live.template_id,
+            instance_id=live.instance_id,
+            created_at=live.created_at,
+            last_interaction=live.last_interaction,
+            expires_at=live.expires_at,
+        )
+
+
+class ConversationReset(BaseModel):
+    """A customer whose conversation was reset."""
+
+    phone_number: str
+    cancelled_instance_id: str | None
+
+    @classmethod
+    def of(cls, result: ResetResult) -> ConversationReset:
+        """Build from a reset."""
+        return cls(phone_number=result.customer, cancelled_instance_id=result.cancelled_instance_id)
+
+
+class MessageOut(BaseModel):
+    """One WhatsApp message, inbound or outbound."""
+
+    id: int
+    direction: str = Field(description="`in` or `out`.")
+    customer: str
+    phone_number_id: str
+    wamid: str | None
+    type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    error_code: int | None
+    error_text: str | None
+    template_id: str | None
+    step_id: str | None
+    instance_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: WhatsAppMessage) -> MessageOut:
+        """Build from a stored message."""
+        return cls.model_validate(row, from_attributes=True)
+
+
+class FunnelStepOut(BaseModel):
+    """How runs went through one step."""
+
+    step: str
+    reached: int = Field(description="Runs that reached the step.")
+    completed: int = Field(description="Of those, runs that went on to complete.")
+    dropped_off: int = Field(description="Runs that stopped here (failed or cancelled).")
+    in_progress: int = Field(description="Runs that are at this step now.")
+
+
+class TemplateStatsOut(BaseModel):
+    """Usage, completion, response time and the step funnel of a template."""
+
+    template_id: str
+    family_id: str
+    template_name: str
+    version: int
+    usage_count: int
+    runs: int
+    runs_by_status: dict[str, int]
+    runs_by_version: dict[str, int]
+    completion_rate: float = Field(description="Completed runs over all runs.")
+    success_rate: float
+    avg_response_time_ms: float = Field(description="Average time to the first reply.")
+    rating: float
+    rating_count: int
+    last_used_at: datetime | None
+    funnel: list[FunnelStepOut]
+
+    @classmethod
+    def of(cls, stats: TemplateStats) -> TemplateStatsOut:
+        """Build from computed statistics."""
+        row = stats.template
+        return cls(
+            template_id=row.id,
+            family_id=row.family_id,
+            template_name=row.template_name,
+            version=row.version,
+            usage_count=row.usage_count,
+            runs=stats.runs,
+            runs_by_status=dict(stats.runs_by_status),
+            runs_by_version={str(v): n for v, n in sorted(stats.runs_by_version.items())},
+            completion_rate=stats.completion_rate,
+            success_rate=row.success_rate,
+            avg_response_time_ms=row.avg_response_time_ms,
+            rating=row.rating,
+            rating_count=row.rating_count,
+            last_used_at=row.last_used_at or stats.last_run_at,
+            funnel=[
+                FunnelStepOut(
+                    step=item.step,
+                    reached=item.reached,
+                    completed=item.completed,
+                    dropped_off=item.dropped_off,
+                    in_progress=item.in_progress,
+                )
+                for item in stats.funnel
+            ],
+        )

@@ -1,0 +1,85 @@
+"""``/api/template-specs``: template specifications and templates made from them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.errors import error_responses
+from convoflow.api.schemas.common import Deleted
+from convoflow.api.schemas.template_specs import SpecIn, SpecOut, SpecUpdate
+from convoflow.api.schemas.templates import TemplateIn, TemplateOut
+from convoflow.services import template_specs
+
+router = APIRouter(
+    prefix="/api/template-specs",
+    tags=["template specs"],
+    dependencies=[Depends(reject_nul_characters)],
+    responses=error_responses(401, 422),
+)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=SpecOut, responses=error_responses(409)
+)
+async def create_spec(body: SpecIn, caller: CurrentUser, session: SessionDep) -> SpecOut:
+    """Create a template specification."""
+    row = await template_specs.create_spec(session, caller=caller, fields=body.model_dump())
+    return SpecOut.of(row)
+
+
+@router.get("", response_model=list[SpecOut])
+async def list_specs(caller: CurrentUser, session: SessionDep) -> list[SpecOut]:
+    """Your template specifications, by name."""
+    return [SpecOut.of(row) for row in await template_specs.list_specs(session, caller=caller)]
+
+
+@router.get("/{spec_id}", response_model=SpecOut, responses=error_responses(404))
+async def get_spec(spec_id: str, caller: CurrentUser, session: SessionDep) -> SpecOut:
+    """One of your template specifications."""
+    return SpecOut.of(await template_specs.get_spec(session, caller=caller, spec_id=spec_id))
+
+
+@router.put("/{spec_id}", response_model=SpecOut, responses=error_responses(404, 409))
+async def update_spec(
+    spec_id: str, body: SpecUpdate, caller: CurrentUser, session: SessionDep
+) -> SpecOut:
+    """Change a template specification (fields left out keep their value)."""
+    row = await template_specs.update_spec(
+        session, caller=caller, spec_id=spec_id, fields=body.model_dump(exclude_unset=True)
+    )
+    return SpecOut.of(row)
+
+
+@router.delete("/{spec_id}", response_model=Deleted, responses=error_responses(404))
+async def delete_spec(spec_id: str, caller: CurrentUser, session: SessionDep) -> Deleted:
+    """Delete a template specification (templates made from it stay)."""
+    await template_specs.delete_spec(session, caller=caller, spec_id=spec_id)
+    return Deleted(id=spec_id, action="deleted")
+
+
+@router.post(
+    "/{spec_id}/instantiate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateOut,
+    responses=error_responses(404, 409),
+)
+async def instantiate_spec(
+    spec_id: str,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: TemplateIn | None = None,
+) -> TemplateOut:
+    """Create a template from the spec: its base template, default params, tools, retrievers.
+
+    Any template field in the body (a name, trigger keywords, a graph...) overrides.
+    """
+    row = await template_specs.instantiate(
+        session,
+        runtime.catalog,
+        caller=caller,
+        spec_id=spec_id,
+        overrides=body.document() if body else {},
+    )
+    return TemplateOut.of(row)

@@ -1,0 +1,120 @@
+"""Live conversations and the message log through the admin API.
+
+Conversations are read from the session store (SQL or Redis), so the API sees the same
+state the message path does. Resetting a customer takes their conversation lock, deletes
+the state and cancels its workflow instance: their next message starts fresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.services import instance_lifecycle as lifecycle
+from convoflow.services.access import Caller
+from convoflow.services.customer_messages import conversation_locked, find_contact
+from convoflow.sessions.base import LiveConversation
+from convoflow.store.errors import NotFound
+from convoflow.store.models import WhatsAppMessage, WorkflowInstance
+from convoflow.store.types import utcnow
+
+if TYPE_CHECKING:
+    from convoflow.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ResetResult:
+    """What a reset did."""
+
+    customer: str
+    cancelled_instance_id: str | None
+
+
+async def _customer_key(session: AsyncSession, caller: Caller, phone: str) -> str:
+    """The conversation key of a customer given by number (with or without +) or contact id."""
+    reference = phone.strip()
+    contact = await find_contact(session, caller.id, reference)
+    if contact is None and reference.startswith("+"):
+        contact = await find_contact(session, caller.id, reference[1:])
+    if contact is not None:
+        return contact.customer_key
+    return reference.removeprefix("+")
+
+
+async def list_conversations(
+    runtime: Runtime,
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    flow: str | None,
+    step: str | None,
+) -> list[LiveConversation]:
+    """The caller's live conversations, newest first, by template (flow) and step."""
+    async with session.begin():
+        live = await runtime.store.list_live(session, owner_id=caller.id, now=utcnow())
+    return [
+        conversation
+        for conversation in live
+        if (flow is None or conversation.state.template_name == flow)
+        and (step is None or conversation.state.current_step == step)
+    ]
+
+
+async def get_conversation(
+    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+) -> LiveConversation:
+    """A customer's live conversation (404 when there is none)."""
+    async with session.begin():
+        key = await _customer_key(session, caller, phone)
+        live = await runtime.store.load(session, owner_id=caller.id, customer=key, now=utcnow())
+    if live is None:
+        raise NotFound(f"no live conversation with {phone}")
+    return live
+
+
+async def reset_conversation(
+    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+) -> ResetResult:
+    """Delete the customer's state and cancel its instance (404 when there is none)."""
+    async with session.begin():
+        key = await _customer_key(session, caller, phone)
+    now = utcnow()
+    async with conversation_locked(runtime, caller.id, key) as locked:
+        live = await runtime.store.load(locked, owner_id=caller.id, customer=key, now=now)
+        deleted = await runtime.store.delete(locked, owner_id=caller.id, customer=key)
+        instance = None
+        if live is not None and live.instance_id is not None:
+            instance = await locked.get(WorkflowInstance, live.instance_id)
+        if instance is not None:
+            await lifecycle.finish(locked, instance, "cancelled", now=now, error="reset by admin")
+        await locked.commit()
+    if live is None and not deleted:
+        raise NotFound(f"no live conversation with {phone}")
+    return ResetResult(key, instance.id if instance is not None else None)
+
+
+async def list_messages(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    phone: str | None,
+    direction: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[WhatsAppMessage], int]:
+    """The caller's message log (both directions), newest first, and the total."""
+    query = select(WhatsAppMessage).where(WhatsAppMessage.owner_id == caller.id)
+    async with session.begin():
+        if phone:
+            key = await _customer_key(session, caller, phone)
+            query = query.where(WhatsAppMessage.customer == key)
+        if direction is not None:
+            query = query.where(WhatsAppMessage.direction == direction)
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.execute(
+            query.order_by(WhatsAppMessage.id.desc()).limit(limit).offset(offset)
+        )
+        return list(rows.scalars()), int(total or 0)

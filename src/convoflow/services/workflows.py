@@ -1,0 +1,336 @@
+"""Workflow instances through the admin API: start, list, update data and status.
+
+An instance started here is driven by the API (an outside system PUTs its data and
+completes it); with ``start_conversation`` it is instead the instance of a WhatsApp
+conversation started for the customer. Work that touches a customer's conversation runs
+under that conversation's lock. HTTP calls (dependencies, end actions) are only queued
+here, as ``workflow_effects`` rows, and run by the job runner after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.engine import Template
+from convoflow.services import instance_lifecycle as lifecycle
+from convoflow.services.access import Caller, latest_of_family, visible_template
+from convoflow.services.catalog import TemplateRef
+from convoflow.services.customer_messages import (
+    conversation_locked,
+    customer_of,
+    find_contact,
+    kick_background,
+)
+from convoflow.services.outcomes import FINISHED
+from convoflow.services.permissions import check_permitted
+from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
+from convoflow.store.types import utcnow
+
+if TYPE_CHECKING:
+    from convoflow.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """What POST /api/workflows asks for."""
+
+    template_id: str
+    conversation_id: str | None = None
+    user_id: str | None = None
+    state_data: dict[str, Any] = field(default_factory=dict)
+    start_conversation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFilters:
+    """What GET /api/workflows lists."""
+
+    status: str | None = None
+    template_id: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def own_instance(
+    session: AsyncSession, caller: Caller, instance_id: str, *, for_update: bool = False
+) -> WorkflowInstance:
+    """One of the caller's instances (locked for update when asked)."""
+    query = select(WorkflowInstance).where(WorkflowInstance.id == instance_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    instance = (await session.execute(query)).scalar_one_or_none()
+    if instance is None or instance.owner_id != caller.id:
+        raise NotFound(f"workflow instance {instance_id} does not exist")
+    return instance
+
+
+@asynccontextmanager
+async def instance_transaction(
+    runtime: Runtime, session: AsyncSession, owner_id: str, customer_key: str | None
+) -> AsyncIterator[AsyncSession]:
+    """A session to work and commit in, holding the customer's conversation lock if any.
+
+    The caller commits inside the block; leaving it without a commit rolls back.
+    """
+    if customer_key:
+        async with conversation_locked(runtime, owner_id, customer_key) as locked:
+            yield locked
+    else:
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                await session.rollback()
+
+
+def contact_context(contact: Contact | None) -> dict[str, str]:
+    """What ``{{contact.*}}`` renders to for an instance's customer."""
+    if contact is None:
+        return {"name": "", "phone": ""}
+    return {"name": contact.name, "phone": contact.wa_id or contact.customer_key}
+
+
+async def _startable(session: AsyncSession, caller: Caller, template_id: str) -> WorkflowTemplate:
+    row = await visible_template(session, caller, template_id)
+    latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+    if not latest.is_active:
+        raise Conflict(f"template {latest.template_name!r} is deactivated")
+    return latest
+
+
+async def start_instance(
+    runtime: Runtime, session: AsyncSession, *, caller: Caller, request: StartRequest
+) -> WorkflowInstance:
+    """Start the latest version of a template for a customer (403 when not permitted)."""
+    customer_ref = request.user_id or request.conversation_id or ""
+    now = utcnow()
+    async with session.begin():
+        latest = await _startable(session, caller, request.template_id)
+        contact = await find_contact(session, caller.id, customer_ref) if customer_ref else None
+        await check_permitted(session, latest, contact, customer_ref)
+        _, template = await runtime.catalog.compiled(session, latest.id)
+        values = lifecycle.checked_state_data(template, request.state_data)
+        if not request.start_conversation:
+            instance = WorkflowInstance(
+                owner_id=caller.id,
+                template_id=latest.id,
+                conversation_id=request.conversation_id,
+                user_id=request.user_id,
+                contact_id=contact.id if contact else None,
+                status="active",
+                current_step=template.start,
+                state_data={**template.default_params, **values},
+                pending_dependencies=[],
+                visited_steps=[],
+                started_at=now,
+                last_interaction=now,
+            )
+            session.add(instance)
+            await session.flush()
+            await _count_api_start(session, latest.id, now)
+            return instance
+        if not request.conversation_id:
+            raise InvalidData("conversation_id", "required to start a conversation")
+        customer_key = contact.customer_key if contact else request.conversation_id
+    return await _start_conversation(runtime, caller, latest, customer_key, values, now)
+
+
+async def _start_conversation(
+    runtime: Runtime,
+    caller: Caller,
+    latest: WorkflowTemplate,
+    customer_key: str,
+    values: dict[str, Any],
+    now: datetime,
+) -> WorkflowInstance:
+    ref = TemplateRef(
+        template_id=latest.id,
+        family_id=latest.family_id,
+        name=latest.template_name,
+        owner_id=latest.owner_id,
+        session_ttl_seconds=latest.session_ttl_seconds,
+        allowed_user_types=None,
+    )
+    store = runtime.store
+    async with conversation_locked(runtime, caller.id, customer_key) as locked:
+        default_channel = runtime.settings.whatsapp_phone_number_id
+        customer = await customer_of(
+            locked, caller.id, customer_key, default_channel=default_channel
+        )
+        turn, live = await runtime.conversations.start(locked, customer, ref, values, now=now)
+        instance = await locked.get(WorkflowInstance, turn.instance_id or "")
+        effect_ids = await pending_effects(locked, [turn.instance_id or ""])
+        await locked.commit()
+        if live is not None and not store.transactional:
+            await store.save(locked, live)
+    if instance is None:  # pragma: no cover - start always creates an instance
+        raise NotFound("the conversation ended before an instance was kept")
+    await kick_background(runtime, effect_row_ids=effect_ids, customers=[(caller.id, customer_key)])
+    return instance
+
+
+async def _count_api_start(session: AsyncSession, template_id: str, now: datetime) -> None:
+    """One more use of the template (an API start has no reply time to average in)."""
+    table = WorkflowTemplate
+    await session.execute(
+        update(table)
+        .where(table.id == template_id)
+        .values(
+            usage_count=table.usage_count + 1,
+            last_used_at=now,
+            success_rate=table.success_count * 1.0 / (table.usage_count + 1),
+        )
+    )
+
+
+async def pending_effects(session: AsyncSession, instance_ids: list[str]) -> list[str]:
+    """Ids of the effect rows of these instances that wait to run."""
+    rows = await session.execute(
+        select(WorkflowEffect.id)
+        .where(WorkflowEffect.instance_id.in_(instance_ids), WorkflowEffect.status == "pending")
+        .order_by(WorkflowEffect.created_at)
+    )
+    return list(rows.scalars())
+
+
+async def list_instances(
+    session: AsyncSession, *, caller: Caller, filters: InstanceFilters
+) -> tuple[list[WorkflowInstance], int]:
+    """One page of the caller's instances, newest first, and the total."""
+    query = select(WorkflowInstance).where(WorkflowInstance.owner_id == caller.id)
+    if filters.status is not None:
+        query = query.where(WorkflowInstance.status == filters.status)
+    if filters.template_id is not None:
+        family = select(WorkflowTemplate.family_id).where(
+            WorkflowTemplate.id == filters.template_id
+        )
+        versions = select(WorkflowTemplate.id).where(
+            WorkflowTemplate.family_id.in_(family.scalar_subquery())
+        )
+        query = query.where(WorkflowInstance.template_id.in_(versions))
+    if filters.user_id is not None:
+        query = query.where(WorkflowInstance.user_id == filters.user_id)
+    if filters.conversation_id is not None:
+        query = query.where(WorkflowInstance.conversation_id == filters.conversation_id)
+    async with session.begin():
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.execute(
+            query.order_by(WorkflowInstance.started_at.desc(), WorkflowInstance.id.desc())
+            .limit(filters.limit)
+            .offset(filters.offset)
+        )
+        return list(rows.scalars()), int(total or 0)
+
+
+async def get_instance(
+    session: AsyncSession, *, caller: Caller, instance_id: str
+) -> WorkflowInstance:
+    """One of the caller's instances."""
+    async with session.begin():
+        return await own_instance(session, caller, instance_id)
+
+
+async def list_effects(
+    session: AsyncSession, *, caller: Caller, instance_id: str
+) -> list[WorkflowEffect]:
+    """The background jobs of an instance (dependencies, end action), oldest first."""
+    async with session.begin():
+        await own_instance(session, caller, instance_id)
+        rows = await session.execute(
+            select(WorkflowEffect)
+            .where(WorkflowEffect.instance_id == instance_id)
+            .order_by(WorkflowEffect.created_at, WorkflowEffect.id)
+        )
+        return list(rows.scalars())
+
+
+async def update_instance(
+    runtime: Runtime,
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    instance_id: str,
+    state_data: dict[str, Any] | None,
+    status: str | None,
+) -> WorkflowInstance:
+    """Merge ``state_data`` (typed by the state_schema) and/or change the status.
+
+    Completing runs the template's dependencies first; a finished instance that is a
+    live conversation's ends that conversation too.
+    """
+    async with session.begin():
+        customer_key = (await own_instance(session, caller, instance_id)).conversation_id
+    now = utcnow()
+    async with instance_transaction(runtime, session, caller.id, customer_key) as work:
+        instance = await own_instance(work, caller, instance_id, for_update=True)
+        row, template = await runtime.catalog.compiled(work, instance.template_id)
+        live = None
+        if customer_key:
+            live = await runtime.store.load(
+                work, owner_id=caller.id, customer=customer_key, now=now
+            )
+            live = live if live is not None and live.instance_id == instance.id else None
+        if state_data is not None:
+            if instance.status in FINISHED:
+                raise Conflict(f"the instance is {instance.status}; its data can no longer change")
+            values = lifecycle.checked_state_data(template, state_data)
+            lifecycle.merge_state_data(instance, values)
+            instance.last_interaction = now
+            if live is not None:
+                live.state.variables = dict(instance.state_data)
+        effect_ids: list[str] = []
+        if status is not None and status != instance.status:
+            contact = await work.get(Contact, instance.contact_id) if instance.contact_id else None
+            effect_ids = await _change_status(
+                work, instance, row, template, status, contact=contact_context(contact)
+            )
+        if live is not None and instance.status in FINISHED:
+            await runtime.store.delete(work, owner_id=caller.id, customer=live.customer)
+            live = None
+        if live is not None and runtime.store.transactional:
+            await runtime.store.save(work, live)
+        await work.commit()
+        if live is not None and not runtime.store.transactional:
+            await runtime.store.save(work, live)
+    await kick_background(runtime, effect_row_ids=effect_ids)
+    return instance
+
+
+async def _change_status(
+    session: AsyncSession,
+    instance: WorkflowInstance,
+    row: WorkflowTemplate,
+    template: Template,
+    target: str,
+    *,
+    contact: dict[str, str],
+) -> list[str]:
+    now = utcnow()
+    lifecycle.check_transition(instance.status, target)
+    waits_for_dependencies = lifecycle.dependency_wait(instance, row)
+    if target == "completed":
+        if waits_for_dependencies:
+            return []  # already completing: the dependencies are running
+        return await lifecycle.request_completion(
+            session, instance, row, template, contact=contact, now=now
+        )
+    if target in FINISHED:
+        await lifecycle.finish(session, instance, target, now=now)
+        return []
+    if target == "active" and waits_for_dependencies:
+        raise Conflict("the instance waits for its dependencies; resolve them or cancel it")
+    if instance.status == "failed":
+        instance.completed_at, instance.error = None, None
+    instance.status = target
+    instance.last_interaction = now
+    return []

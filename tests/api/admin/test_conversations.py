@@ -1,0 +1,142 @@
+"""``/api/conversations`` and ``/api/messages``: live states, resets, the message log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.services.chat import ChatSession
+from tests.api.admin.conftest import AdminApi
+from tests.api.admin.helpers import menu_template
+
+ANA = "4915550100"
+BEN = "4915550200"
+
+
+async def customer(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
+    chat = ChatSession(api.runtime, owner_name="alice", phone=phone, name=name)
+    await chat.open()
+    return chat
+
+
+async def shop(api: AdminApi, **fields: Any) -> dict[str, Any]:
+    response = await api.post("/api/workflow-templates", json=menu_template("shop", **fields))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_live_conversations_are_listed_filtered_and_read(api: AdminApi) -> None:
+    await shop(api)
+    await (await customer(api, ANA)).say("shop")
+    ben = await customer(api, BEN, "Ben")
+    await ben.say("hi")
+    listed = (await api.get("/api/conversations")).json()
+    assert {(item["phone_number"], item["conversation_flow"]) for item in listed} == {
+        (ANA, "shop"),
+        (BEN, "main_menu"),
+    }
+    only_shop = (await api.get("/api/conversations", params={"flow": "shop"})).json()
+    assert [item["phone_number"] for item in only_shop] == [ANA]
+    at_step = await api.get("/api/conversations", params={"flow": "shop", "step": "nowhere"})
+    assert at_step.json() == []
+    one = (await api.get(f"/api/conversations/+{ANA}")).json()
+    assert (one["current_step"], one["instance_id"] is not None) == ("welcome", True)
+    assert (await api.get(f"/api/conversations/{ANA}", user="bob")).status_code == 404
+    assert (await api.get("/api/conversations", user="bob")).json() == []
+    assert (await api.get("/api/conversations/4915559999")).status_code == 404
+
+
+async def test_the_message_log_shows_both_directions(api: AdminApi) -> None:
+    await shop(api)
+    await (await customer(api, ANA)).say("shop")
+    log = (await api.get("/api/messages", params={"phone": ANA})).json()
+    assert [(item["direction"], item["type"]) for item in log["items"]] == [
+        ("out", "interactive"),
+        ("in", "text"),
+    ]
+    assert log["items"][1]["payload"]["text"]["body"] == "shop"
+    inbound = (await api.get("/api/messages", params={"phone": ANA, "direction": "in"})).json()
+    assert inbound["total"] == 1
+    assert (await api.get("/api/messages", user="bob")).json()["total"] == 0
+    assert (await api.get("/api/messages", params={"limit": 0})).status_code == 422
+
+
+async def test_reset_deletes_the_state_and_cancels_the_instance(api: AdminApi) -> None:
+    await shop(api)
+    ana = await customer(api, ANA)
+    await ana.say("shop")
+    live = (await api.get(f"/api/conversations/{ANA}")).json()
+    reset = await api.delete(f"/api/conversations/{ANA}")
+    assert reset.json() == {"phone_number": ANA, "cancelled_instance_id": live["instance_id"]}
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+    instance = (await api.get(f"/api/workflows/{live['instance_id']}")).json()
+    assert instance["status"] == "cancelled"
+    assert (await api.delete(f"/api/conversations/{ANA}")).status_code == 404
+    replies = await ana.say("Tea")
+    assert replies == []  # a fresh start: "Tea" is no trigger
+
+
+async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> None:
+    template = await shop(api)
+    started = await api.post(
+        "/api/workflows",
+        json={"template_id": template["id"], "conversation_id": ANA, "start_conversation": True},
+    )
+    assert started.status_code == 201, started.text
+    instance = started.json()
+    assert (instance["conversation_id"], instance["current_step"]) == (ANA, "welcome")
+    live = (await api.get(f"/api/conversations/{ANA}")).json()
+    assert live["instance_id"] == instance["id"]
+    outbound = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
+    assert outbound["items"][0]["payload"]["interactive"]["body"]["text"] == "Pick one"
+    no_customer = await api.post(
+        "/api/workflows", json={"template_id": template["id"], "start_conversation": True}
+    )
+    assert no_customer.status_code == 422
+    cancelled = await api.put(f"/api/workflows/{instance['id']}", json={"status": "cancelled"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+
+
+def waiting_template() -> dict[str, Any]:
+    return {
+        "name": "loan_check",
+        "trigger_keywords": ["check"],
+        "menu_structure": {
+            "start": "kyc",
+            "steps": [
+                {
+                    "id": "kyc",
+                    "type": "http",
+                    "method": "POST",
+                    "url": "http://127.0.0.1:9/kyc",
+                    "save_as": "kyc",
+                    "max_attempts": 10,
+                    "next": "done",
+                    "on_failure": "sorry",
+                },
+                {"id": "done", "type": "end", "text": "Approved, {{kyc.level}}!"},
+                {"id": "sorry", "type": "end", "text": "We could not check you."},
+            ],
+        },
+    }
+
+
+async def test_an_outside_system_resolves_a_conversation_waiting_at_an_http_step(
+    api: AdminApi,
+) -> None:
+    created = await api.post("/api/workflow-templates", json=waiting_template())
+    assert created.status_code == 201, created.text
+    await (await customer(api, ANA)).say("check")
+    live = (await api.get(f"/api/conversations/{ANA}")).json()
+    instance = (await api.get(f"/api/workflows/{live['instance_id']}")).json()
+    assert instance["status"] == "waiting" and instance["waiting_for"].startswith("kyc#")
+    resolved = await api.post(
+        f"/api/workflows/{instance['id']}/dependencies/kyc",
+        json={"ok": True, "data": {"level": "gold"}},
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "completed"
+    log = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
+    assert log["items"][0]["payload"]["text"]["body"] == "Approved, gold!"
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404

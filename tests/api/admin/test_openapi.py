@@ -1,0 +1,128 @@
+"""The OpenAPI description: complete, secured, and true (a bounded schemathesis run)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from convoflow.api.app import create_app
+from convoflow.runtime import Runtime
+from convoflow.services import setup
+from tests.api.admin.conftest import AdminApi
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+from tests.support.graph_stub import GraphStub
+
+#: Examples per operation and mode; ~50 operations × 2 modes keeps the run under a minute.
+#: Raise it with CONVOFLOW_FUZZ_EXAMPLES for a longer hunt.
+EXAMPLES_PER_OPERATION = int(os.environ.get("CONVOFLOW_FUZZ_EXAMPLES", "6"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+async def test_every_api_operation_is_described_with_a_model_and_bearer_auth(
+    api: AdminApi,
+) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 40
+    for path, method, operation in operations:
+        where = f"{method.upper()} {path}"
+        assert operation.get("summary") and operation.get("description"), where
+        assert operation["security"] == [{"HTTPBearer": []}], where
+        success = [code for code in operation["responses"] if code.startswith("2")]
+        assert success, where
+        content = operation["responses"][success[0]]["content"]["application/json"]
+        assert content["schema"], where
+        error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ErrorResponse"}, where
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200
+
+
+async def _prepare(database_url: str) -> str:
+    """A clean, seeded database; returns an API key of the seeded owner."""
+    runtime = Runtime.build(make_settings(database_url))
+    try:
+        await truncate_all(runtime.engine)
+        await setup.seed(runtime.sessions)
+        key = await setup.create_user_with_key(runtime.sessions, username="fuzzer")
+    finally:
+        await runtime.close()
+    return key
+
+
+async def _clean(database_url: str) -> None:
+    runtime = Runtime.build(make_settings(database_url))
+    try:
+        await truncate_all(runtime.engine)
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.postgres
+def test_schemathesis_finds_no_server_error_and_no_response_off_schema(
+    pg_url: str, graph_stub: GraphStub
+) -> None:
+    key = asyncio.run(_prepare(pg_url))
+    settings = make_settings(
+        pg_url, whatsapp_api_base=graph_stub.url, whatsapp_phone_number_id="15550000000"
+    )
+    app = create_app(settings)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {key}"}
+    failures: list[str] = []
+    try:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if not operation.path.startswith("/api/"):
+                continue
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                _fuzz(operation, mode, headers, failures)
+    finally:
+        asyncio.run(_clean(pg_url))
+    assert not failures, "\n\n".join(failures)
+
+
+def _fuzz(
+    operation: Any, mode: GenerationMode, headers: dict[str, str], failures: list[str]
+) -> None:
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    try:
+        run()
+    except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failures
+        failures.append(f"{operation.label} ({mode}): {exc}")

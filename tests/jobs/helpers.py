@@ -1,0 +1,95 @@
+"""Rows for the job tests: a customer with queued outbound messages, and reading them back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from convoflow.runtime import Runtime
+from convoflow.store import accounts
+from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.types import new_id, utcnow
+from tests.support.webhooks import PHONE_NUMBER_ID
+
+
+async def owner_id(runtime: Runtime) -> str:
+    """The seeded default owner."""
+    async with runtime.sessions() as session:
+        return (await accounts.get_user(session, "admin")).id
+
+
+async def add_contact(
+    runtime: Runtime,
+    customer: str,
+    *,
+    wa_id: str | None = None,
+    bsuid: str | None = None,
+    last_inbound_at: datetime | None = None,
+) -> str:
+    """A contact who last wrote at ``last_inbound_at`` (default: a minute ago)."""
+    owner = await owner_id(runtime)
+    now = utcnow()
+    async with runtime.sessions.begin() as session:
+        session.add(
+            Contact(
+                id=new_id(),
+                owner_id=owner,
+                customer_key=customer,
+                wa_id=wa_id if (wa_id or bsuid) else customer,
+                bsuid=bsuid,
+                name="Ana",
+                first_seen_at=now,
+                last_seen_at=now,
+                last_inbound_at=last_inbound_at or now - timedelta(minutes=1),
+                opted_out=False,
+            )
+        )
+    return owner
+
+
+async def queue_texts(
+    runtime: Runtime,
+    customer: str,
+    texts: list[str],
+    *,
+    phone_number_id: str = PHONE_NUMBER_ID,
+    template_id: str | None = None,
+) -> list[int]:
+    """Queue text rows for the customer, as the engine would; returns their ids."""
+    owner = await owner_id(runtime)
+    now = utcnow()
+    rows = [
+        WhatsAppMessage(
+            owner_id=owner,
+            phone_number_id=phone_number_id,
+            customer=customer,
+            direction="out",
+            type="text",
+            payload={"type": "text", "text": {"body": body}},
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            template_id=template_id,
+            created_at=now,
+        )
+        for body in texts
+    ]
+    async with runtime.sessions.begin() as session:
+        session.add_all(rows)
+    return [row.id for row in rows]
+
+
+async def outbound(runtime: Runtime, customer: str | None = None) -> list[WhatsAppMessage]:
+    """Outbound rows (of one customer), oldest first."""
+    query = select(WhatsAppMessage).where(WhatsAppMessage.direction == "out")
+    if customer is not None:
+        query = query.where(WhatsAppMessage.customer == customer)
+    async with runtime.sessions() as session:
+        return list((await session.scalars(query.order_by(WhatsAppMessage.id))).all())
+
+
+def texts_of(requests: list[Any]) -> list[str | None]:
+    """The text bodies of recorded Graph requests."""
+    return [request.text for request in requests]

@@ -1,0 +1,158 @@
+"""The sweeper finds what a crash left behind, and cleans up expired conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+
+from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.jobs.dispatcher import Dispatcher
+from convoflow.jobs.sweeper import Sweeper
+from convoflow.runtime import Runtime
+from convoflow.services.whatsapp_inbox import PhoneNumberDirectory, receive_webhook
+from convoflow.store.models import ConversationState, WhatsAppMessage, WorkflowInstance
+from convoflow.store.types import utcnow
+from tests.jobs.helpers import add_contact, outbound, queue_texts
+from tests.support.graph_stub import GraphStub
+from tests.support.webhooks import change, eventually, text, webhook
+
+
+class RecordingDispatcher(Dispatcher):
+    """Records kicks instead of running them."""
+
+    def __init__(self) -> None:
+        self.kicks: list[tuple[str, ...]] = []
+
+    async def customers_received(self, customers: Iterable[tuple[str, str]]) -> None:
+        self.kicks.extend(("process", *pair) for pair in customers)
+
+    async def deliver(self, owner_id: str, customer: str) -> None:
+        self.kicks.append(("deliver", owner_id, customer))
+
+    async def run_effects(self, effect_row_ids: Iterable[str]) -> None:
+        self.kicks.extend(("effect", effect_id) for effect_id in effect_row_ids)
+
+
+async def store_without_processing(runtime: Runtime, customer: str, words: str) -> None:
+    """What a crash right after the webhook's commit leaves: a `received` row, no job."""
+    parsed = parse_webhook(webhook(change([text(customer, words)])))
+    await receive_webhook(runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed)
+
+
+async def test_messages_left_pending_by_a_crash_are_processed_and_answered(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    await store_without_processing(app_runtime, "15550003333", "hi")
+
+    assert (await app_runtime.sweeper.sweep_once()).inbound == 0  # still within the grace
+    report = await app_runtime.sweeper.sweep_once(grace_seconds=0)
+
+    assert report.inbound == 1
+    [reply] = await graph_stub.wait_for_async(1, timeout=30)
+    assert reply.to == "+15550003333" and reply.json["type"] == "interactive"
+
+
+async def test_due_outbound_rows_nobody_sent_are_delivered(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    await add_contact(app_runtime, "15550004444")
+    await queue_texts(app_runtime, "15550004444", ["left behind"])
+    await queue_texts(app_runtime, "15550004444", ["printed"], phone_number_id="terminal")
+
+    report = await app_runtime.sweeper.sweep_once(grace_seconds=0)
+
+    assert report.outbound == 1
+    [sent] = await graph_stub.wait_for_async(1, timeout=30)
+    assert sent.text == "left behind"
+
+
+async def test_a_kick_is_not_repeated_while_the_work_is_unchanged(app_runtime: Runtime) -> None:
+    await add_contact(app_runtime, "15550005555")
+    await queue_texts(app_runtime, "15550005555", ["waiting"])
+    dispatcher = RecordingDispatcher()
+    sweeper = Sweeper(sessions=app_runtime.sessions, dispatcher=dispatcher)
+
+    await sweeper.sweep_once(grace_seconds=0)
+    await sweeper.sweep_once(grace_seconds=0)
+    assert len(dispatcher.kicks) == 1
+
+    async with app_runtime.sessions.begin() as session:  # rescheduled: a new kick is due
+        await session.execute(update(WhatsAppMessage).values(next_attempt_at=utcnow()))
+    await sweeper.sweep_once(grace_seconds=0)
+    assert len(dispatcher.kicks) == 2
+
+
+async def test_sweepers_of_several_processes_share_their_kicks_through_redis(
+    app_runtime: Runtime, redis_client: Redis
+) -> None:
+    await add_contact(app_runtime, "15550006666")
+    await queue_texts(app_runtime, "15550006666", ["once"])
+    first, second = RecordingDispatcher(), RecordingDispatcher()
+    sweepers = [
+        Sweeper(sessions=app_runtime.sessions, dispatcher=dispatcher, redis=redis_client)
+        for dispatcher in (first, second)
+    ]
+
+    for sweeper in sweepers:
+        await sweeper.sweep_once(grace_seconds=0)
+
+    assert len(first.kicks) + len(second.kicks) == 1
+
+
+async def test_expired_conversations_are_removed_and_their_runs_cancelled(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    for customer in ("15550007777", "15550008888"):
+        await store_without_processing(app_runtime, customer, "hi")
+        await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer))
+    async with app_runtime.sessions.begin() as session:
+        await session.execute(
+            update(ConversationState)
+            .where(ConversationState.phone_number == "15550007777")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    report = await app_runtime.sweeper.sweep_once()
+
+    assert report.expired == 1
+    async with app_runtime.sessions() as session:
+        states = (await session.scalars(select(ConversationState.phone_number))).all()
+        runs = {
+            run.user_id: (run.status, run.error)
+            for run in (await session.scalars(select(WorkflowInstance))).all()
+        }
+    assert states == ["15550008888"]
+    assert runs == {
+        "15550007777": ("cancelled", "conversation expired"),
+        "15550008888": ("active", None),
+    }
+
+
+async def test_a_lost_first_send_is_retried_by_the_sweeper(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    await add_contact(app_runtime, "15550009999")
+    await queue_texts(app_runtime, "15550009999", ["after the crash"])
+    async with app_runtime.sessions.begin() as session:  # a sender claimed it, then died
+        await session.execute(
+            update(WhatsAppMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+    await app_runtime.sweeper.sweep_once(grace_seconds=0)
+
+    async def delivered() -> bool:
+        return [row.status for row in await outbound(app_runtime, "15550009999")] == ["sent"]
+
+    await eventually(delivered, what="the claimed row to be delivered")
+
+
+async def pending_customer(runtime: Runtime, customer: str) -> tuple[str, str]:
+    async with runtime.sessions() as session:
+        owner = await session.scalar(
+            select(WhatsAppMessage.owner_id).where(WhatsAppMessage.customer == customer)
+        )
+    assert owner is not None
+    return owner, customer
