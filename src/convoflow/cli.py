@@ -94,7 +94,7 @@ def serve(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 32,
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 10,
 ) -> None:
     """Run background jobs from Redis: sending, effects and the sweeper (needs Redis)."""
     import logging

@@ -100,6 +100,7 @@ class Runtime:
         broker = create_broker(settings)
         dispatcher = Dispatcher(broker)
         jobs = JobHandlers.build(
+            engine=engine,
             sessions=sessions,
             processor=processor,
             graph=graph,

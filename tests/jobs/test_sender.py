@@ -25,6 +25,7 @@ FAST = SenderPolicy(max_attempts=4, backoff=Backoff(base_seconds=0.01, cap_secon
 
 def sender_for(runtime: Runtime, policy: SenderPolicy = FAST) -> OutboxSender:
     return OutboxSender(
+        engine=runtime.engine,
         sessions=runtime.sessions,
         graph=runtime.graph,
         limiter=LocalRateLimiter(1000),
@@ -161,7 +162,12 @@ async def test_throughput_limit_holds_back_the_whole_number(
     await queue_texts(app_runtime, CUSTOMER, ["hello"])
     graph_stub.fail_next(1, status=429, code=130429, retry_after=30)
     limiter = LocalRateLimiter(1000)
-    sender = OutboxSender(sessions=app_runtime.sessions, graph=app_runtime.graph, limiter=limiter)
+    sender = OutboxSender(
+        engine=app_runtime.engine,
+        sessions=app_runtime.sessions,
+        graph=app_runtime.graph,
+        limiter=limiter,
+    )
 
     await sender.deliver_customer(owner, CUSTOMER)
 

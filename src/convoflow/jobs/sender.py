@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Update, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
@@ -97,11 +97,13 @@ class OutboxSender:
     def __init__(
         self,
         *,
+        engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         graph: GraphClient,
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
     ) -> None:
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = sessions
         self.graph = graph
         self.limiter = limiter
@@ -110,14 +112,19 @@ class OutboxSender:
     async def deliver_customer(self, owner_id: str, customer: str) -> DeliveryReport:
         """Send the customer's due rows in order until none is left or the head must wait."""
         report = DeliveryReport()
-        while True:
-            row = await self._claim_head(owner_id, customer)
-            if row is None:
-                return report
-            if not await self._deliver(row, report):
-                return report
+        # One connection for the whole run, in autocommit: every statement here stands alone,
+        # so BEGIN/COMMIT round trips and pool checkouts per statement are saved.
+        async with self.autocommit.connect() as connection:
+            while True:
+                row = await self._claim_head(connection, owner_id, customer)
+                if row is None:
+                    return report
+                if not await self._deliver(connection, row, report):
+                    return report
 
-    async def _claim_head(self, owner_id: str, customer: str) -> _Claimed | None:
+    async def _claim_head(
+        self, connection: AsyncConnection, owner_id: str, customer: str
+    ) -> _Claimed | None:
         now = utcnow()
         message = WhatsAppMessage
         head = (
@@ -131,37 +138,35 @@ class OutboxSender:
             )
             .scalar_subquery()
         )
-        async with self.sessions.begin() as session:
-            claimed = (
-                await session.execute(
-                    update(message)
-                    .where(
-                        message.id == head,
-                        or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
-                    )
-                    .values(
-                        next_attempt_at=now + timedelta(seconds=self.policy.claim_seconds),
-                        updated_at=now,
-                    )
-                    .returning(
-                        message.id,
-                        message.phone_number_id,
-                        message.type,
-                        message.payload,
-                        message.attempts,
-                    )
-                    .execution_options(synchronize_session=False)
+        claimed = (
+            await connection.execute(
+                update(message)
+                .where(
+                    message.id == head,
+                    or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
                 )
-            ).first()
-            if claimed is None:
-                return None
-            contact = (
-                await session.execute(
-                    select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
-                        Contact.owner_id == owner_id, Contact.customer_key == customer
-                    )
+                .values(
+                    next_attempt_at=now + timedelta(seconds=self.policy.claim_seconds),
+                    updated_at=now,
                 )
-            ).first()
+                .returning(
+                    message.id,
+                    message.phone_number_id,
+                    message.type,
+                    message.payload,
+                    message.attempts,
+                )
+            )
+        ).first()
+        if claimed is None:
+            return None
+        contact = (
+            await connection.execute(
+                select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
+                    Contact.owner_id == owner_id, Contact.customer_key == customer
+                )
+            )
+        ).first()
         return _Claimed(
             id=claimed.id,
             phone_number_id=claimed.phone_number_id,
@@ -174,7 +179,9 @@ class OutboxSender:
             last_inbound_at=contact.last_inbound_at if contact else None,
         )
 
-    async def _deliver(self, row: _Claimed, report: DeliveryReport) -> bool:
+    async def _deliver(
+        self, connection: AsyncConnection, row: _Claimed, report: DeliveryReport
+    ) -> bool:
         """Send one claimed row; True when the next row may follow now."""
         if window_is_closed(row.type, row.last_inbound_at, utcnow()):
             await self._outside_window(row, detail="")
@@ -184,35 +191,41 @@ class OutboxSender:
             self.limiter, row.phone_number_id, max_wait=self.policy.max_inline_wait
         )
         if wait > 0.0:
-            report.retry_at = await self._reschedule(row, wait, attempted=False)
+            report.retry_at = await self._reschedule(connection, row, wait, attempted=False)
             return False
         try:
             wamid = await self.graph.send_message(
                 row.phone_number_id, body=row.payload, **row.address()
             )
         except RetryableGraphError as error:
-            return await self._retry_later(row, error, report)
+            return await self._retry_later(connection, row, error, report)
         except PermanentGraphError as error:
             if error.code == OUTSIDE_WINDOW_CODE:
                 await self._outside_window(row, detail=str(error))
             else:
-                await self._fail(row, error.code, str(error))
+                await self._fail(connection, row, error.code, str(error))
             report.failed += 1
             return True
         except ValueError as error:  # a body the client refuses: a bug, never retried
-            await self._fail(row, None, f"not sendable: {error}")
+            await self._fail(connection, row, None, f"not sendable: {error}")
             report.failed += 1
             return True
-        await self._mark_sent(row, wamid)
+        await self._mark_sent(connection, row, wamid)
         report.sent += 1
         return True
 
     async def _retry_later(
-        self, row: _Claimed, error: RetryableGraphError, report: DeliveryReport
+        self,
+        connection: AsyncConnection,
+        row: _Claimed,
+        error: RetryableGraphError,
+        report: DeliveryReport,
     ) -> bool:
         failures = row.attempts + 1
         if failures >= self.policy.max_attempts:
-            await self._fail(row, error.code, f"gave up after {failures} attempts: {error}")
+            await self._fail(
+                connection, row, error.code, f"gave up after {failures} attempts: {error}"
+            )
             report.failed += 1
             return True
         if error.code == GraphErrorCode.PAIR_RATE_LIMIT and error.retry_after is None:
@@ -223,11 +236,14 @@ class OutboxSender:
             # The whole number is over its throughput: hold every customer back, not just this.
             await self.limiter.pause(row.phone_number_id, delay)
         logger.info("send of message %s failed (%s); retry in %.2fs", row.id, error, delay)
-        report.retry_at = await self._reschedule(row, delay, attempted=True, error=error)
+        report.retry_at = await self._reschedule(
+            connection, row, delay, attempted=True, error=error
+        )
         return False
 
     async def _reschedule(
         self,
+        connection: AsyncConnection,
         row: _Claimed,
         delay: float,
         *,
@@ -241,12 +257,13 @@ class OutboxSender:
             values["attempts"] = WhatsAppMessage.attempts + 1
         if error is not None:
             values.update(error_code=error.code, error_text=str(error)[:_ERROR_TEXT_LIMIT])
-        await self._update(row, values)
+        await self._update(connection, row, values)
         return retry_at
 
-    async def _mark_sent(self, row: _Claimed, wamid: str) -> None:
+    async def _mark_sent(self, connection: AsyncConnection, row: _Claimed, wamid: str) -> None:
         now = utcnow()
         await self._update(
+            connection,
             row,
             {
                 "status": "sent",
@@ -260,9 +277,12 @@ class OutboxSender:
             },
         )
 
-    async def _fail(self, row: _Claimed, code: int | None, text: str) -> None:
+    async def _fail(
+        self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
+    ) -> None:
         logger.warning("message %s to %s failed: %s", row.id, row.customer, text)
         await self._update(
+            connection,
             row,
             {
                 "status": "failed",
@@ -284,29 +304,29 @@ class OutboxSender:
                 now=now,
                 detail=detail,
             )
-            await self._update_in(
-                session,
-                row,
-                {
-                    "status": "failed",
-                    "next_attempt_at": None,
-                    "error_code": OUTSIDE_WINDOW_CODE,
-                    "error_text": reason[:_ERROR_TEXT_LIMIT],
-                    "updated_at": now,
-                },
+            await session.execute(
+                _settle(
+                    row,
+                    {
+                        "status": "failed",
+                        "next_attempt_at": None,
+                        "error_code": OUTSIDE_WINDOW_CODE,
+                        "error_text": reason[:_ERROR_TEXT_LIMIT],
+                        "updated_at": now,
+                    },
+                )
             )
         logger.info("message %s to %s not sent: %s", row.id, row.customer, reason)
 
-    async def _update(self, row: _Claimed, values: dict[str, Any]) -> None:
-        async with self.sessions.begin() as session:
-            await self._update_in(session, row, values)
-
     @staticmethod
-    async def _update_in(session: AsyncSession, row: _Claimed, values: dict[str, Any]) -> None:
-        # Only a row still queued changes: a status webhook may have settled it already.
-        await session.execute(
-            update(WhatsAppMessage)
-            .where(WhatsAppMessage.id == row.id, WhatsAppMessage.status == "queued")
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    async def _update(connection: AsyncConnection, row: _Claimed, values: dict[str, Any]) -> None:
+        await connection.execute(_settle(row, values))
+
+
+def _settle(row: _Claimed, values: dict[str, Any]) -> Update:
+    """Change the row, if it is still queued (a status webhook may have settled it)."""
+    return (
+        update(WhatsAppMessage)
+        .where(WhatsAppMessage.id == row.id, WhatsAppMessage.status == "queued")
+        .values(**values)
+    )

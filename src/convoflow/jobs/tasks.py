@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from convoflow.channels.whatsapp.graph import GraphClient
@@ -35,7 +35,8 @@ from convoflow.store.models import WorkflowEffect
 
 __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]
 
-DEFAULT_JOB_CONCURRENCY = 32
+#: Jobs at once per process; each holds one database connection (the pool keeps 10).
+DEFAULT_JOB_CONCURRENCY = 10
 #: Statuses after which a turn may have left effects behind (an http step, an end action).
 _EFFECT_STATUSES = frozenset({FlowStatus.WAITING_EFFECT, FlowStatus.COMPLETED})
 
@@ -68,6 +69,7 @@ class JobHandlers:
     def build(
         cls,
         *,
+        engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         processor: MessageProcessor,
         graph: GraphClient,
@@ -78,7 +80,7 @@ class JobHandlers:
         end_action_secret: str,
     ) -> JobHandlers:
         """Wire the sender and the effect runner for one process."""
-        sender = OutboxSender(sessions=sessions, graph=graph, limiter=limiter)
+        sender = OutboxSender(engine=engine, sessions=sessions, graph=graph, limiter=limiter)
         effects = EffectRunner(
             sessions=sessions, http=http, results=results, end_action_secret=end_action_secret
         )
@@ -89,6 +91,10 @@ class JobHandlers:
             effects=effects,
             dispatcher=dispatcher,
         )
+
+    def limit_concurrency(self, jobs: int) -> None:
+        """Run at most ``jobs`` jobs at once from now on."""
+        self._slots = asyncio.Semaphore(jobs)
 
     async def handle_customer(self, owner_id: str, customer: str) -> None:
         """Process the customer's pending messages, deliver the replies, start effects."""

@@ -88,6 +88,7 @@ async def run_worker(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal_number, stop.set)
     runtime = Runtime.build(settings)
+    runtime.jobs.limit_concurrency(concurrency)
     background = BackgroundJobs(runtime, sweep=True)
     await background.start()
     receiver = asyncio.create_task(

@@ -5,9 +5,7 @@ Three platform users: ``admin`` (owns the built-in templates), ``alice`` and ``b
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,18 +16,9 @@ from fastapi import FastAPI
 from convoflow.api.app import create_app
 from convoflow.runtime import Runtime
 from convoflow.services import setup
-from convoflow.store import migrate
 from convoflow.store.database import create_engine
 from tests.conftest import make_settings
-from tests.support.databases import (
-    POSTGRES_HOST,
-    POSTGRES_PORT,
-    POSTGRES_USER,
-    postgres_url,
-    recreate_postgres_database_sync,
-    require_service,
-    truncate_all,
-)
+from tests.support.databases import truncate_all
 from tests.support.graph_stub import GraphStub
 
 USERS = ("alice", "bob")
@@ -75,36 +64,6 @@ class AdminApi:
         self, path: str, *, user: str | None = "alice", **kwargs: Any
     ) -> httpx.Response:
         return await self.call("DELETE", path, user=user, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of this run's own (other runs may recreate the shared one)."""
-    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    name = f"convoflow_test_admin_{os.getpid()}"
-    recreate_postgres_database_sync(name)
-    url = postgres_url(name)
-    migrate.upgrade(url)
-    yield url
-    _drop_database_sync(name)
-
-
-def _drop_database_sync(name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(
-            host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres"
-        )
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, drop()).result()
 
 
 @pytest.fixture
