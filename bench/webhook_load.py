@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import hashlib
 import hmac
-import itertools
 import json
 import os
 import platform
@@ -44,111 +43,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from webhook_standins import APP_SECRET, DATABASE, PG, PHONE_NUMBER_ID, TOKEN
 
-APP_SECRET = "bench-app-secret"
-TOKEN = "bench-token"
-PHONE_NUMBER_ID = "106540352242922"
-DATABASE = "convoflow_bench"
-PG = "postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 HERE = Path(__file__).resolve()
-
-
-# --- the stand-in Graph API and the floor server (raw ASGI apps, run by uvicorn) ---------
-
-
-def graph_standin() -> Callable[..., Any]:
-    """Answers every send with a wamid; GET /_stats gives arrival times per recipient."""
-    arrivals: dict[str, list[float]] = defaultdict(list)
-    numbers = itertools.count(1)
-
-    async def app(
-        scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
-    ) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        if scope["method"] == "GET":
-            answer = json.dumps(arrivals).encode()
-        elif scope["method"] == "DELETE":
-            arrivals.clear()
-            answer = b"{}"
-        else:
-            request = json.loads(body)
-            arrivals[request.get("to") or request.get("recipient")].append(time.time())
-            answer = json.dumps({"messages": [{"id": f"wamid.BENCH.{next(numbers)}"}]}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
-
-    return app
-
-
-def floor_server() -> Callable[..., Any]:
-    """The unavoidable I/O per webhook: signature, one INSERT, one outbound POST, 200."""
-    import asyncpg
-
-    state: dict[str, Any] = {}
-    graph_url = os.environ["BENCH_GRAPH_URL"] + f"/v25.0/{PHONE_NUMBER_ID}/messages"
-
-    async def app(
-        scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
-    ) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            state["pool"] = await asyncpg.create_pool(f"postgresql://{PG}/{DATABASE}", max_size=20)
-            state["http"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        if scope["path"] == "/healthz":
-            await _respond(send, 200)
-            return
-        headers = dict(scope["headers"])
-        expected = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected.encode(), headers.get(b"x-hub-signature-256", b"")):
-            await _respond(send, 401)
-            return
-        message = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]
-        await state["pool"].execute(
-            "INSERT INTO bench_floor_inbox (wamid, body) VALUES ($1, $2)",
-            message["id"],
-            body.decode(),
-        )
-        reply = {
-            "messaging_product": "whatsapp",
-            "to": "+" + message["from"],
-            "type": "text",
-            "text": {"body": "hello"},
-        }
-        await state["http"].post(
-            graph_url, json=reply, headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        await _respond(send, 200)
-
-    return app
-
-
-async def _respond(send: Callable[..., Any], status: int) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -177,19 +75,14 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 def uvicorn_args(factory: str, port: int, workers: int = 1) -> list[str]:
+    """Run one of :mod:`webhook_standins`' apps."""
+    options = f"--factory --port {port} --workers {workers} --log-level warning --no-access-log"
     return [
         sys.executable,
         "-m",
         "uvicorn",
         factory,
-        "--factory",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
+        *options.split(),
         "--app-dir",
         str(HERE.parent),
     ]
@@ -396,7 +289,9 @@ async def measure(options: argparse.Namespace, logs: Path) -> None:
     convoflow = [sys.executable, "-m", "convoflow.cli"]
     with ExitStack() as stack:
         stack.enter_context(
-            process(uvicorn_args("webhook_load:graph_standin", graph_port), env, logs / "graph.log")
+            process(
+                uvicorn_args("webhook_standins:graph_standin", graph_port), env, logs / "graph.log"
+            )
         )
         await wait_for(graph + "/_stats")
         seed = [*convoflow, "seed"]
@@ -412,7 +307,7 @@ async def measure(options: argparse.Namespace, logs: Path) -> None:
             stack.enter_context(process([*convoflow, "worker"], env, logs / f"worker-{number}.log"))
         stack.enter_context(
             process(
-                uvicorn_args("webhook_load:floor_server", floor_port, options.servers),
+                uvicorn_args("webhook_standins:floor_server", floor_port, options.servers),
                 env,
                 logs / "floor.log",
             )

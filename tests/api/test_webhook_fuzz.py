@@ -103,7 +103,7 @@ def test_signed_bodies_never_produce_a_500(
 
     response = portal.call(client.post, raw)
 
-    assert response.status_code in (200, 400), response.text
+    assert response.status_code in (200, 400, 413), response.text
 
 
 @settings(
@@ -117,6 +117,6 @@ def test_unsigned_bodies_are_refused_and_never_answered(
 
     response = portal.call(lambda: client.post(raw, secret=secret))
 
-    assert response.status_code == 401
+    assert response.status_code in (401, 413)  # the size is checked first
     assert count_stored(portal, client) == 0
     assert graph_stub.requests == []

@@ -11,6 +11,7 @@ from convoflow.api.errors import error_responses
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.conversations import (
     ConversationOut,
+    ConversationRelease,
     ConversationReset,
     MessageOut,
     TemplateStatsOut,
@@ -62,6 +63,21 @@ async def reset_conversation(
         runtime, session, caller=caller, phone=phone
     )
     return ConversationReset.of(result)
+
+
+@router.post(
+    "/conversations/{phone}/release",
+    response_model=ConversationRelease,
+    responses=error_responses(404, 409),
+)
+async def release_conversation(
+    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> ConversationRelease:
+    """Give a conversation paused at a `handoff` step back to the bot."""
+    result = await conversations_admin.release_conversation(
+        runtime, session, caller=caller, phone=phone
+    )
+    return ConversationRelease.of(result)
 
 
 @router.get("/messages", response_model=Page[MessageOut])

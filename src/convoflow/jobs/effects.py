@@ -277,5 +277,7 @@ async def _call_end_action(
 #: Effect kind → how one attempt runs (see also ``RESULT_HANDLERS`` for what results mean).
 ATTEMPT_RUNNERS: dict[str, AttemptRunner] = {
     "http": _call_http,
+    # A workflow dependency is an HTTP call too; its result handler differs.
+    "dependency": _call_http,
     "end_action": _call_end_action,
 }

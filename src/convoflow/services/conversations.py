@@ -24,7 +24,7 @@ from convoflow.services.outcomes import (
     record_effects,
 )
 from convoflow.sessions.base import LiveConversation, SessionStore
-from convoflow.store.models import WorkflowInstance
+from convoflow.store.models import Contact, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
 MAX_CONNECT_HOPS = 8
@@ -41,6 +41,23 @@ class Customer:
     phone: str = ""
     contact_id: str | None = None
     user_type_id: str | None = None
+
+    @classmethod
+    def of_contact(
+        cls, contact: Contact | None, *, owner_id: str, key: str, channel_number: str
+    ) -> Customer:
+        """The customer as the message path sees them, from their contact row (if any)."""
+        if contact is None:
+            return cls(owner_id=owner_id, key=key, channel_number=channel_number)
+        return cls(
+            owner_id=owner_id,
+            key=key,
+            channel_number=channel_number,
+            name=contact.name,
+            phone=contact.wa_id or "",
+            contact_id=contact.id,
+            user_type_id=contact.user_type_id,
+        )
 
     def render_context(self) -> dict[str, str]:
         """What ``{{contact.*}}`` renders to."""
@@ -162,6 +179,9 @@ class ConversationService:
         """Another template's trigger typed where the waiting step expects something else."""
         if not isinstance(event, TextReceived) or live.state.waiting_effect:
             return None
+        step = template.step(live.state.current_step)
+        if step is not None and step.type == "handoff":
+            return None  # a person is talking to the customer: keywords are not for the bot
         if template.is_cancel(event.text) or accepts(template, live.state, event):
             return None
         return await self._starting_template(session, customer, event)

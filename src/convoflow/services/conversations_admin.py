@@ -13,11 +13,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.engine.events import Release
 from convoflow.services import instance_lifecycle as lifecycle
 from convoflow.services.access import Caller
-from convoflow.services.customer_messages import conversation_locked, find_contact
+from convoflow.services.customer_messages import (
+    conversation_locked,
+    customer_of,
+    find_contact,
+    kick_background,
+)
 from convoflow.sessions.base import LiveConversation
-from convoflow.store.errors import NotFound
+from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
 
@@ -94,6 +100,42 @@ async def reset_conversation(
     if live is None and not deleted:
         raise NotFound(f"no live conversation with {phone}")
     return ResetResult(key, instance.id if instance is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    """A handed-off conversation given back to the bot: where it stands now."""
+
+    customer: str
+    status: str
+    current_step: str | None
+
+
+async def release_conversation(
+    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+) -> ReleaseResult:
+    """Give a conversation paused at a ``handoff`` step back to the bot (404 if none, 409
+    when it is not handed off); the bot's next messages are queued for the customer."""
+    async with session.begin():
+        key = await _customer_key(session, caller, phone)
+    now = utcnow()
+    async with conversation_locked(runtime, caller.id, key) as locked:
+        live = await runtime.store.load(locked, owner_id=caller.id, customer=key, now=now)
+        if live is None:
+            raise NotFound(f"no live conversation with {phone}")
+        _row, template = await runtime.catalog.compiled(locked, live.template_id)
+        step = template.step(live.state.current_step)
+        if step is None or step.type != "handoff":
+            raise Conflict(f"the conversation with {phone} is not handed off to an agent")
+        customer = await customer_of(locked, caller.id, key)
+        turn, after = await runtime.conversations.resume(locked, customer, Release(), now=now)
+        await locked.commit()
+        if after is not None and not runtime.store.transactional:
+            await runtime.store.save(locked, after)
+    await kick_background(runtime, customers=[(caller.id, key)])
+    return ReleaseResult(
+        key, str(turn.status or ""), after.state.current_step if after is not None else None
+    )
 
 
 async def list_messages(

@@ -68,15 +68,8 @@ async def customer_of(
     """The customer as the message path sees them (contact details and reply number)."""
     contact = await find_contact(session, owner_id, customer_key)
     key = contact.customer_key if contact else customer_key
-    return Customer(
-        owner_id=owner_id,
-        key=key,
-        channel_number=await channel_number(session, owner_id, key) or default_channel,
-        name=contact.name if contact else "",
-        phone=(contact.wa_id or "") if contact else "",
-        contact_id=contact.id if contact else None,
-        user_type_id=contact.user_type_id if contact else None,
-    )
+    number = await channel_number(session, owner_id, key) or default_channel
+    return Customer.of_contact(contact, owner_id=owner_id, key=key, channel_number=number)
 
 
 @asynccontextmanager

@@ -235,12 +235,4 @@ async def load_customer(
             select(Contact).where(Contact.owner_id == owner_id, Contact.customer_key == key)
         )
     ).scalar_one_or_none()
-    return Customer(
-        owner_id=owner_id,
-        key=key,
-        channel_number=channel_number,
-        name=contact.name if contact else "",
-        phone=(contact.wa_id or "") if contact else "",
-        contact_id=contact.id if contact else None,
-        user_type_id=contact.user_type_id if contact else None,
-    )
+    return Customer.of_contact(contact, owner_id=owner_id, key=key, channel_number=channel_number)

@@ -140,3 +140,21 @@ async def test_an_outside_system_resolves_a_conversation_waiting_at_an_http_step
     log = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
     assert log["items"][0]["payload"]["text"]["body"] == "Approved, gold!"
     assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+
+
+async def test_release_gives_a_handed_off_conversation_back_to_the_bot(api: AdminApi) -> None:
+    ana = await customer(api, ANA)
+    await ana.say("help")
+    handed = await ana.say("Talk to a person")
+    assert "member of our team" in handed[0].body["text"]["body"]
+    assert await ana.say("hello") == []  # the bot stays quiet while an agent talks
+    not_handed = await (await customer(api, BEN, "Ben")).say("hi")
+    assert not_handed
+    assert (await api.post(f"/api/conversations/{BEN}/release")).status_code == 409
+    assert (await api.post(f"/api/conversations/{ANA}/release", user="bob")).status_code == 404
+    released = await api.post(f"/api/conversations/{ANA}/release")
+    assert released.status_code == 200, released.text
+    assert released.json() == {"phone_number": ANA, "status": "completed", "current_step": None}
+    log = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
+    assert "Thanks for talking to us" in log["items"][0]["payload"]["text"]["body"]
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404

@@ -19,11 +19,6 @@ from tests.api.admin.conftest import END_ACTION_SECRET, AdminApi
 from tests.api.admin.helpers import loan_template
 from tests.api.admin.standins import EndActionReceiver, KycStandIn
 
-WAITING_ON_RUNNER = pytest.mark.xfail(
-    "dependency" not in ATTEMPT_RUNNERS,
-    reason="convoflow.jobs.effects has no attempt runner for 'dependency' effects yet",
-    strict=True,
-)
 DATA = {"amount": 2500, "purpose": "A new roof"}
 
 
@@ -109,7 +104,6 @@ async def test_an_end_action_that_keeps_failing_fails_the_instance(api: AdminApi
     assert len(down.received) == 5
 
 
-@WAITING_ON_RUNNER
 @pytest.mark.usefixtures("fast_retries")
 async def test_kyc_dependency_is_retried_until_it_passes_then_the_end_action_runs(
     api: AdminApi, kyc: KycStandIn, receiver: EndActionReceiver
@@ -143,7 +137,6 @@ async def test_kyc_dependency_is_retried_until_it_passes_then_the_end_action_run
     }
 
 
-@WAITING_ON_RUNNER
 @pytest.mark.usefixtures("fast_retries")
 async def test_a_dependency_that_never_passes_follows_on_failure(api: AdminApi) -> None:
     assert "dependency" in ATTEMPT_RUNNERS
@@ -162,7 +155,6 @@ async def test_a_dependency_that_never_passes_follows_on_failure(api: AdminApi) 
     assert len(never.received) == 2
 
 
-@WAITING_ON_RUNNER
 @pytest.mark.usefixtures("fast_retries")
 async def test_a_check_that_takes_hours_is_started_then_resolved_from_outside(
     api: AdminApi, kyc: KycStandIn

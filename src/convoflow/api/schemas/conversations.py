@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from convoflow.services.conversations_admin import ResetResult
+from convoflow.services.conversations_admin import ReleaseResult, ResetResult
 from convoflow.services.stats import TemplateStats
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.models import WhatsAppMessage
@@ -52,6 +52,21 @@ class ConversationReset(BaseModel):
     def of(cls, result: ResetResult) -> ConversationReset:
         """Build from a reset."""
         return cls(phone_number=result.customer, cancelled_instance_id=result.cancelled_instance_id)
+
+
+class ConversationRelease(BaseModel):
+    """A handed-off conversation given back to the bot."""
+
+    phone_number: str
+    status: str = Field(description="The flow status after the release (e.g. waiting_input).")
+    current_step: str | None = Field(description="Where the customer is now (None: ended).")
+
+    @classmethod
+    def of(cls, result: ReleaseResult) -> ConversationRelease:
+        """Build from a release."""
+        return cls(
+            phone_number=result.customer, status=result.status, current_step=result.current_step
+        )
 
 
 class MessageOut(BaseModel):
