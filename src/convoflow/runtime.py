@@ -109,6 +109,11 @@ class Runtime:
             results=ResultContext(sessions=sessions, locks=locks, conversations=conversations),
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
+            sender_unconfigured=(
+                ""
+                if settings.whatsapp_access_token
+                else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
+            ),
         )
         register_tasks(broker, jobs)
         return cls(

@@ -281,3 +281,24 @@ async def test_a_row_settled_meanwhile_is_not_touched(
     report = await sender_for(app_runtime).deliver_customer(owner, CUSTOMER)
 
     assert report.sent == 0 and graph_stub.requests == []
+
+
+async def test_without_an_access_token_rows_fail_saying_what_to_set(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    owner = await add_contact(app_runtime, CUSTOMER)
+    await queue_texts(app_runtime, CUSTOMER, ["hello"])
+    sender = OutboxSender(
+        engine=app_runtime.engine,
+        sessions=app_runtime.sessions,
+        graph=app_runtime.graph,
+        limiter=LocalRateLimiter(1000),
+        unconfigured="CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set",
+    )
+
+    await sender.deliver_customer(owner, CUSTOMER)
+
+    assert graph_stub.requests == []
+    [row] = await outbound(app_runtime, CUSTOMER)
+    assert row.status == "failed"
+    assert row.error_text == "not sent: CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"

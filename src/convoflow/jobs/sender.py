@@ -4,9 +4,9 @@ Ordering and mutual exclusion come from a *head-of-line claim* in the database: 
 only take the oldest queued row of a customer, and only when it is due; taking it pushes
 its ``next_attempt_at`` forward by :attr:`SenderPolicy.claim_seconds` in one UPDATE, so a
 second sender (another task, another process) finds nothing to take. That claim is the
-per-customer lock: it works across processes with or without Redis, needs no connection
-held during the HTTP call, and expires by itself when its holder dies. A later row never
-overtakes an earlier one, not even while the earlier one waits for a retry.
+per-customer lock: it works across processes with or without Redis, holds no transaction
+or row lock during the HTTP call, and expires by itself when its holder dies. A later row
+never overtakes an earlier one, not even while the earlier one waits for a retry.
 
 After the call the row is ``sent`` (with the wamid), rescheduled with backoff (retryable
 errors), or ``failed`` with Meta's code and message (permanent errors, or too many
@@ -92,7 +92,11 @@ class _Claimed:
 
 
 class OutboxSender:
-    """Delivers one customer's queued rows; safe to run anywhere, any number of times."""
+    """Delivers one customer's queued rows; safe to run anywhere, any number of times.
+
+    ``unconfigured`` names what is missing for sending at all (no access token): rows then
+    fail with that reason instead of calling the Graph API.
+    """
 
     def __init__(
         self,
@@ -102,8 +106,10 @@ class OutboxSender:
         graph: GraphClient,
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
+        unconfigured: str = "",
     ) -> None:
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.unconfigured = unconfigured
         self.sessions = sessions
         self.graph = graph
         self.limiter = limiter
@@ -183,6 +189,10 @@ class OutboxSender:
         self, connection: AsyncConnection, row: _Claimed, report: DeliveryReport
     ) -> bool:
         """Send one claimed row; True when the next row may follow now."""
+        if self.unconfigured:  # a call that cannot succeed: say why instead of making it
+            await self._fail(connection, row, None, f"not sent: {self.unconfigured}")
+            report.failed += 1
+            return True
         if window_is_closed(row.type, row.last_inbound_at, utcnow()):
             await self._outside_window(row, detail="")
             report.failed += 1

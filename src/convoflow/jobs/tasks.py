@@ -78,9 +78,16 @@ class JobHandlers:
         results: ResultContext,
         dispatcher: Dispatcher,
         end_action_secret: str,
+        sender_unconfigured: str = "",
     ) -> JobHandlers:
         """Wire the sender and the effect runner for one process."""
-        sender = OutboxSender(engine=engine, sessions=sessions, graph=graph, limiter=limiter)
+        sender = OutboxSender(
+            engine=engine,
+            sessions=sessions,
+            graph=graph,
+            limiter=limiter,
+            unconfigured=sender_unconfigured,
+        )
         effects = EffectRunner(
             sessions=sessions, http=http, results=results, end_action_secret=end_action_secret
         )

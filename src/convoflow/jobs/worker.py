@@ -65,6 +65,7 @@ class BackgroundJobs:
 
 async def _drain(broker: InMemoryBroker, seconds: float) -> None:
     """Wait for running in-memory jobs, including the ones they kick, then cancel the rest."""
+    # InMemoryBroker.wait_all() has no time limit, so its task set is watched directly.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while broker._running_tasks and loop.time() < deadline:
@@ -72,7 +73,7 @@ async def _drain(broker: InMemoryBroker, seconds: float) -> None:
         await asyncio.wait(pending, timeout=max(deadline - loop.time(), 0.0))
     for task in list(broker._running_tasks):
         task.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
 
 

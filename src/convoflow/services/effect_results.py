@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.engine.events import EffectResult
 from convoflow.services.conversations import ConversationService, Customer
 from convoflow.services.dependencies import dependency_finished
+from convoflow.services.intake import load_customer
 from convoflow.sessions.base import ConversationLocks
 from convoflow.store.models import (
-    Contact,
     PhoneNumber,
     WhatsAppMessage,
     WorkflowEffect,
@@ -184,8 +184,9 @@ async def resume_conversation(
             await session.commit()
             if resumed is not None and not store.transactional:
                 await store.save(session, resumed)
-    instances = {effect.instance_id, turn.instance_id} - {None}
-    return FedBack(effect.owner_id, customer_key, sorted(i for i in instances if i))
+    # A `connect` after the call runs on in a new instance: its effects are new too.
+    instances = {effect.instance_id, turn.instance_id or effect.instance_id}
+    return FedBack(effect.owner_id, customer_key, sorted(instances))
 
 
 async def store_end_action_result(
@@ -212,13 +213,6 @@ async def store_end_action_result(
 
 async def _customer(session: AsyncSession, owner_id: str, customer_key: str) -> Customer:
     """The customer of a conversation, replying from the number they last wrote to."""
-    contact = (
-        await session.execute(
-            select(Contact).where(
-                Contact.owner_id == owner_id, Contact.customer_key == customer_key
-            )
-        )
-    ).scalar_one_or_none()
     channel = await session.scalar(
         select(WhatsAppMessage.phone_number_id)
         .where(
@@ -236,14 +230,8 @@ async def _customer(session: AsyncSession, owner_id: str, customer_key: str) -> 
             .order_by(PhoneNumber.created_at)
             .limit(1)
         )
-    return Customer(
-        owner_id=owner_id,
-        key=customer_key,
-        channel_number=channel or "",
-        name=contact.name if contact else "",
-        phone=(contact.wa_id or "") if contact else "",
-        contact_id=contact.id if contact else None,
-        user_type_id=contact.user_type_id if contact else None,
+    return await load_customer(
+        session, owner_id=owner_id, key=customer_key, channel_number=channel or ""
     )
 
 
