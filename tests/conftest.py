@@ -14,8 +14,8 @@ from convoflow.store import migrate
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
-    postgres_url,
     drop_postgres_database_sync,
+    postgres_url,
     recreate_postgres_database_sync,
     require_service,
     truncate_all,
