@@ -112,6 +112,7 @@ class Outcome:
     it and starts it with ``state.variables`` carried over. ``visited_steps`` lists the
     steps run in this advance, in order (for the funnel statistics). ``input_rejected`` is
     true when the customer's answer did not fit the waiting step and was re-asked.
+    ``variables`` holds the run's variables after this advance, also when it ended.
     """
 
     status: FlowStatus
@@ -122,3 +123,4 @@ class Outcome:
     connect_to: str | None = None
     input_rejected: bool = False
     error: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)

@@ -94,7 +94,15 @@ class Run:
             state = ConversationState(
                 self.template.name, at_step, self.variables, retries, waiting_effect, self.history
             )
-        return Outcome(status, state, self.messages, self.effects, self.visited, **extra)
+        return Outcome(
+            status,
+            state,
+            self.messages,
+            self.effects,
+            self.visited,
+            variables=self.variables,
+            **extra,
+        )
 
     def send(self, body: dict[str, Any] | None, step_id: str) -> None:
         """Queue a message (None is skipped: an empty text)."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.engine.events import Event
 from convoflow.services.conversations import ConversationService, Customer, TurnResult
 from convoflow.sessions.base import ConversationLocks, LiveConversation
+from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
 from convoflow.store.upsert import insert_for
@@ -61,6 +62,7 @@ async def store_inbound(
     """
     now = utcnow()
     customers: dict[tuple[str, str], None] = {}
+    await _lock_customers(session, records)
     for record in records:
         inserted = await session.execute(
             insert_for(session, WhatsAppMessage)
@@ -88,6 +90,27 @@ async def store_inbound(
     return list(customers)
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _lock_customers(session: AsyncSession, records: list[InboundRecord]) -> None:
+    """On PostgreSQL, insert a customer's messages under their conversation lock.
+
+    Sequence values are handed out at insert time but transactions commit in any order, so
+    without the lock a processor could see message 11 committed while message 10 is still
+    in flight and answer them out of order. Under the lock (taken in a sorted order, so two
+    batches never deadlock) ids are committed in the order they were given. SQLite has one
+    writer at a time, which gives the same guarantee.
+    """
+    if not _is_postgres(session):
+        return
+    keys = sorted({(r.owner_id, r.customer) for r in records if r.owner_id is not None})
+    for owner_id, customer in keys:
+        assert owner_id is not None
+        await advisory_lock(session, owner_id=owner_id, customer=customer)
+
+
 async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: datetime) -> None:
     assert record.owner_id is not None
     values: dict[str, Any] = {"last_seen_at": now, "last_inbound_at": record.sent_at or now}
@@ -105,6 +128,13 @@ async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: dat
         name=record.profile_name,
         opted_out=False,
         **{k: v for k, v in values.items() if k not in ("name",)},
+    )
+    # A replayed old message must not move the 24-hour window backwards.
+    newest = statement.excluded.last_inbound_at
+    values["last_inbound_at"] = case(
+        (Contact.last_inbound_at.is_(None), newest),
+        (Contact.last_inbound_at < newest, newest),
+        else_=Contact.last_inbound_at,
     )
     await session.execute(
         statement.on_conflict_do_update(index_elements=["owner_id", "customer_key"], set_=values)
@@ -159,31 +189,45 @@ class MessageProcessor:
         """Handle every pending message of this customer in arrival order."""
         results: list[TurnResult] = []
         while True:
-            turn = await self._process_next(owner_id, customer)
-            if turn is None:
+            processed = await self._process_next(owner_id, customer)
+            if processed is None:
                 return results
+            turn, more_pending = processed
             results.append(turn)
+            if not more_pending:
+                # A message stored after this look is kicked by whoever stored it.
+                return results
 
-    async def _process_next(self, owner_id: str, customer: str) -> TurnResult | None:
+    async def _process_next(self, owner_id: str, customer: str) -> tuple[TurnResult, bool] | None:
+        """Handle the oldest pending message; also tell whether another one is waiting."""
         store = self.conversations.store
         async with self.sessions() as session:
             async with self.locks.hold(session, owner_id=owner_id, customer=customer):
-                row = (
-                    await session.execute(
-                        select(WhatsAppMessage)
-                        .where(
-                            WhatsAppMessage.owner_id == owner_id,
-                            WhatsAppMessage.customer == customer,
-                            WhatsAppMessage.direction == "in",
-                            WhatsAppMessage.status == "received",
+                if _is_postgres(session) and not isinstance(self.locks, PostgresAdvisoryLocks):
+                    # Exclude in-flight inserts of this customer (see _lock_customers).
+                    await advisory_lock(session, owner_id=owner_id, customer=customer)
+                pending = (
+                    (
+                        await session.execute(
+                            select(WhatsAppMessage)
+                            .where(
+                                WhatsAppMessage.owner_id == owner_id,
+                                WhatsAppMessage.customer == customer,
+                                WhatsAppMessage.direction == "in",
+                                WhatsAppMessage.status == "received",
+                            )
+                            .order_by(WhatsAppMessage.id)
+                            .limit(2)
                         )
-                        .order_by(WhatsAppMessage.id)
-                        .limit(1)
                     )
-                ).scalar_one_or_none()
-                if row is None:
+                    .scalars()
+                    .all()
+                )
+                if not pending:
                     await session.commit()
                     return None
+                row = pending[0]
+                more_pending = len(pending) > 1
                 row_id = row.id
                 try:
                     turn, live = await self._handle_row(session, row)
@@ -199,10 +243,10 @@ class MessageProcessor:
                         .values(status="failed", error_text=f"{type(exc).__name__}: {exc}"[:2000])
                     )
                     await session.commit()
-                    return TurnResult()
+                    return TurnResult(), more_pending
                 if live is not None and not store.transactional:
                     await store.save(session, live)
-                return turn
+                return turn, more_pending
 
     async def _handle_row(
         self, session: AsyncSession, row: WhatsAppMessage

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from convoflow.engine.outcome import Effect, EndAction, FlowStatus, OutboundMessage, Outcome
 from convoflow.store.models import (
@@ -88,8 +90,9 @@ def apply_to_instance(instance: WorkflowInstance, outcome: Outcome, now: datetim
     instance.status = status
     instance.last_interaction = now
     instance.visited_steps = [*instance.visited_steps, *outcome.visited_steps]
+    if outcome.variables or outcome.state is not None:
+        instance.state_data = dict(outcome.variables)
     if outcome.state is not None:
-        instance.state_data = dict(outcome.state.variables)
         instance.current_step = outcome.state.current_step
         instance.waiting_for = outcome.state.waiting_effect or (
             "agent" if outcome.status is FlowStatus.HANDOFF else None
@@ -105,37 +108,78 @@ def apply_to_instance(instance: WorkflowInstance, outcome: Outcome, now: datetim
             instance.error = outcome.error
 
 
+@dataclass(slots=True)
+class _TemplateTally:
+    """Statistics changes of one template gathered during a transaction."""
+
+    started: int = 0
+    response_ms_total: float = 0.0
+    timed_starts: int = 0
+    succeeded: int = 0
+    last_used_at: datetime | None = None
+
+
+_TALLY_KEY = "convoflow.template_tally"
+
+
+def _tally(session: AsyncSession, template_id: str) -> _TemplateTally:
+    tallies: dict[str, _TemplateTally] = session.info.setdefault(_TALLY_KEY, {})
+    return tallies.setdefault(template_id, _TemplateTally())
+
+
 async def count_run_started(
-    session: AsyncSession, *, template_id: str, response_time_ms: float, now: datetime
+    session: AsyncSession,
+    *,
+    template_id: str,
+    response_time_ms: float | None,
+    now: datetime,
 ) -> None:
-    """A run started: one more use, and its first reply time folded into the average."""
-    await session.execute(
-        update(WorkflowTemplate)
-        .where(WorkflowTemplate.id == template_id)
-        .values(
-            usage_count=WorkflowTemplate.usage_count + 1,
-            last_used_at=now,
-            avg_response_time_ms=(
-                WorkflowTemplate.avg_response_time_ms * WorkflowTemplate.usage_count
-                + response_time_ms
-            )
-            / (WorkflowTemplate.usage_count + 1),
-            success_rate=WorkflowTemplate.success_count * 1.0 / (WorkflowTemplate.usage_count + 1),
-        )
-    )
+    """A run started: one more use; its first-reply time (if any) joins the average.
+
+    The change is written at commit time (see :func:`_write_tallies`), not now.
+    """
+    tally = _tally(session, template_id)
+    tally.started += 1
+    tally.last_used_at = now
+    if response_time_ms is not None:
+        tally.response_ms_total += response_time_ms
+        tally.timed_starts += 1
 
 
 async def count_run_finished(session: AsyncSession, *, template_id: str, succeeded: bool) -> None:
-    """A run ended: successes (completed runs) over uses gives the success rate."""
-    successes = WorkflowTemplate.success_count + (1 if succeeded else 0)
-    await session.execute(
-        update(WorkflowTemplate)
-        .where(WorkflowTemplate.id == template_id)
-        .values(
-            success_count=successes,
-            success_rate=case(
-                (WorkflowTemplate.usage_count > 0, successes * 1.0 / WorkflowTemplate.usage_count),
-                else_=0.0,
-            ),
-        )
-    )
+    """A run ended: completed runs over uses gives the success rate (written at commit)."""
+    if succeeded:
+        _tally(session, template_id).succeeded += 1
+
+
+@event.listens_for(Session, "before_commit")
+def _write_tallies(session: Session) -> None:
+    """Apply the gathered statistics as the last statements of the transaction.
+
+    Every run of a popular template updates the same row; updating it just before the
+    commit holds that row's lock for the commit only, instead of for the whole processing
+    of a message, so concurrent conversations do not queue behind each other.
+    """
+    tallies: dict[str, _TemplateTally] | None = session.info.pop(_TALLY_KEY, None)
+    for template_id, tally in sorted((tallies or {}).items()):
+        table = WorkflowTemplate
+        uses = table.usage_count + tally.started
+        successes = table.success_count + tally.succeeded
+        values: dict[str, Any] = {
+            "usage_count": uses,
+            "success_count": successes,
+            "success_rate": case((uses > 0, successes * 1.0 / uses), else_=0.0),
+        }
+        if tally.last_used_at is not None:
+            values["last_used_at"] = tally.last_used_at
+        if tally.timed_starts:
+            values["avg_response_time_ms"] = (
+                table.avg_response_time_ms * table.usage_count + tally.response_ms_total
+            ) / (table.usage_count + tally.timed_starts)
+        session.execute(update(table).where(table.id == template_id).values(**values))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_tallies(session: Session) -> None:
+    """A rolled-back transaction changes no statistics."""
+    session.info.pop(_TALLY_KEY, None)

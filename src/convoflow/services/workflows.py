@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template
@@ -28,7 +28,7 @@ from convoflow.services.customer_messages import (
     find_contact,
     kick_background,
 )
-from convoflow.services.outcomes import FINISHED
+from convoflow.services.outcomes import FINISHED, count_run_started
 from convoflow.services.permissions import check_permitted
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
@@ -137,7 +137,8 @@ async def start_instance(
             )
             session.add(instance)
             await session.flush()
-            await _count_api_start(session, latest.id, now)
+            # An API start has no reply time to average in.
+            await count_run_started(session, template_id=latest.id, response_time_ms=None, now=now)
             return instance
         if not request.conversation_id:
             raise InvalidData("conversation_id", "required to start a conversation")
@@ -177,20 +178,6 @@ async def _start_conversation(
         raise NotFound("the conversation ended before an instance was kept")
     await kick_background(runtime, effect_row_ids=effect_ids, customers=[(caller.id, customer_key)])
     return instance
-
-
-async def _count_api_start(session: AsyncSession, template_id: str, now: datetime) -> None:
-    """One more use of the template (an API start has no reply time to average in)."""
-    table = WorkflowTemplate
-    await session.execute(
-        update(table)
-        .where(table.id == template_id)
-        .values(
-            usage_count=table.usage_count + 1,
-            last_used_at=now,
-            success_rate=table.success_count * 1.0 / (table.usage_count + 1),
-        )
-    )
 
 
 async def pending_effects(session: AsyncSession, instance_ids: list[str]) -> list[str]:

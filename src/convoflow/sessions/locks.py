@@ -19,6 +19,14 @@ def lock_name(owner_id: str, customer: str) -> str:
     return f"convoflow:lock:{owner_id}:{customer}"
 
 
+async def advisory_lock(session: AsyncSession, *, owner_id: str, customer: str) -> None:
+    """Take the conversation's transaction-scoped advisory lock (PostgreSQL only)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+        {"name": lock_name(owner_id, customer)},
+    )
+
+
 class PostgresAdvisoryLocks:
     """A transaction-scoped advisory lock: held until the caller's commit or rollback.
 
@@ -31,10 +39,7 @@ class PostgresAdvisoryLocks:
         self, session: AsyncSession, *, owner_id: str, customer: str
     ) -> AsyncIterator[None]:
         """Take the lock in the session's (auto-begun) transaction."""
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-            {"name": lock_name(owner_id, customer)},
-        )
+        await advisory_lock(session, owner_id=owner_id, customer=customer)
         yield
 
 

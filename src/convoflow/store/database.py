@@ -30,8 +30,10 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # No pre-ping (a round trip on every checkout, on the hot path); connections are
+    # recycled instead so a server-side idle timeout never hands us a dead one.
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+        database_url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
     )
 
 
