@@ -253,6 +253,31 @@ async def test_outside_the_window_the_reengagement_template_goes_once(
     assert "already sent" in (rows[3].error_text or "")
 
 
+async def test_reengagement_template_named_in_the_step_graph_is_used(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    owner = await add_contact(app_runtime, CUSTOMER, last_inbound_at=utcnow() - timedelta(days=2))
+    async with app_runtime.sessions.begin() as session:
+        template = await templates.create_template(
+            session,
+            owner_id=owner,
+            definition={
+                "template_name": "graph_reminder",
+                "menu_structure": {
+                    "start": "a",
+                    "reengagement_template": "come_back",
+                    "steps": [{"id": "a", "type": "end"}],
+                },
+            },
+        )
+    await queue_texts(app_runtime, CUSTOMER, ["late"], template_id=template.id)
+
+    await sender_for(app_runtime).deliver_customer(owner, CUSTOMER)
+
+    [request] = graph_stub.sent
+    assert request.json["template"] == {"name": "come_back", "language": {"code": "en_US"}}
+
+
 @pytest.mark.parametrize("code", [131047])
 async def test_graph_refusing_outside_the_window_fails_the_row(
     app_runtime: Runtime, graph_stub: GraphStub, code: int

@@ -2,7 +2,8 @@
 
 WhatsApp accepts free-form messages only within 24 hours of the customer's last message;
 after that only approved templates go out (error 131047 otherwise). A template can name the
-approved WhatsApp template to send instead in its ``default_params``::
+approved WhatsApp template to send instead in its ``default_params`` (or as
+``reengagement_template`` at the top of its ``menu_structure``)::
 
     default_params:
       reengagement_template: order_update           # language en_US
@@ -84,13 +85,22 @@ async def fall_back_outside_window(
     if message is None:
         return OUTSIDE_WINDOW_TEXT
     reason = OUTSIDE_WINDOW_TEXT + (f" ({detail})" if detail else "")
-    params = None
+    params: dict[str, Any] = {}
     if message.template_id is not None:
-        params = await session.scalar(
-            select(WorkflowTemplate.default_params).where(
-                WorkflowTemplate.id == message.template_id
+        row = (
+            await session.execute(
+                select(WorkflowTemplate.default_params, WorkflowTemplate.menu_structure).where(
+                    WorkflowTemplate.id == message.template_id
+                )
             )
-        )
+        ).first()
+        if row is not None:
+            # The step graph may name it too (``menu_structure.reengagement_template``);
+            # ``default_params`` wins when both do.
+            graph_setting = (row.menu_structure or {}).get(REENGAGEMENT_PARAM)
+            params = {REENGAGEMENT_PARAM: graph_setting, **(row.default_params or {})}
+            if params.get(REENGAGEMENT_PARAM) is None:
+                params[REENGAGEMENT_PARAM] = graph_setting
     body = reengagement_body(params)
     if body is None:
         return reason + "; the template names no reengagement_template"
