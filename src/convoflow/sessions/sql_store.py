@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from convoflow.engine.outcome import ConversationState as EngineState
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.models import ConversationState as StateRow
+
+#: Rows read by ``load`` in a session (None: no row), so ``save`` needs no second query.
+_LOADED_KEY = "convoflow.loaded_states"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_loaded(session: Session) -> None:
+    """Rows read in one transaction are not trusted in the next (another process may have
+    changed or removed them meanwhile)."""
+    session.info.pop(_LOADED_KEY, None)
 
 
 def _to_live(row: StateRow) -> LiveConversation:
@@ -39,23 +51,30 @@ class SqlSessionStore:
                 )
             )
         ).scalar_one_or_none()
+        session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer)] = row
         if row is None or row.expires_at <= now:
             return None
         return _to_live(row)
 
     async def save(self, session: AsyncSession, conversation: LiveConversation) -> None:
         """Insert or update the customer's row (the caller holds the conversation lock)."""
-        row = (
-            await session.execute(
-                select(StateRow).where(
-                    StateRow.owner_id == conversation.owner_id,
-                    StateRow.phone_number == conversation.customer,
+        key = (conversation.owner_id, conversation.customer)
+        loaded: dict[tuple[str, str], StateRow | None] = session.info.get(_LOADED_KEY, {})
+        if key in loaded:
+            row = loaded[key]  # read by load() in this session: no second query
+        else:
+            row = (
+                await session.execute(
+                    select(StateRow).where(
+                        StateRow.owner_id == conversation.owner_id,
+                        StateRow.phone_number == conversation.customer,
+                    )
                 )
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
         if row is None:
             row = StateRow(owner_id=conversation.owner_id, phone_number=conversation.customer)
             session.add(row)
+            session.info.setdefault(_LOADED_KEY, {})[key] = row
             row.created_at = conversation.created_at
         elif (
             row.template_id != conversation.template_id or row.expires_at <= conversation.created_at
@@ -73,6 +92,7 @@ class SqlSessionStore:
 
     async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
         """Remove the customer's row."""
+        session.info.get(_LOADED_KEY, {}).pop((owner_id, customer), None)
         result = await session.execute(
             delete(StateRow).where(StateRow.owner_id == owner_id, StateRow.phone_number == customer)
         )
