@@ -16,6 +16,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import Event
+from convoflow.jobs.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.services.conversations import ConversationService, Customer, TurnResult
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
@@ -161,9 +162,33 @@ async def apply_statuses(session: AsyncSession, statuses: list[StatusRecord]) ->
                 rank < new_rank,
             )
             .values(**values)
+            .returning(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer)
         )
-        moved += int(getattr(result, "rowcount", 0) or 0)
+        changed = result.all()
+        moved += len(changed)
+        if status.status == "failed" and status.error_code == OUTSIDE_WINDOW_CODE:
+            for message_id, owner_id, customer in changed:
+                await _reengage_after_window_failure(session, message_id, owner_id, customer)
     return moved
+
+
+async def _reengage_after_window_failure(
+    session: AsyncSession, message_id: int, owner_id: str | None, customer: str
+) -> None:
+    """Meta refused a message as outside the 24-hour window (often only by status webhook):
+    queue the template's re-engagement template once, as the sender does when it sees it
+    first. The sweeper delivers the new row."""
+    last_inbound_at = await session.scalar(
+        select(Contact.last_inbound_at).where(
+            Contact.owner_id == owner_id, Contact.customer_key == customer
+        )
+    )
+    reason = await fall_back_outside_window(
+        session, message_id=message_id, last_inbound_at=last_inbound_at, now=utcnow()
+    )
+    await session.execute(
+        update(WhatsAppMessage).where(WhatsAppMessage.id == message_id).values(error_text=reason)
+    )
 
 
 EventDecoder = Any  # Callable[[str, dict[str, Any]], Event | None]
