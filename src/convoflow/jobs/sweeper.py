@@ -29,17 +29,16 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.effects import ATTEMPT_RUNNERS
 from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
+from convoflow.store.expiry import expire_states
 from convoflow.store.models import (
-    ConversationState,
     WhatsAppMessage,
     WorkflowEffect,
-    WorkflowInstance,
 )
 from convoflow.store.types import utcnow
 
@@ -52,7 +51,6 @@ SWEEP_INTERVAL_SECONDS = 1.0
 GRACE_SECONDS = 5.0
 KICK_MEMORY_SECONDS = 30.0
 BATCH_SIZE = 500
-EXPIRED_ERROR = "conversation expired"
 _KICK_PREFIX = "convoflow:kicked:"
 Work = TypeVar("Work")
 
@@ -197,22 +195,4 @@ class Sweeper:
 
     async def _expire_states(self, now: datetime) -> int:
         async with self.sessions.begin() as session:
-            expired = await session.execute(
-                delete(ConversationState)
-                .where(ConversationState.expires_at <= now)
-                .returning(ConversationState.instance_id)
-                .execution_options(synchronize_session=False)
-            )
-            rows = expired.all()
-            instance_ids = [row.instance_id for row in rows if row.instance_id]
-            if instance_ids:
-                await session.execute(
-                    update(WorkflowInstance)
-                    .where(
-                        WorkflowInstance.id.in_(instance_ids),
-                        WorkflowInstance.status.in_(("active", "waiting")),
-                    )
-                    .values(status="cancelled", error=EXPIRED_ERROR, completed_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-        return len(rows)
+            return await expire_states(session, now)

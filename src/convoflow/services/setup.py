@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.builtin import load_builtin_templates
 from convoflow.store import accounts, templates
-from convoflow.store.models import ConversationState
+from convoflow.store.expiry import expire_states
 from convoflow.store.types import utcnow
 
 
@@ -64,9 +63,6 @@ async def create_key(sessions: async_sessionmaker[AsyncSession], *, username: st
 
 
 async def delete_expired_states(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Delete expired conversation_state rows; return how many went."""
+    """Delete expired conversation_state rows (cancelling their runs); return how many."""
     async with sessions.begin() as session:
-        result = await session.execute(
-            delete(ConversationState).where(ConversationState.expires_at <= utcnow())
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await expire_states(session, utcnow())
