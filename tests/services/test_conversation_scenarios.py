@@ -208,3 +208,32 @@ async def test_seed_again_changes_nothing(seeded: Runtime) -> None:
     report = await seed(seeded.sessions)
     assert report.created == [] and report.updated == []
     assert len(report.unchanged) == 5
+
+
+async def test_templates_connecting_in_a_ring_stop_after_a_bounded_number_of_hops(
+    seeded: Runtime,
+) -> None:
+    async with seeded.sessions.begin() as session:
+        owner = await accounts.get_user(session, "admin")
+        for name, other in (("ping", "pong"), ("pong", "ping")):
+            await templates.create_template(
+                session,
+                owner_id=owner.id,
+                definition={
+                    "template_name": name,
+                    "trigger_keywords": [name],
+                    "menu_structure": {
+                        "start": "say",
+                        "steps": [
+                            {"id": "say", "type": "message", "text": name, "next": "go"},
+                            {"id": "go", "type": "connect", "template": other},
+                        ],
+                    },
+                },
+            )
+    seeded.catalog.invalidate()
+    ana = await customer(seeded, "15550000050")
+    replies = await say(ana, "ping")
+    assert replies[:4] == ["ping", "pong", "ping", "pong"]
+    assert 2 < len(replies) <= 10
+    assert await live_state(seeded, "15550000050") is None

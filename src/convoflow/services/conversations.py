@@ -195,6 +195,7 @@ class ConversationService:
         *,
         now: datetime,
         received_at: datetime | None,
+        hops: int = 0,
     ) -> tuple[TurnResult, LiveConversation | None]:
         row, template = await self.catalog.compiled(session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
@@ -227,6 +228,7 @@ class ConversationService:
             outcome=outcome,
             now=now,
             instance=instance,
+            hops=hops,
         )
 
     async def _persist(
@@ -282,7 +284,7 @@ class ConversationService:
                     instance.status, instance.completed_at = "completed", now
                     await count_run_finished(session, template_id=template_id, succeeded=True)
                 sub_result, sub_live = await self._start(
-                    session, customer, target, variables, now=now, received_at=None
+                    session, customer, target, variables, now=now, received_at=None, hops=hops + 1
                 )
                 await session.flush()
                 result.messages.extend(sub_result.messages)
