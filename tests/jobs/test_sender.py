@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -215,27 +216,40 @@ async def test_outside_the_window_without_template_the_row_fails_clearly(
     assert row.error_text and "outside the 24-hour customer service window" in row.error_text
 
 
-async def test_outside_the_window_the_reengagement_template_goes_once(
-    app_runtime: Runtime, graph_stub: GraphStub
-) -> None:
-    owner = await add_contact(app_runtime, CUSTOMER, last_inbound_at=utcnow() - timedelta(days=2))
-    async with app_runtime.sessions.begin() as session:
+async def lapsed_customer_with_template(
+    runtime: Runtime,
+    *,
+    default_params: dict[str, Any] | None = None,
+    graph_settings: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """A customer who last wrote two days ago, and a template whose messages go to them."""
+    owner = await add_contact(runtime, CUSTOMER, last_inbound_at=utcnow() - timedelta(days=2))
+    graph = {"start": "a", **(graph_settings or {}), "steps": [{"id": "a", "type": "end"}]}
+    async with runtime.sessions.begin() as session:
         template = await templates.create_template(
             session,
             owner_id=owner,
             definition={
                 "template_name": "reminder",
-                "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "end"}]},
-                "default_params": {
-                    "reengagement_template": {"name": "we_miss_you", "language": "de"}
-                },
+                "menu_structure": graph,
+                "default_params": default_params or {},
             },
         )
-    await queue_texts(app_runtime, CUSTOMER, ["late 1", "late 2"], template_id=template.id)
+    return owner, template.id
+
+
+async def test_outside_the_window_the_reengagement_template_goes_once(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    owner, template_id = await lapsed_customer_with_template(
+        app_runtime,
+        default_params={"reengagement_template": {"name": "we_miss_you", "language": "de"}},
+    )
+    await queue_texts(app_runtime, CUSTOMER, ["late 1", "late 2"], template_id=template_id)
     sender = sender_for(app_runtime)
 
     await sender.deliver_customer(owner, CUSTOMER)
-    await queue_texts(app_runtime, CUSTOMER, ["late 3"], template_id=template.id)
+    await queue_texts(app_runtime, CUSTOMER, ["late 3"], template_id=template_id)
     await sender.deliver_customer(owner, CUSTOMER)
 
     [request] = graph_stub.sent
@@ -256,21 +270,10 @@ async def test_outside_the_window_the_reengagement_template_goes_once(
 async def test_reengagement_template_named_in_the_step_graph_is_used(
     app_runtime: Runtime, graph_stub: GraphStub
 ) -> None:
-    owner = await add_contact(app_runtime, CUSTOMER, last_inbound_at=utcnow() - timedelta(days=2))
-    async with app_runtime.sessions.begin() as session:
-        template = await templates.create_template(
-            session,
-            owner_id=owner,
-            definition={
-                "template_name": "graph_reminder",
-                "menu_structure": {
-                    "start": "a",
-                    "reengagement_template": "come_back",
-                    "steps": [{"id": "a", "type": "end"}],
-                },
-            },
-        )
-    await queue_texts(app_runtime, CUSTOMER, ["late"], template_id=template.id)
+    owner, template_id = await lapsed_customer_with_template(
+        app_runtime, graph_settings={"reengagement_template": "come_back"}
+    )
+    await queue_texts(app_runtime, CUSTOMER, ["late"], template_id=template_id)
 
     await sender_for(app_runtime).deliver_customer(owner, CUSTOMER)
 

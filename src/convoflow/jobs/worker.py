@@ -86,6 +86,8 @@ async def run_worker(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
+        # Event loops without signal support (Windows, or not the main thread) raise
+        # these; the worker then stops on the `stop` event alone.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal_number, stop.set)
     runtime = Runtime.build(settings)
