@@ -137,10 +137,11 @@ async def _build_index(session: AsyncSession, owner_id: str) -> _OwnerIndex:
     rows = sorted(found, key=lambda row: row.owner_id != owner_id)  # own templates first
     granted = aliased(WorkflowTemplate)
     permissions: dict[str, set[str]] = defaultdict(set)
+    families = {row.family_id for row in rows}
     for family_id, user_type_id in await session.execute(
-        select(granted.family_id, TemplatePermission.user_type_id).join(
-            granted, granted.id == TemplatePermission.workflow_template_id
-        )
+        select(granted.family_id, TemplatePermission.user_type_id)
+        .join(granted, granted.id == TemplatePermission.workflow_template_id)
+        .where(granted.family_id.in_(families))
     ):
         permissions[family_id].add(user_type_id)
     by_keyword: dict[str, list[TemplateRef]] = defaultdict(list)
