@@ -1,16 +1,40 @@
-"""Async engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+"""Async engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite).
+
+Every session handed out by :func:`create_session_factory` first takes a slot of the
+process's :class:`SessionGate`. The gate has fewer slots than the connection pool holds,
+so a burst of work (500 customers writing at once) queues at the gate, in arrival order
+and without a deadline, instead of draining the pool and failing with SQLAlchemy's
+``QueuePool limit ... connection timed out``. That is the message path's back-pressure.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from contextvars import ContextVar
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
+
+#: Connections a PostgreSQL pool keeps open; it may open twice as many more under load.
+DEFAULT_POOL_SIZE = 10
+#: Connections an SQLite pool keeps open (SQLAlchemy's default for a file database).
+SQLITE_POOL_SIZE = 5
+#: Pool connections left outside the gate: engine-level connections (the sender's
+#: autocommit connection, migrations, health checks) take them without queueing.
+GATE_RESERVE = 10
+
+# True while the current task holds a gate slot: a session opened inside another session
+# (or in a task started from it) reuses that slot instead of waiting for a second one,
+# which could otherwise wait forever once every slot is held by such a holder.
+_holding_slot: ContextVar[bool] = ContextVar("convoflow_holding_session_slot", default=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -24,10 +48,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     """Build the async engine for ``database_url`` with the right settings per database."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE * 2,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping (a round trip on every checkout, on the hot path); connections are
@@ -37,6 +66,126 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def pool_capacity(engine: AsyncEngine) -> int:
+    """How many connections the engine's pool may hand out at once."""
+    pool: Any = engine.sync_engine.pool
+    size: int = pool.size()
+    overflow: int = getattr(pool, "_max_overflow", 0)
+    return size + max(overflow, 0)
+
+
+class SessionGate:
+    """At most ``slots`` database sessions of this process open at once; others queue."""
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("a session gate needs at least one slot")
+        self.slots = slots
+        self._semaphore = asyncio.Semaphore(slots)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether every slot is taken (the next session queues)."""
+        return self._semaphore.locked()
+
+    async def enter(self) -> bool:
+        """Take a slot unless this task already holds one; True when one was taken."""
+        if _holding_slot.get():
+            return False
+        await self._semaphore.acquire()
+        _holding_slot.set(True)
+        return True
+
+    def leave(self, taken: bool) -> None:
+        """Give back the slot :meth:`enter` took."""
+        if taken:
+            _holding_slot.set(False)
+            self._semaphore.release()
+
+
+class GatedSession(AsyncSession):
+    """An :class:`AsyncSession` that holds a :class:`SessionGate` slot while it is open.
+
+    Used as ``async with factory() as session`` or ``async with factory.begin() as
+    session``; a session used without ``async with`` is not counted.
+    """
+
+    gate: SessionGate | None = None
+    _slot_taken = False
+
+    async def __aenter__(self) -> GatedSession:
+        await self._take_slot()
+        return self
+
+    async def __aexit__(
+        self,
+        type_: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(type_, value, traceback)
+        finally:
+            self._give_slot()
+
+    def _maker_context_manager(self) -> Any:
+        return _GatedBegin(self)
+
+    async def _take_slot(self) -> None:
+        if self.gate is not None and not self._slot_taken:
+            self._slot_taken = await self.gate.enter()
+
+    def _give_slot(self) -> None:
+        if self.gate is not None and self._slot_taken:
+            self._slot_taken = False
+            self.gate.leave(True)
+
+
+class _GatedBegin:
+    """``factory.begin()``: a gated session with a transaction that commits on success."""
+
+    __slots__ = ("session", "transaction")
+
+    def __init__(self, session: GatedSession) -> None:
+        self.session = session
+        self.transaction: AsyncSessionTransaction | None = None
+
+    async def __aenter__(self) -> GatedSession:
+        await self.session._take_slot()
+        try:
+            self.transaction = self.session.begin()
+            await self.transaction.__aenter__()
+        except BaseException:
+            await self.session.close()
+            self.session._give_slot()
+            raise
+        return self.session
+
+    async def __aexit__(
+        self,
+        type_: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self.transaction is not None:
+                await self.transaction.__aexit__(type_, value, traceback)
+        finally:
+            await self.session.__aexit__(type_, value, traceback)
+
+
+def create_session_factory(
+    engine: AsyncEngine, *, gate: SessionGate | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit, behind the process's gate.
+
+    Without an explicit ``gate`` one is made with :data:`GATE_RESERVE` fewer slots than
+    the pool holds (at least one).
+    """
+    if gate is None:
+        gate = SessionGate(max(1, pool_capacity(engine) - GATE_RESERVE))
+    session_class = type("ProcessGatedSession", (GatedSession,), {"gate": gate})
+    factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
+        engine, class_=session_class, expire_on_commit=False
+    )
+    return factory
