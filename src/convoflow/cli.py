@@ -16,7 +16,7 @@ from convoflow.store import migrate
 from convoflow.store.errors import StoreError
 
 if TYPE_CHECKING:
-    from convoflow.services.setup import SeedReport
+    from convoflow.services.access.setup import SeedReport
 
 app = typer.Typer(help="convoflow: WhatsApp conversation workflows.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -119,7 +119,7 @@ def worker(
 
 
 async def _seed(runtime: Runtime, owner: str, phone_number_id: str) -> SeedReport:
-    from convoflow.services.setup import seed
+    from convoflow.services.access.setup import seed
 
     return await seed(runtime.sessions, owner_name=owner, phone_number_id=phone_number_id)
 
@@ -174,7 +174,7 @@ def db_sql() -> None:
 @users_app.command("create")
 def users_create(name: str) -> None:
     """Create a platform user; the new API key is printed alone on the last line."""
-    from convoflow.services.setup import create_user_with_key
+    from convoflow.services.access.setup import create_user_with_key
 
     settings = settings_or_exit()
     prepare_database(settings)
@@ -186,7 +186,7 @@ def users_create(name: str) -> None:
 @keys_app.command("create")
 def keys_create(user: Annotated[str, typer.Option("--user", help="Existing user name.")]) -> None:
     """Create another API key for USER; printed alone on the last line."""
-    from convoflow.services.setup import create_key
+    from convoflow.services.access.setup import create_key
 
     settings = settings_or_exit()
     prepare_database(settings)
@@ -198,7 +198,7 @@ def keys_create(user: Annotated[str, typer.Option("--user", help="Existing user 
 @app.command()
 def cleanup() -> None:
     """Delete expired conversation states and report how many."""
-    from convoflow.services.setup import delete_expired_states
+    from convoflow.services.access.setup import delete_expired_states
 
     settings_or_exit()
     removed = run_with_runtime(lambda runtime: delete_expired_states(runtime.sessions))
@@ -212,7 +212,7 @@ def chat(
     template: Annotated[str | None, typer.Option(help="Start this template directly.")] = None,
 ) -> None:
     """Talk to the bot as a customer in the terminal (or pipe lines in)."""
-    from convoflow.terminal_chat import run_chat
+    from convoflow.channels.terminal.repl import run_chat
 
     settings = settings_or_exit()
     prepare_database(settings)
@@ -227,7 +227,7 @@ def chat(
 @app.command()
 def validate(path: Annotated[str, typer.Argument(help="Template file: JSON or YAML.")]) -> None:
     """Check a template file; print `ok` and a summary, or every problem."""
-    from convoflow.services.template_files import check_template_file
+    from convoflow.services.templates.files import check_template_file
 
     report = check_template_file(path)
     if report.ok:

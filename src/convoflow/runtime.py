@@ -18,10 +18,10 @@ from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
-from convoflow.services.catalog import TemplateCatalog
-from convoflow.services.conversations import ConversationService
-from convoflow.services.effect_results import ResultContext
-from convoflow.services.intake import MessageProcessor
+from convoflow.services.conversations.service import ConversationService
+from convoflow.services.inbox.intake import MessageProcessor
+from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.services.workflows.effect_results import ResultContext
 from convoflow.sessions.base import ConversationLocks, SessionStore
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore

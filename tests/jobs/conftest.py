@@ -8,7 +8,7 @@ import pytest
 
 from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
-from convoflow.services.setup import seed
+from convoflow.services.access.setup import seed
 from tests.jobs.outside_api import OutsideApi
 from tests.support.databases import truncate_all
 from tests.support.graph_stub import GraphStub

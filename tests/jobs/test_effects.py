@@ -14,7 +14,7 @@ from sqlalchemy import select
 from convoflow.channels.whatsapp.inbound import parse_webhook
 from convoflow.jobs.backoff import Backoff
 from convoflow.runtime import Runtime
-from convoflow.services.whatsapp_inbox import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
 from convoflow.store import templates
 from convoflow.store.models import WorkflowEffect, WorkflowInstance
 from tests.jobs.helpers import owner_id

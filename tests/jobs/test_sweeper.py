@@ -12,7 +12,7 @@ from convoflow.channels.whatsapp.inbound import parse_webhook
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.runtime import Runtime
-from convoflow.services.whatsapp_inbox import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
 from convoflow.store.models import ConversationState, WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
 from tests.jobs.helpers import add_contact, outbound, queue_texts

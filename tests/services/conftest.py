@@ -10,7 +10,7 @@ from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
-from convoflow.services.setup import seed
+from convoflow.services.access.setup import seed
 
 
 @pytest.fixture(params=["sql-sqlite", "sql-postgres", "redis-postgres"])

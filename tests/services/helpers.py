@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from convoflow.chat_render import message_lines
+from convoflow.channels.terminal.chat import ChatSession
+from convoflow.channels.terminal.render import message_lines
 from convoflow.runtime import Runtime
-from convoflow.services.chat import ChatSession
 from convoflow.sessions.base import LiveConversation
 from convoflow.store import accounts
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate

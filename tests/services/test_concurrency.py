@@ -11,8 +11,8 @@ from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
-from convoflow.services.intake import InboundRecord, store_inbound
-from convoflow.services.setup import seed
+from convoflow.services.access.setup import seed
+from convoflow.services.inbox.intake import InboundRecord, store_inbound
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id, utcnow

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 from convoflow.runtime import Runtime
-from convoflow.services.setup import delete_expired_states, seed
+from convoflow.services.access.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import ConversationState, TemplatePermission, User, UserType
 from convoflow.store.types import utcnow

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from convoflow.runtime import Runtime
-from convoflow.services.intake import StatusRecord, apply_statuses
+from convoflow.services.inbox.intake import StatusRecord, apply_statuses
 from convoflow.store import accounts, templates
 from convoflow.store.models import Contact, WhatsAppMessage
 from convoflow.store.types import utcnow

@@ -11,7 +11,7 @@ from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
-from convoflow.services.setup import seed
+from convoflow.services.access.setup import seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import ConversationState
 from convoflow.store.types import utcnow

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from convoflow.api.app import create_app
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER, sign
 from convoflow.runtime import Runtime
-from convoflow.services.setup import seed
+from convoflow.services.access.setup import seed
 from convoflow.settings import Settings
 from tests.support.graph_stub import GraphStub
 

@@ -16,7 +16,8 @@ from convoflow.api.schemas.conversations import (
     MessageOut,
     TemplateStatsOut,
 )
-from convoflow.services import conversations_admin, stats
+from convoflow.services.conversations import admin as conversations_admin
+from convoflow.services.templates import statistics as stats
 
 router = APIRouter(
     prefix="/api",

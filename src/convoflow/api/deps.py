@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.runtime import Runtime
-from convoflow.services.access import Caller, authenticate
+from convoflow.services.access.callers import Caller, authenticate
 from convoflow.store.errors import InvalidData
 
 bearer_scheme = HTTPBearer(

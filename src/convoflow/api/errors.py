@@ -1,7 +1,7 @@
 """One JSON shape for every admin API error: ``{"error": {"code", "message", "details"}}``.
 
 Services raise the data-layer errors (:mod:`convoflow.store.errors`), the access errors
-(:mod:`convoflow.services.access`) or :class:`~convoflow.engine.TemplateInvalid`; the
+(:mod:`convoflow.services.access.callers`) or :class:`~convoflow.engine.TemplateInvalid`; the
 handlers here translate them to HTTP. Requests outside ``/api`` keep FastAPI's defaults.
 """
 
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from convoflow.api.schemas.common import ErrorBody, ErrorDetail, ErrorResponse
 from convoflow.engine import TemplateInvalid
 from convoflow.engine.problems import field_path
-from convoflow.services.admin_errors import Forbidden, InvalidStateData, Unauthenticated
+from convoflow.services.errors import Forbidden, InvalidStateData, Unauthenticated
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 
 API_PREFIX = "/api/"

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, status
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.schemas.flows import FlowDeleted, FlowIn, FlowOut, FlowRef, FlowUpdate
-from convoflow.services import flows
-from convoflow.services.flows import FlowChange
+from convoflow.services.templates import flows
+from convoflow.services.templates.flows import FlowChange
 
 router = APIRouter(
     prefix="/api/whatsapp/flow",

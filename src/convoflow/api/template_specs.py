@@ -9,7 +9,7 @@ from convoflow.api.errors import error_responses
 from convoflow.api.schemas.common import Deleted
 from convoflow.api.schemas.template_specs import SpecIn, SpecOut, SpecUpdate
 from convoflow.api.schemas.templates import TemplateIn, TemplateOut
-from convoflow.services import template_specs
+from convoflow.services.templates import specs as template_specs
 
 router = APIRouter(
     prefix="/api/template-specs",

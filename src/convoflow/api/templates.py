@@ -22,8 +22,9 @@ from convoflow.api.schemas.templates import (
     TemplateVersion,
     WorkflowType,
 )
-from convoflow.services import template_queries, templates_admin
-from convoflow.services.template_queries import TemplateFilters
+from convoflow.services.templates import admin as templates_admin
+from convoflow.services.templates import queries as template_queries
+from convoflow.services.templates.queries import TemplateFilters
 
 router = APIRouter(
     prefix="/api/workflow-templates",

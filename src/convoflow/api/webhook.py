@@ -23,7 +23,7 @@ from convoflow.channels.whatsapp.signature import (
     verify_signature,
 )
 from convoflow.runtime import Runtime
-from convoflow.services.whatsapp_inbox import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
 
 __all__ = ["MAX_BODY_BYTES", "WEBHOOK_PATH", "router"]
 

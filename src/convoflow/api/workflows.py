@@ -17,8 +17,9 @@ from convoflow.api.schemas.workflows import (
     InstanceStatus,
     InstanceUpdate,
 )
-from convoflow.services import dependencies, workflows
-from convoflow.services.workflows import InstanceFilters, StartRequest
+from convoflow.services.workflows import dependencies
+from convoflow.services.workflows import instances as workflows
+from convoflow.services.workflows.instances import InstanceFilters, StartRequest
 
 router = APIRouter(
     prefix="/api/workflows",

@@ -3,7 +3,7 @@
 An effect row is claimed (``running``, one more attempt, a lease in ``next_attempt_at``),
 attempted once, then either rescheduled with backoff (a transport error, a timeout, 408,
 429 or 5xx, attempts left) or finished: the final result goes to
-:func:`convoflow.services.effect_results.feed_back`, which applies it once. A runner that
+:func:`convoflow.services.workflows.effect_results.feed_back`, which applies it once. A runner that
 dies mid-call leaves a ``running`` row whose lease expires; the sweeper runs it again.
 
 An ``api_call`` end action sends ``{"instance", "template", "state_data"}`` as JSON to
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.channels.whatsapp.signature import sign
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
-from convoflow.services.effect_results import (
+from convoflow.services.workflows.effect_results import (
     RESPONSE_BODY_LIMIT,
     EffectRun,
     FedBack,

@@ -27,7 +27,7 @@ from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
 from convoflow.jobs.ratelimit import RateLimiter, acquire
-from convoflow.jobs.window import (
+from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
     fall_back_outside_window,
     window_is_closed,

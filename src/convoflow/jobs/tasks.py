@@ -29,8 +29,8 @@ from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFEC
 from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.sender import OutboxSender
-from convoflow.services.effect_results import ResultContext
-from convoflow.services.intake import MessageProcessor
+from convoflow.services.inbox.intake import MessageProcessor
+from convoflow.services.workflows.effect_results import ResultContext
 from convoflow.store.models import WorkflowEffect
 
 __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]

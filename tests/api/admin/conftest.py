@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from convoflow.api.app import create_app
 from convoflow.runtime import Runtime
-from convoflow.services import setup
+from convoflow.services.access import setup
 from convoflow.store.database import create_engine
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all

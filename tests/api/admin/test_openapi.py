@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 
 from convoflow.api.app import create_app
 from convoflow.runtime import Runtime
-from convoflow.services import setup
+from convoflow.services.access import setup
 from tests.api.admin.conftest import AdminApi
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoflow.services.chat import ChatSession
+from convoflow.channels.terminal.chat import ChatSession
 from tests.api.admin.conftest import AdminApi
 from tests.api.admin.helpers import menu_template
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from convoflow.engine.events import ChoiceReceived, TextReceived
-from convoflow.services.conversations import Customer
+from convoflow.services.conversations.service import Customer
 from tests.api.admin.conftest import AdminApi, error_of
 from tests.api.admin.helpers import FLOW_RUNNER_FLOW, greeting, loan_template, menu_template
 

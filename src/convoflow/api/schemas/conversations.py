@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from convoflow.services.conversations_admin import ReleaseResult, ResetResult
-from convoflow.services.stats import TemplateStats
+from convoflow.services.conversations.admin import ReleaseResult, ResetResult
+from convoflow.services.templates.statistics import TemplateStats
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.models import WhatsAppMessage
 

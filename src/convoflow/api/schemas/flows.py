@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from convoflow.services.flows import flow_steps
+from convoflow.services.templates.flows import flow_steps
 from convoflow.store.models import WorkflowTemplate
 
 FlowStatus = Literal["ACTIVE", "INACTIVE"]

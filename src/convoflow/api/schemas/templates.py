@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoflow.services.template_documents import redact_secrets
+from convoflow.services.templates.documents import redact_secrets
 from convoflow.store.models import WorkflowTemplate
 
 TemplateType = Literal["button", "list", "text", "flow"]

@@ -14,10 +14,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from convoflow.services.access import Caller, own_template
-from convoflow.services.admin_errors import Forbidden
-from convoflow.services.catalog import TemplateCatalog
-from convoflow.services.customer_messages import find_contact
+from convoflow.services.access.callers import Caller, own_template
+from convoflow.services.conversations.customers import find_contact
+from convoflow.services.errors import Forbidden
+from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, TemplatePermission, UserType, WorkflowTemplate
 from convoflow.store.types import utcnow

@@ -22,7 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, StatusUpdate
-from convoflow.services.intake import InboundRecord, StatusRecord, apply_statuses, store_inbound
+from convoflow.services.inbox.intake import (
+    InboundRecord,
+    StatusRecord,
+    apply_statuses,
+    store_inbound,
+)
 from convoflow.store.models import PhoneNumber
 
 __all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "clean_json", "receive_webhook"]

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Problem, TemplateInvalid, to_flow_runner, to_native
-from convoflow.services import templates_admin
-from convoflow.services.access import Caller, latest_of_family, own_template
-from convoflow.services.catalog import TemplateCatalog
-from convoflow.services.template_documents import FLOW_RUNNER_STEPS
-from convoflow.services.templates_admin import SavedTemplate
+from convoflow.services.access.callers import Caller, latest_of_family, own_template
+from convoflow.services.templates import admin as templates_admin
+from convoflow.services.templates.admin import SavedTemplate
+from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.services.templates.documents import FLOW_RUNNER_STEPS
 from convoflow.store.errors import InvalidData
 from convoflow.store.models import WorkflowTemplate
 

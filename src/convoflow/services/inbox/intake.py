@@ -16,8 +16,8 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import Event
-from convoflow.jobs.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
-from convoflow.services.conversations import ConversationService, Customer, TurnResult
+from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
+from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage

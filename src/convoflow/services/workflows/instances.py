@@ -19,17 +19,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template
-from convoflow.services import instance_lifecycle as lifecycle
-from convoflow.services.access import Caller, latest_of_family, visible_template
-from convoflow.services.catalog import TemplateRef
-from convoflow.services.customer_messages import (
+from convoflow.services.access.callers import Caller, latest_of_family, visible_template
+from convoflow.services.access.permissions import check_permitted
+from convoflow.services.conversations.customers import (
     conversation_locked,
     customer_of,
     find_contact,
     kick_background,
 )
-from convoflow.services.outcomes import FINISHED, count_run_started
-from convoflow.services.permissions import check_permitted
+from convoflow.services.conversations.outcomes import FINISHED, count_run_started
+from convoflow.services.templates.catalog import TemplateRef
+from convoflow.services.workflows import lifecycle
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import utcnow

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.runtime import Runtime
-from convoflow.services.conversations import Customer
-from convoflow.services.intake import InboundRecord, load_customer, store_inbound
+from convoflow.services.conversations.service import Customer
+from convoflow.services.inbox.intake import InboundRecord, load_customer, store_inbound
 from convoflow.store import accounts
 from convoflow.store.errors import NotFound
 from convoflow.store.models import WhatsAppMessage

@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import Release
-from convoflow.services import instance_lifecycle as lifecycle
-from convoflow.services.access import Caller
-from convoflow.services.customer_messages import (
+from convoflow.services.access.callers import Caller
+from convoflow.services.conversations.customers import (
     conversation_locked,
     customer_of,
     find_contact,
     kick_background,
 )
+from convoflow.services.workflows import lifecycle
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance

@@ -1,7 +1,7 @@
 """The message path (DESIGN §4 steps 3–4): decide what an event means, advance, persist.
 
 Everything here runs inside the caller's transaction while the caller holds the
-conversation lock (see :mod:`convoflow.services.intake`).
+conversation lock (see :mod:`convoflow.services.inbox.intake`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.engine import Template, accepts, advance
 from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived
 from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
-from convoflow.services.catalog import TemplateCatalog, TemplateRef
-from convoflow.services.outcomes import (
+from convoflow.services.conversations.outcomes import (
     FINISHED,
     apply_to_instance,
     count_run_finished,
@@ -23,6 +22,7 @@ from convoflow.services.outcomes import (
     queue_messages,
     record_effects,
 )
+from convoflow.services.templates.catalog import TemplateCatalog, TemplateRef
 from convoflow.sessions.base import LiveConversation, SessionStore
 from convoflow.store.models import Contact, WorkflowInstance
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.services.access import Caller, latest_of_family, visible_template
+from convoflow.services.access.callers import Caller, latest_of_family, visible_template
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
 
 LIVE = frozenset({"active", "waiting"})

@@ -26,9 +26,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import EffectResult
-from convoflow.services.conversations import ConversationService, Customer
-from convoflow.services.dependencies import dependency_finished
-from convoflow.services.intake import load_customer
+from convoflow.services.conversations.service import ConversationService, Customer
+from convoflow.services.inbox.intake import load_customer
+from convoflow.services.workflows.dependencies import dependency_finished
 from convoflow.sessions.base import ConversationLocks
 from convoflow.store.models import (
     PhoneNumber,

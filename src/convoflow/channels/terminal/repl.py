@@ -7,10 +7,10 @@ import sys
 
 from rich.console import Console
 
-from convoflow.chat_render import message_lines, render_message
+from convoflow.channels.terminal.chat import ChatSession
+from convoflow.channels.terminal.render import message_lines, render_message
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.runtime import Runtime
-from convoflow.services.chat import ChatSession
 
 EXIT_WORDS = frozenset({"/quit", "/exit"})
 

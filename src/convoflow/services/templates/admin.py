@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.services.access import (
+from convoflow.services.access.callers import (
     Caller,
     latest_of_family,
     own_template,
     visible_template,
 )
-from convoflow.services.catalog import TemplateCatalog
-from convoflow.services.template_documents import (
+from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.services.templates.documents import (
     definition_of,
     prepare_definition,
     redact_secrets,

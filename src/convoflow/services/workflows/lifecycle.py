@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import EndAction, Template, coerce_state_data
 from convoflow.engine.render import render, render_value
-from convoflow.services.admin_errors import InvalidStateData
-from convoflow.services.dependency_specs import WorkflowDependency, parse_dependencies
-from convoflow.services.outcomes import FINISHED, count_run_finished
+from convoflow.services.conversations.outcomes import FINISHED, count_run_finished
+from convoflow.services.errors import InvalidStateData
+from convoflow.services.workflows.dependency_specs import WorkflowDependency, parse_dependencies
 from convoflow.store.errors import Conflict
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import new_id

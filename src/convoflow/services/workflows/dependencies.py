@@ -7,7 +7,7 @@ its effect id) a conversation waits at. A conversation moves on with the result;
 instance that belongs to a conversation has its customer told on WhatsApp.
 
 :func:`dependency_finished` is the job runner's result handler for ``dependency`` effects
-(registered in :data:`convoflow.services.effect_results.RESULT_HANDLERS`).
+(registered in :data:`convoflow.services.workflows.effect_results.RESULT_HANDLERS`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import EffectResult
-from convoflow.services import instance_lifecycle as lifecycle
-from convoflow.services.access import Caller
-from convoflow.services.customer_messages import customer_of, kick_background, queue_text
-from convoflow.services.dependency_specs import WorkflowDependency, parse_dependencies
-from convoflow.services.workflows import (
+from convoflow.services.access.callers import Caller
+from convoflow.services.conversations.customers import customer_of, kick_background, queue_text
+from convoflow.services.workflows import lifecycle
+from convoflow.services.workflows.dependency_specs import WorkflowDependency, parse_dependencies
+from convoflow.services.workflows.instances import (
     contact_context,
     instance_transaction,
     own_instance,
@@ -35,7 +35,12 @@ from convoflow.store.types import utcnow
 
 if TYPE_CHECKING:
     from convoflow.runtime import Runtime
-    from convoflow.services.effect_results import EffectRun, FedBack, FinishedEffect, ResultContext
+    from convoflow.services.workflows.effect_results import (
+        EffectRun,
+        FedBack,
+        FinishedEffect,
+        ResultContext,
+    )
 
 
 async def resolve_dependency(
@@ -215,7 +220,7 @@ async def dependency_finished(
     records its answer; the instance waits for POST .../dependencies/{name}. A result for
     an instance that has moved on (resolved, cancelled) only settles the row.
     """
-    from convoflow.services.effect_results import FedBack, settle_effect
+    from convoflow.services.workflows.effect_results import FedBack, settle_effect
 
     async with context.sessions.begin() as session:
         if not await settle_effect(session, effect, run):

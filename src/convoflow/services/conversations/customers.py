@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.engine.render import render
-from convoflow.services.conversations import Customer
-from convoflow.services.outcomes import queue_messages
+from convoflow.services.conversations.outcomes import queue_messages
+from convoflow.services.conversations.service import Customer
 from convoflow.store.models import Contact, PhoneNumber, WhatsAppMessage
 
 if TYPE_CHECKING:

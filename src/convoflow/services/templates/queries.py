@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.services.access import Caller, visible_template, visible_to
+from convoflow.services.access.callers import Caller, visible_template, visible_to
 from convoflow.store import templates
 from convoflow.store.models import WorkflowTemplate
 
