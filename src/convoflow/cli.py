@@ -115,7 +115,7 @@ def worker(
     )
     prepare_database(settings)
     console.print(f"convoflow worker on {_safe_url(settings.database_url)}", highlight=False)
-    asyncio.run(run_worker(settings, concurrency=concurrency))
+    asyncio.run(run_worker(settings, build=Runtime.build, concurrency=concurrency))
 
 
 async def _seed(runtime: Runtime, owner: str, phone_number_id: str) -> SeedReport:
@@ -219,7 +219,12 @@ def chat(
     run_with_runtime(lambda runtime: _seed(runtime, settings.default_owner, ""))
     run_with_runtime(
         lambda runtime: run_chat(
-            runtime, owner_name=settings.default_owner, phone=phone, name=name, template=template
+            runtime.access,
+            runtime.processor,
+            owner_name=settings.default_owner,
+            phone=phone,
+            name=name,
+            template=template,
         )
     )
 

@@ -18,14 +18,22 @@ from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.templates.catalog import TemplateCatalog
-from convoflow.services.workflows.effect_results import ResultContext
-from convoflow.sessions.base import ConversationLocks, SessionStore
+from convoflow.services.workflows.dependencies import dependency_finished
+from convoflow.services.workflows.effect_results import (
+    ResultContext,
+    ResultHandler,
+    resume_conversation,
+    store_end_action_result,
+)
+from convoflow.sessions.base import ConversationLocks
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore
 from convoflow.sessions.sql_store import SqlSessionStore
+from convoflow.sessions.states import ConversationStates
 from convoflow.settings import Settings
 from convoflow.store.database import create_engine, create_session_factory
 
@@ -38,6 +46,15 @@ def decode_stored_message(message_type: str, payload: dict[str, Any]) -> Event |
     return event_for_message(payload, message_type, lambda _problem: None)
 
 
+#: Effect kind → what its result means. Add a kind here (and an attempt runner in
+#: :mod:`convoflow.jobs.effects`) to teach convoflow a new kind of effect.
+RESULT_HANDLERS: dict[str, ResultHandler] = {
+    "http": resume_conversation,
+    "end_action": store_end_action_result,
+    "dependency": dependency_finished,
+}
+
+
 @dataclass(slots=True)
 class Runtime:
     """Built once at start-up, closed at shutdown."""
@@ -47,9 +64,10 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis | None
     catalog: TemplateCatalog
-    store: SessionStore
+    store: ConversationStates
     locks: ConversationLocks
     conversations: ConversationService
+    access: ConversationAccess
     processor: MessageProcessor
     http: httpx.AsyncClient
     graph: GraphClient
@@ -65,16 +83,16 @@ class Runtime:
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        store: SessionStore
+        store: ConversationStates
         locks: ConversationLocks
         if settings.session_store == "redis" and redis is not None:
             # State lives in Redis and is saved after the database commit, so the lock
             # must outlive the commit: a Redis lock, not a transaction-scoped one.
-            store, locks = RedisSessionStore(redis), RedisLocks(redis)
+            store, locks = ConversationStates(RedisSessionStore(redis)), RedisLocks(redis)
         elif settings.is_postgres:
-            store, locks = SqlSessionStore(), PostgresAdvisoryLocks()
+            store, locks = ConversationStates(SqlSessionStore()), PostgresAdvisoryLocks()
         else:
-            store, locks = SqlSessionStore(), InProcessLocks()
+            store, locks = ConversationStates(SqlSessionStore()), InProcessLocks()
         catalog = TemplateCatalog()
         conversations = ConversationService(
             catalog=catalog, store=store, default_ttl_seconds=settings.session_ttl_seconds
@@ -106,7 +124,12 @@ class Runtime:
             graph=graph,
             limiter=rate_limiter,
             http=http,
-            results=ResultContext(sessions=sessions, locks=locks, conversations=conversations),
+            results=ResultContext(
+                sessions=sessions,
+                locks=locks,
+                conversations=conversations,
+                handlers=RESULT_HANDLERS,
+            ),
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
             sender_unconfigured=(
@@ -116,6 +139,15 @@ class Runtime:
             ),
         )
         register_tasks(broker, jobs)
+        access = ConversationAccess(
+            sessions=sessions,
+            locks=locks,
+            store=store,
+            catalog=catalog,
+            conversations=conversations,
+            background=dispatcher,
+            default_channel=settings.whatsapp_phone_number_id,
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -125,6 +157,7 @@ class Runtime:
             store=store,
             locks=locks,
             conversations=conversations,
+            access=access,
             processor=processor,
             http=http,
             graph=graph,

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from convoflow.channels.whatsapp.inbound import parse_webhook
-from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
+from convoflow.channels.whatsapp.records import receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from tests.support.graph_stub import GraphStub
 from tests.support.webhooks import app_settings, change, clean_app, running_app, text, webhook
 

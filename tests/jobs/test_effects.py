@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.channels.whatsapp.records import receive_webhook
 from convoflow.jobs.backoff import Backoff
 from convoflow.runtime import Runtime
-from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from convoflow.store import templates
 from convoflow.store.models import WorkflowEffect, WorkflowInstance
 from tests.jobs.helpers import owner_id

@@ -9,10 +9,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.channels.whatsapp.records import receive_webhook
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.runtime import Runtime
-from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from convoflow.store.models import ConversationState, WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
 from tests.jobs.helpers import add_contact, outbound, queue_texts

@@ -16,7 +16,9 @@ from convoflow.store.types import utcnow
 
 
 async def customer(runtime: Runtime, phone: str, name: str = "Ana") -> ChatSession:
-    chat = ChatSession(runtime, owner_name="admin", phone=phone, name=name)
+    chat = ChatSession(
+        runtime.access, runtime.processor, owner_name="admin", phone=phone, name=name
+    )
     await chat.open()
     return chat
 

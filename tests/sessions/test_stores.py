@@ -8,14 +8,17 @@ from datetime import datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
 
 from convoflow.engine.outcome import ConversationState
 from convoflow.runtime import Runtime
-from convoflow.sessions.base import LiveConversation, SessionStore
+from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore, session_key
 from convoflow.sessions.sql_store import SqlSessionStore
+from convoflow.sessions.states import ConversationStates
 from convoflow.store import accounts, templates
+from convoflow.store.models import User
 from convoflow.store.types import utcnow
 
 
@@ -49,50 +52,66 @@ def conversation(
 
 
 @pytest.fixture(params=["sql", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
+async def states(request: pytest.FixtureRequest) -> AsyncIterator[ConversationStates]:
     if request.param == "sql":
-        yield SqlSessionStore()
+        yield ConversationStates(SqlSessionStore())
         return
     client = Redis.from_url(request.getfixturevalue("redis_url"))
     await client.flushdb()
-    yield RedisSessionStore(client)
+    yield ConversationStates(RedisSessionStore(client))
     await client.flushdb()
     await client.aclose()
 
 
-async def test_save_load_replace_and_delete(runtime: Runtime, store: SessionStore) -> None:
+async def test_save_load_replace_and_delete(runtime: Runtime, states: ConversationStates) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow()
-    async with runtime.sessions.begin() as session:
-        await store.save(session, conversation(owner_id, template_id, "111", now, 600))
-        await store.save(session, conversation(owner_id, template_id, "222", now, 600))
-    async with runtime.sessions.begin() as session:
+    async with runtime.sessions() as session:
+        await states.commit(session, conversation(owner_id, template_id, "111", now, 600))
+    async with runtime.sessions() as session:
+        await states.commit(session, conversation(owner_id, template_id, "222", now, 600))
+    async with runtime.sessions() as session:
         changed = conversation(owner_id, template_id, "111", now, 600)
         changed.state.variables = {"n": 2}
-        await store.save(session, changed)
+        await states.commit(session, changed)
     async with runtime.sessions() as session:
-        first = await store.load(session, owner_id=owner_id, customer="111", now=now)
-        second = await store.load(session, owner_id=owner_id, customer="222", now=now)
-        live = await store.list_live(session, owner_id=owner_id, now=now)
+        first = await states.load(session, owner_id=owner_id, customer="111", now=now)
+        second = await states.load(session, owner_id=owner_id, customer="222", now=now)
+        live = await states.list_live(session, owner_id=owner_id, now=now)
     assert first is not None and first.state.variables == {"n": 2}
     assert second is not None and second.state.variables == {"n": 1}
     assert {c.customer for c in live} == {"111", "222"}
     async with runtime.sessions.begin() as session:
-        assert await store.delete(session, owner_id=owner_id, customer="111") is True
-        assert await store.delete(session, owner_id=owner_id, customer="111") is False
+        assert await states.delete(session, owner_id=owner_id, customer="111") is True
+        assert await states.delete(session, owner_id=owner_id, customer="111") is False
     async with runtime.sessions() as session:
-        assert await store.load(session, owner_id=owner_id, customer="111", now=now) is None
+        assert await states.load(session, owner_id=owner_id, customer="111", now=now) is None
 
 
-async def test_expired_conversation_is_ignored(runtime: Runtime, store: SessionStore) -> None:
+async def test_expired_conversation_is_ignored(
+    runtime: Runtime, states: ConversationStates
+) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow()
-    async with runtime.sessions.begin() as session:
-        await store.save(session, conversation(owner_id, template_id, "333", now, 60))
+    async with runtime.sessions() as session:
+        await states.commit(session, conversation(owner_id, template_id, "333", now, 60))
     later = now + timedelta(seconds=61)
     async with runtime.sessions() as session:
-        assert await store.load(session, owner_id=owner_id, customer="333", now=later) is None
-        assert await store.list_live(session, owner_id=owner_id, now=later) == []
+        assert await states.load(session, owner_id=owner_id, customer="333", now=later) is None
+        assert await states.list_live(session, owner_id=owner_id, now=later) == []
+
+
+async def test_a_failed_commit_keeps_no_state(runtime: Runtime, states: ConversationStates) -> None:
+    """Commit first, keep the state second: a commit that fails leaves no state behind."""
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow()
+    async with runtime.sessions() as session:
+        # A duplicate primary key makes the commit's flush fail.
+        session.add(User(id=owner_id, username=f"dup-{owner_id}", display_name=""))
+        with pytest.raises(IntegrityError):
+            await states.commit(session, conversation(owner_id, template_id, "555", now, 600))
+    async with runtime.sessions() as session:
+        assert await states.load(session, owner_id=owner_id, customer="555", now=now) is None
 
 
 async def test_redis_key_expires_with_the_session_ttl(
@@ -101,8 +120,7 @@ async def test_redis_key_expires_with_the_session_ttl(
     owner_id, template_id = await owner_and_template(runtime)
     store = RedisSessionStore(redis_client)
     now = utcnow()
-    async with runtime.sessions() as session:
-        await store.save(session, conversation(owner_id, template_id, "444", now, 86_400))
+    await store.save(conversation(owner_id, template_id, "444", now, 86_400))
     ttl = await redis_client.ttl(session_key(owner_id, "444"))
     assert 86_000 < ttl <= 86_400
 

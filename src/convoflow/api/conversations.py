@@ -37,7 +37,7 @@ async def list_conversations(
 ) -> list[ConversationOut]:
     """Live conversations, newest first."""
     live = await conversations_admin.list_conversations(
-        runtime, session, caller=caller, flow=flow, step=step
+        runtime.access, session, caller=caller, flow=flow, step=step
     )
     return [ConversationOut.of(item) for item in live]
 
@@ -49,7 +49,9 @@ async def get_conversation(
     phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> ConversationOut:
     """A customer's live conversation, by WhatsApp number."""
-    live = await conversations_admin.get_conversation(runtime, session, caller=caller, phone=phone)
+    live = await conversations_admin.get_conversation(
+        runtime.access, session, caller=caller, phone=phone
+    )
     return ConversationOut.of(live)
 
 
@@ -61,7 +63,7 @@ async def reset_conversation(
 ) -> ConversationReset:
     """Reset a customer: their state is deleted and its instance cancelled."""
     result = await conversations_admin.reset_conversation(
-        runtime, session, caller=caller, phone=phone
+        runtime.access, session, caller=caller, phone=phone
     )
     return ConversationReset.of(result)
 
@@ -76,7 +78,7 @@ async def release_conversation(
 ) -> ConversationRelease:
     """Give a conversation paused at a `handoff` step back to the bot."""
     result = await conversations_admin.release_conversation(
-        runtime, session, caller=caller, phone=phone
+        runtime.access, session, caller=caller, phone=phone
     )
     return ConversationRelease.of(result)
 

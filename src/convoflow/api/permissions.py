@@ -18,7 +18,7 @@ from convoflow.api.schemas.permissions import (
     UserTypeOut,
     UserTypeUpdate,
 )
-from convoflow.services.access import permissions
+from convoflow.services.templates import permissions
 
 router = APIRouter(
     prefix="/api",

@@ -17,13 +17,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.channels.whatsapp.records import receive_webhook
 from convoflow.channels.whatsapp.signature import (
     SIGNATURE_HEADER,
     verify_handshake,
     verify_signature,
 )
 from convoflow.runtime import Runtime
-from convoflow.services.inbox.webhook import PhoneNumberDirectory, receive_webhook
+from convoflow.services.inbox.webhook import PhoneNumberDirectory
 
 __all__ = ["MAX_BODY_BYTES", "WEBHOOK_PATH", "router"]
 

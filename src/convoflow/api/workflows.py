@@ -46,7 +46,9 @@ async def start_instance(
         state_data=body.state_data,
         start_conversation=body.start_conversation,
     )
-    instance = await workflows.start_instance(runtime, session, caller=caller, request=request)
+    instance = await workflows.start_instance(
+        runtime.access, session, caller=caller, request=request
+    )
     return InstanceOut.of(instance)
 
 
@@ -99,7 +101,7 @@ async def update_instance(
     queues its end action; both run in the background.
     """
     instance = await workflows.update_instance(
-        runtime,
+        runtime.access,
         session,
         caller=caller,
         instance_id=instance_id,
@@ -128,7 +130,7 @@ async def resolve_dependency(
     instance's conversation is told on WhatsApp.
     """
     instance = await dependencies.resolve_dependency(
-        runtime,
+        runtime.access,
         session,
         caller=caller,
         instance_id=instance_id,

@@ -29,13 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.channels.whatsapp.signature import sign
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
-from convoflow.services.workflows.effect_results import (
+from convoflow.services.workflows.effect_results import ResultContext, feed_back
+from convoflow.services.workflows.effect_types import (
     RESPONSE_BODY_LIMIT,
     EffectRun,
     FedBack,
     FinishedEffect,
-    ResultContext,
-    feed_back,
 )
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import utcnow
@@ -274,7 +273,7 @@ async def _call_end_action(
     )
 
 
-#: Effect kind → how one attempt runs (see also ``RESULT_HANDLERS`` for what results mean).
+#: Effect kind → how one attempt runs (the composition root registers what results mean).
 ATTEMPT_RUNNERS: dict[str, AttemptRunner] = {
     "http": _call_http,
     # A workflow dependency is an HTTP call too; its result handler differs.

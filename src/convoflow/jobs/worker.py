@@ -13,16 +13,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from typing import Protocol
 
-from taskiq import InMemoryBroker
+from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
 from convoflow.jobs.broker import runs_in_process
-from convoflow.runtime import Runtime
+from convoflow.jobs.sweeper import Sweeper
+from convoflow.jobs.tasks import JobHandlers
 from convoflow.settings import Settings
 
-__all__ = ["DRAIN_SECONDS", "BackgroundJobs", "run_worker"]
+__all__ = ["DRAIN_SECONDS", "BackgroundJobs", "JobRuntime", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +33,36 @@ logger = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
 
 
+class JobRuntime(Protocol):
+    """What the background side needs of a process's composition root."""
+
+    @property
+    def broker(self) -> AsyncBroker:
+        """The task broker (in memory, or Redis Streams)."""
+
+    @property
+    def sweeper(self) -> Sweeper:
+        """The periodic pass that re-kicks anything a lost job left behind."""
+
+    @property
+    def jobs(self) -> JobHandlers:
+        """The work behind each task."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
 class BackgroundJobs:
     """The broker's client side, the sweeper (when ``sweep``) and an orderly stop."""
 
-    def __init__(self, runtime: Runtime, *, sweep: bool) -> None:
+    def __init__(self, runtime: JobRuntime, *, sweep: bool) -> None:
         self.runtime = runtime
         self.sweep = sweep
         self._stop = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_server(cls, runtime: Runtime) -> BackgroundJobs:
+    def for_server(cls, runtime: JobRuntime) -> BackgroundJobs:
         """What ``convoflow serve`` runs: the sweeper only when jobs run in-process."""
         return cls(runtime, sweep=runs_in_process(runtime.broker))
 
@@ -78,9 +100,16 @@ async def _drain(broker: InMemoryBroker, seconds: float) -> None:
 
 
 async def run_worker(
-    settings: Settings, *, concurrency: int, stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    build: Callable[[Settings], JobRuntime],
+    concurrency: int,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Consume jobs from Redis and sweep until ``stop`` is set (or SIGTERM / SIGINT)."""
+    """Consume jobs from Redis and sweep until ``stop`` is set (or SIGTERM / SIGINT).
+
+    ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`).
+    """
     if not settings.redis_url:
         raise ValueError("convoflow worker needs CONVOFLOW_REDIS_URL")
     stop = stop or asyncio.Event()
@@ -90,7 +119,7 @@ async def run_worker(
         # these; the worker then stops on the `stop` event alone.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal_number, stop.set)
-    runtime = Runtime.build(settings)
+    runtime = build(settings)
     runtime.jobs.limit_concurrency(concurrency)
     background = BackgroundJobs(runtime, sweep=True)
     await background.start()

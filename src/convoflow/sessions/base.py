@@ -30,34 +30,6 @@ class LiveConversation:
     last_interaction: datetime
 
 
-class SessionStore(Protocol):
-    """Loads and saves live conversations; SQL stores share the caller's transaction."""
-
-    async def load(
-        self, session: AsyncSession, *, owner_id: str, customer: str, now: datetime
-    ) -> LiveConversation | None:
-        """The live conversation, or None when there is none or it expired."""
-
-    async def save(self, session: AsyncSession, conversation: LiveConversation) -> None:
-        """Create or replace the customer's live conversation."""
-
-    async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
-        """End the customer's live conversation; True when there was one."""
-
-    async def list_live(
-        self, session: AsyncSession, *, owner_id: str, now: datetime
-    ) -> list[LiveConversation]:
-        """All unexpired conversations of an owner, newest first."""
-
-    @property
-    def transactional(self) -> bool:
-        """True when ``save`` writes in the caller's database transaction (SQL).
-
-        A non-transactional store (Redis) is saved after the commit, still under the lock,
-        so a failed commit never leaves a state ahead of its messages.
-        """
-
-
 class ConversationLocks(Protocol):
     """Serialises the processing of one customer's messages, across processes."""
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import ConversationState as EngineState
 from convoflow.sessions.base import LiveConversation
@@ -55,14 +54,7 @@ class RedisSessionStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    @property
-    def transactional(self) -> bool:
-        """Redis is outside the database transaction: saved after the commit."""
-        return False
-
-    async def load(
-        self, session: AsyncSession, *, owner_id: str, customer: str, now: datetime
-    ) -> LiveConversation | None:
+    async def load(self, *, owner_id: str, customer: str, now: datetime) -> LiveConversation | None:
         """The live conversation; Redis drops it at expiry, the check covers clock skew."""
         raw = await self._redis.get(session_key(owner_id, customer))
         if raw is None:
@@ -70,7 +62,7 @@ class RedisSessionStore:
         conversation = _decode(raw)
         return conversation if conversation.expires_at > now else None
 
-    async def save(self, session: AsyncSession, conversation: LiveConversation) -> None:
+    async def save(self, conversation: LiveConversation) -> None:
         """Write with a TTL ending at ``expires_at``."""
         ttl_ms = int(
             (conversation.expires_at - conversation.last_interaction).total_seconds() * 1000
@@ -81,13 +73,11 @@ class RedisSessionStore:
             px=max(ttl_ms, 1),
         )
 
-    async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+    async def delete(self, *, owner_id: str, customer: str) -> bool:
         """Remove the key."""
         return bool(await self._redis.delete(session_key(owner_id, customer)))
 
-    async def list_live(
-        self, session: AsyncSession, *, owner_id: str, now: datetime
-    ) -> list[LiveConversation]:
+    async def list_live(self, *, owner_id: str, now: datetime) -> list[LiveConversation]:
         """Scan the owner's keys (SCAN, never KEYS), newest first."""
         found: list[LiveConversation] = []
         async for key in self._redis.scan_iter(match=f"{KEY_PREFIX}:{owner_id}:*", count=500):

@@ -110,8 +110,3 @@ class SqlSessionStore:
             )
         ).scalars()
         return [_to_live(row) for row in rows]
-
-    @property
-    def transactional(self) -> bool:
-        """The row is written in the caller's transaction."""
-        return True

@@ -13,7 +13,9 @@ BEN = "4915550200"
 
 
 async def customer(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
-    chat = ChatSession(api.runtime, owner_name="alice", phone=phone, name=name)
+    chat = ChatSession(
+        api.runtime.access, api.runtime.processor, owner_name="alice", phone=phone, name=name
+    )
     await chat.open()
     return chat
 

@@ -10,7 +10,9 @@ from tests.api.admin.helpers import menu_template
 
 
 async def say(api: AdminApi, phone: str, *texts: str) -> None:
-    chat = ChatSession(api.runtime, owner_name="alice", phone=phone, name="Ana")
+    chat = ChatSession(
+        api.runtime.access, api.runtime.processor, owner_name="alice", phone=phone, name="Ana"
+    )
     await chat.open()
     for text in texts:
         await chat.say(text)

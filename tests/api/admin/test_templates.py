@@ -235,8 +235,7 @@ async def test_delete_deactivates_and_running_conversations_finish(api: AdminApi
             session, customer, TextReceived("shop"), now=now
         )
         assert live is not None
-        await runtime.store.save(session, live)
-        await session.commit()
+        await runtime.store.commit(session, live)
     assert turn.template_name == "shop"
     deleted = await api.delete(f"{BASE}/{template['id']}")
     assert deleted.json() == {"id": template["id"], "action": "deactivated"}

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoflow.services.access.permissions import PermissionView
+from convoflow.services.templates.permissions import PermissionView
 from convoflow.store.models import Contact, UserType
 
 

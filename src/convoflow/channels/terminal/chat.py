@@ -15,9 +15,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
-from convoflow.runtime import Runtime
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import Customer
-from convoflow.services.inbox.intake import InboundRecord, load_customer, store_inbound
+from convoflow.services.inbox.intake import (
+    InboundRecord,
+    MessageProcessor,
+    load_customer,
+    store_inbound,
+)
 from convoflow.store import accounts
 from convoflow.store.errors import NotFound
 from convoflow.store.models import WhatsAppMessage
@@ -29,8 +34,17 @@ TERMINAL_CHANNEL = "terminal"
 class ChatSession:
     """One customer talking to the bot of ``owner_name`` from a terminal."""
 
-    def __init__(self, runtime: Runtime, *, owner_name: str, phone: str, name: str) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        access: ConversationAccess,
+        processor: MessageProcessor,
+        *,
+        owner_name: str,
+        phone: str,
+        name: str,
+    ) -> None:
+        self.access = access
+        self.processor = processor
         self.owner_name = owner_name
         self.phone = phone
         self.name = name
@@ -38,7 +52,7 @@ class ChatSession:
 
     async def open(self) -> None:
         """Resolve the owner (it must exist: run `convoflow seed` first)."""
-        async with self.runtime.sessions() as session:
+        async with self.access.sessions() as session:
             self.owner_id = (await accounts.get_user(session, self.owner_name)).id
 
     async def say(self, text: str) -> list[OutboundMessage]:
@@ -55,9 +69,9 @@ class ChatSession:
             payload={"type": "text", "text": {"body": text}},
             sent_at=utcnow(),
         )
-        async with self.runtime.sessions.begin() as session:
+        async with self.access.sessions.begin() as session:
             await store_inbound(session, [record])
-        turns = await self.runtime.processor.process_customer(self.owner_id, self.phone)
+        turns = await self.processor.process_customer(self.owner_id, self.phone)
         ids = [row_id for turn in turns for row_id in turn.outbound_ids]
         return await self._deliver(ids)
 
@@ -65,21 +79,19 @@ class ChatSession:
         self, template_name: str, variables: dict[str, Any] | None = None
     ) -> list[OutboundMessage]:
         """Start a template directly, without its trigger keyword."""
-        runtime = self.runtime
-        async with runtime.sessions() as session:
-            async with runtime.locks.hold(session, owner_id=self.owner_id, customer=self.phone):
-                ref = await runtime.catalog.by_name(
+        access = self.access
+        async with access.sessions() as session:
+            async with access.locks.hold(session, owner_id=self.owner_id, customer=self.phone):
+                ref = await access.catalog.by_name(
                     session, owner_id=self.owner_id, name=template_name
                 )
                 if ref is None:
                     raise NotFound(f"no active template named {template_name!r}")
                 customer = await self._customer(session)
-                turn, live = await runtime.conversations.start(
+                turn, live = await access.conversations.start(
                     session, customer, ref, dict(variables or {}), now=utcnow()
                 )
-                await session.commit()
-                if live is not None and not runtime.store.transactional:
-                    await runtime.store.save(session, live)
+                await access.store.commit(session, live)
         return await self._deliver(turn.outbound_ids)
 
     async def _customer(self, session: AsyncSession) -> Customer:
@@ -93,7 +105,7 @@ class ChatSession:
         if not outbound_ids:
             return []
         now: datetime = utcnow()
-        async with self.runtime.sessions.begin() as session:
+        async with self.access.sessions.begin() as session:
             rows = (
                 await session.execute(
                     select(WhatsAppMessage)

@@ -10,18 +10,25 @@ from rich.console import Console
 from convoflow.channels.terminal.chat import ChatSession
 from convoflow.channels.terminal.render import message_lines, render_message
 from convoflow.engine.outcome import OutboundMessage
-from convoflow.runtime import Runtime
+from convoflow.services.conversations.access import ConversationAccess
+from convoflow.services.inbox.intake import MessageProcessor
 
 EXIT_WORDS = frozenset({"/quit", "/exit"})
 
 
 async def run_chat(
-    runtime: Runtime, *, owner_name: str, phone: str, name: str, template: str | None
+    access: ConversationAccess,
+    processor: MessageProcessor,
+    *,
+    owner_name: str,
+    phone: str,
+    name: str,
+    template: str | None,
 ) -> None:
     """Run the chat until end of input (or /quit)."""
     console = Console()
     interactive = sys.stdin.isatty()
-    chat = ChatSession(runtime, owner_name=owner_name, phone=phone, name=name)
+    chat = ChatSession(access, processor, owner_name=owner_name, phone=phone, name=name)
     await chat.open()
     if interactive:
         console.print(f"[dim]Chatting as {name} ({phone}). Type /quit to leave.[/dim]")

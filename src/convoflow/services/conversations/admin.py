@@ -8,27 +8,24 @@ the state and cancels its workflow instance: their next message starts fresh.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import Release
 from convoflow.services.access.callers import Caller
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import (
     conversation_locked,
     customer_of,
-    find_contact,
     kick_background,
 )
-from convoflow.services.workflows import lifecycle
+from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
+from convoflow.store.contacts import find_contact
 from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
-
-if TYPE_CHECKING:
-    from convoflow.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +48,7 @@ async def _customer_key(session: AsyncSession, caller: Caller, phone: str) -> st
 
 
 async def list_conversations(
-    runtime: Runtime,
+    access: ConversationAccess,
     session: AsyncSession,
     *,
     caller: Caller,
@@ -60,7 +57,7 @@ async def list_conversations(
 ) -> list[LiveConversation]:
     """The caller's live conversations, newest first, by template (flow) and step."""
     async with session.begin():
-        live = await runtime.store.list_live(session, owner_id=caller.id, now=utcnow())
+        live = await access.store.list_live(session, owner_id=caller.id, now=utcnow())
     return [
         conversation
         for conversation in live
@@ -70,32 +67,32 @@ async def list_conversations(
 
 
 async def get_conversation(
-    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
 ) -> LiveConversation:
     """A customer's live conversation (404 when there is none)."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
-        live = await runtime.store.load(session, owner_id=caller.id, customer=key, now=utcnow())
+        live = await access.store.load(session, owner_id=caller.id, customer=key, now=utcnow())
     if live is None:
         raise NotFound(f"no live conversation with {phone}")
     return live
 
 
 async def reset_conversation(
-    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
 ) -> ResetResult:
     """Delete the customer's state and cancel its instance (404 when there is none)."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
     now = utcnow()
-    async with conversation_locked(runtime, caller.id, key) as locked:
-        live = await runtime.store.load(locked, owner_id=caller.id, customer=key, now=now)
-        deleted = await runtime.store.delete(locked, owner_id=caller.id, customer=key)
+    async with conversation_locked(access, caller.id, key) as locked:
+        live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
+        deleted = await access.store.delete(locked, owner_id=caller.id, customer=key)
         instance = None
         if live is not None and live.instance_id is not None:
             instance = await locked.get(WorkflowInstance, live.instance_id)
         if instance is not None:
-            await lifecycle.finish(locked, instance, "cancelled", now=now, error="reset by admin")
+            await finish(locked, instance, "cancelled", now=now, error="reset by admin")
         await locked.commit()
     if live is None and not deleted:
         raise NotFound(f"no live conversation with {phone}")
@@ -112,27 +109,25 @@ class ReleaseResult:
 
 
 async def release_conversation(
-    runtime: Runtime, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
 ) -> ReleaseResult:
     """Give a conversation paused at a ``handoff`` step back to the bot (404 if none, 409
     when it is not handed off); the bot's next messages are queued for the customer."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
     now = utcnow()
-    async with conversation_locked(runtime, caller.id, key) as locked:
-        live = await runtime.store.load(locked, owner_id=caller.id, customer=key, now=now)
+    async with conversation_locked(access, caller.id, key) as locked:
+        live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
         if live is None:
             raise NotFound(f"no live conversation with {phone}")
-        _row, template = await runtime.catalog.compiled(locked, live.template_id)
+        _row, template = await access.catalog.compiled(locked, live.template_id)
         step = template.step(live.state.current_step)
         if step is None or step.type != "handoff":
             raise Conflict(f"the conversation with {phone} is not handed off to an agent")
         customer = await customer_of(locked, caller.id, key)
-        turn, after = await runtime.conversations.resume(locked, customer, Release(), now=now)
-        await locked.commit()
-        if after is not None and not runtime.store.transactional:
-            await runtime.store.save(locked, after)
-    await kick_background(runtime, customers=[(caller.id, key)])
+        turn, after = await access.conversations.resume(locked, customer, Release(), now=now)
+        await access.store.commit(locked, after)
+    await kick_background(access, customers=[(caller.id, key)])
     return ReleaseResult(
         key, str(turn.status or ""), after.state.current_step if after is not None else None
     )

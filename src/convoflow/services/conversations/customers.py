@@ -9,38 +9,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.engine.render import render
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.outcomes import queue_messages
 from convoflow.services.conversations.service import Customer
-from convoflow.store.models import Contact, PhoneNumber, WhatsAppMessage
-
-if TYPE_CHECKING:
-    from convoflow.runtime import Runtime
-
-
-async def find_contact(session: AsyncSession, owner_id: str, reference: str) -> Contact | None:
-    """An owner's contact by id, customer key or WhatsApp id."""
-    return (
-        await session.execute(
-            select(Contact)
-            .where(
-                Contact.owner_id == owner_id,
-                or_(
-                    Contact.id == reference,
-                    Contact.customer_key == reference,
-                    Contact.wa_id == reference,
-                ),
-            )
-            .order_by(Contact.first_seen_at)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+from convoflow.store.contacts import find_contact
+from convoflow.store.models import PhoneNumber, WhatsAppMessage
 
 
 async def channel_number(session: AsyncSession, owner_id: str, customer_key: str) -> str:
@@ -74,11 +54,11 @@ async def customer_of(
 
 @asynccontextmanager
 async def conversation_locked(
-    runtime: Runtime, owner_id: str, customer_key: str
+    access: ConversationAccess, owner_id: str, customer_key: str
 ) -> AsyncIterator[AsyncSession]:
     """A session holding the customer's conversation lock; commit inside the block."""
-    async with runtime.sessions() as session:
-        async with runtime.locks.hold(session, owner_id=owner_id, customer=customer_key):
+    async with access.sessions() as session:
+        async with access.locks.hold(session, owner_id=owner_id, customer=customer_key):
             yield session
 
 
@@ -112,7 +92,7 @@ def queue_text(
 
 
 async def kick_background(
-    runtime: Runtime,
+    access: ConversationAccess,
     *,
     effect_row_ids: Sequence[str] = (),
     customers: Sequence[tuple[str, str]] = (),
@@ -122,7 +102,7 @@ async def kick_background(
     The work is already durable; if the kick is lost the sweeper picks it up on its next
     pass.
     """
-    dispatcher = runtime.dispatcher
+    dispatcher = access.background
     try:
         if effect_row_ids:
             await dispatcher.run_effects(list(effect_row_ids))

@@ -183,3 +183,49 @@ def _write_tallies(session: Session) -> None:
 def _drop_tallies(session: Session) -> None:
     """A rolled-back transaction changes no statistics."""
     session.info.pop(_TALLY_KEY, None)
+
+
+#: Effect kind of a workflow dependency call (see :mod:`convoflow.services.workflows.dependencies`).
+DEPENDENCY_KIND = "dependency"
+
+
+async def finish(
+    session: AsyncSession,
+    instance: WorkflowInstance,
+    status: str,
+    *,
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    """End the instance as ``failed`` or ``cancelled`` and abandon its queued dependency calls."""
+    if instance.status in FINISHED:
+        return
+    instance.status = status
+    instance.completed_at = now
+    instance.last_interaction = now
+    instance.waiting_for = None
+    instance.pending_dependencies = []
+    if error:
+        instance.error = error
+    await count_run_finished(session, template_id=instance.template_id, succeeded=False)
+    await abandon_dependency_calls(session, instance.id, reason=f"instance {status}")
+
+
+async def abandon_dependency_calls(
+    session: AsyncSession, instance_id: str, *, reason: str, name: str | None = None
+) -> None:
+    """Queued dependency calls that no longer matter are not run (running ones are ignored)."""
+    condition = [
+        WorkflowEffect.instance_id == instance_id,
+        WorkflowEffect.kind == DEPENDENCY_KIND,
+        WorkflowEffect.status == "pending",
+    ]
+    if name is not None:
+        prefix = f"{DEPENDENCY_KIND}:{name}:"
+        condition.append(WorkflowEffect.effect_id.startswith(prefix, autoescape=True))
+    await session.execute(
+        update(WorkflowEffect)
+        .where(*condition)
+        .values(status="failed", error=f"not run: {reason}")
+        .execution_options(synchronize_session=False)
+    )

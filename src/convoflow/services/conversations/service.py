@@ -23,7 +23,8 @@ from convoflow.services.conversations.outcomes import (
     record_effects,
 )
 from convoflow.services.templates.catalog import TemplateCatalog, TemplateRef
-from convoflow.sessions.base import LiveConversation, SessionStore
+from convoflow.sessions.base import LiveConversation
+from convoflow.sessions.states import ConversationStates
 from convoflow.store.models import Contact, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
@@ -79,7 +80,7 @@ class ConversationService:
     """Runs one event of one customer through the right template and persists the result."""
 
     def __init__(
-        self, *, catalog: TemplateCatalog, store: SessionStore, default_ttl_seconds: int
+        self, *, catalog: TemplateCatalog, store: ConversationStates, default_ttl_seconds: int
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -305,8 +306,6 @@ class ConversationService:
         live.state = outcome.state
         live.last_interaction = now
         live.expires_at = now + timedelta(seconds=ttl)
-        if self.store.transactional:
-            await self.store.save(session, live)
         return result, live
 
     def _ttl_of(self, live: LiveConversation) -> int:

@@ -256,7 +256,7 @@ class MessageProcessor:
                 row_id = row.id
                 try:
                     turn, live = await self._handle_row(session, row)
-                    await session.commit()
+                    await store.commit(session, live)
                 except Exception as exc:
                     # A bug or bad data in one message must not block the customer's
                     # later messages: record it on the row and move on.
@@ -269,8 +269,6 @@ class MessageProcessor:
                     )
                     await session.commit()
                     return TurnResult(), more_pending
-                if live is not None and not store.transactional:
-                    await store.save(session, live)
                 return turn, more_pending
 
     async def _handle_row(

@@ -1,6 +1,7 @@
 """Receiving a WhatsApp webhook: route each update to its owner, store it once, move statuses.
 
-Called by ``POST /webhooks/whatsapp`` after the signature check; one transaction per webhook,
+Called by the WhatsApp channel (:mod:`convoflow.channels.whatsapp.records`) with the webhook's
+records, after the signature check and parsing; one transaction per webhook,
 committed before the route answers 200, so what Meta was told is received is durable.
 Processing happens afterwards, in the background (:mod:`convoflow.jobs`).
 
@@ -12,16 +13,12 @@ owner (status ``ignored``) and logged, never processed.
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, StatusUpdate
 from convoflow.services.inbox.intake import (
     InboundRecord,
     StatusRecord,
@@ -30,19 +27,9 @@ from convoflow.services.inbox.intake import (
 )
 from convoflow.store.models import PhoneNumber
 
-__all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "clean_json", "receive_webhook"]
+__all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "store_webhook_records"]
 
 logger = logging.getLogger(__name__)
-
-# Column sizes of whatsapp_messages / contacts: longer values cannot be stored as they are.
-_MAX_PHONE_NUMBER_ID = 64
-_MAX_CUSTOMER_KEY = 160
-_MAX_WA_ID = 32
-_MAX_TYPE = 32
-_MAX_NAME = 200
-_MAX_JSON_DEPTH = 64
-_LATEST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
-_INT32 = 2**31
 
 
 class PhoneNumberDirectory:
@@ -97,108 +84,23 @@ class ReceivedWebhook:
     skipped: int = 0
 
 
-async def receive_webhook(
+async def store_webhook_records(
     sessions: async_sessionmaker[AsyncSession],
     directory: PhoneNumberDirectory,
-    parsed: ParsedWebhook,
+    records: list[InboundRecord],
+    statuses: list[StatusRecord],
 ) -> ReceivedWebhook:
-    """Store every message once and apply every status, in one committed transaction."""
+    """Give each message its number's owner, store every message once and apply every
+    status, in one committed transaction."""
     received = ReceivedWebhook()
-    storable = [message for message in parsed.messages if _storable(message)]
-    received.skipped = len(parsed.messages) - len(storable)
-    owners = await directory.owners({message.phone_number_id for message in storable})
-    records = [inbound_record(message, owners.get(message.phone_number_id)) for message in storable]
-    statuses = [status_record(update) for update in parsed.statuses]
-    if records or statuses:
+    owners = await directory.owners({record.phone_number_id for record in records})
+    routed = [replace(record, owner_id=owners.get(record.phone_number_id)) for record in records]
+    if routed or statuses:
         async with sessions.begin() as session:
-            received.customers = await store_inbound(session, records)
+            received.customers = await store_inbound(session, routed)
             received.statuses = await apply_statuses(session, statuses)
-    received.messages = len(records)
-    received.unrouted = sorted({r.phone_number_id for r in records if r.owner_id is None})
+    received.messages = len(routed)
+    received.unrouted = sorted({r.phone_number_id for r in routed if r.owner_id is None})
     for number in received.unrouted:
         logger.warning("webhook for unregistered phone_number_id %r: stored, not processed", number)
-    for notice in parsed.errors:
-        logger.warning(
-            "WhatsApp reported error %s for %s: %s %s",
-            notice.code,
-            notice.phone_number_id,
-            notice.title or notice.message,
-            notice.details,
-        )
-    if parsed.problems:
-        logger.info("webhook had %d unusable parts: %s", len(parsed.problems), parsed.problems[:5])
     return received
-
-
-def inbound_record(message: InboundMessage, owner_id: str | None) -> InboundRecord:
-    """The storable form of one parsed message (text cleaned to what databases accept)."""
-    key = message.wa_id or message.user_id
-    assert key is not None  # the parser drops messages with neither
-    sent_at = (
-        datetime.fromtimestamp(message.timestamp, UTC)
-        if 0 < message.timestamp <= _LATEST_TIMESTAMP
-        else None
-    )
-    return InboundRecord(
-        owner_id=owner_id,
-        phone_number_id=clean_text(message.phone_number_id),
-        wamid=clean_text(message.wamid),
-        customer=clean_text(key),
-        wa_id=clean_text(message.wa_id) if message.wa_id else None,
-        bsuid=clean_text(message.user_id) if message.user_id else None,
-        profile_name=clean_text(message.profile_name or "")[:_MAX_NAME],
-        type=clean_text(message.type)[:_MAX_TYPE],
-        payload=clean_json(message.raw),
-        sent_at=sent_at,
-    )
-
-
-def status_record(update: StatusUpdate) -> StatusRecord:
-    """The storable form of one status (the first error's code and text, if any)."""
-    code = text = None
-    if update.errors:
-        first = update.errors[0]
-        code = first.code if first.code is not None and abs(first.code) < _INT32 else None
-        words = [part for part in (first.title or first.message, first.details) if part]
-        text = clean_text(": ".join(words)) or None
-    return StatusRecord(
-        wamid=clean_text(update.wamid), status=update.status, error_code=code, error_text=text
-    )
-
-
-def _storable(message: InboundMessage) -> bool:
-    """Ids that fit the columns; anything longer is not Meta's and is dropped (logged)."""
-    fits = (
-        len(message.phone_number_id) <= _MAX_PHONE_NUMBER_ID
-        and (message.wa_id is None or len(message.wa_id) <= _MAX_WA_ID)
-        and (message.user_id is None or len(message.user_id) <= _MAX_CUSTOMER_KEY)
-    )
-    if not fits:
-        logger.info("message %.80r has oversized ids; skipped", message.wamid)
-    return fits
-
-
-def clean_text(value: str) -> str:
-    """The text without what PostgreSQL refuses: NUL characters and lone surrogates."""
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def clean_json(value: Any, depth: int = 0) -> Any:
-    """A JSON value every database stores: clean strings, nesting cut at 64 levels."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if depth >= _MAX_JSON_DEPTH and isinstance(value, dict | list):
-        return None
-    if isinstance(value, dict):
-        return {clean_text(str(k)): clean_json(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_json(item, depth + 1) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # 1e400 parses as infinity, which JSON cannot hold
-    return value

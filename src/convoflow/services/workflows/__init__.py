@@ -1,1 +1,2 @@
-"""workflows."""
+"""Workflow instances: their lifecycle, dependencies on outside APIs, end actions, and
+what a finished effect means."""

@@ -7,44 +7,41 @@ its effect id) a conversation waits at. A conversation moves on with the result;
 instance that belongs to a conversation has its customer told on WhatsApp.
 
 :func:`dependency_finished` is the job runner's result handler for ``dependency`` effects
-(registered in :data:`convoflow.services.workflows.effect_results.RESULT_HANDLERS`).
+(registered in the result-handler registry of :mod:`convoflow.access`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import EffectResult
 from convoflow.services.access.callers import Caller
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import customer_of, kick_background, queue_text
+from convoflow.services.conversations.outcomes import DEPENDENCY_KIND
+from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
 from convoflow.services.workflows import lifecycle
-from convoflow.services.workflows.dependency_specs import WorkflowDependency, parse_dependencies
+from convoflow.services.workflows.effect_results import ResultContext
+from convoflow.services.workflows.effect_settlement import settle_effect
+from convoflow.services.workflows.effect_types import EffectRun, FedBack, FinishedEffect
 from convoflow.services.workflows.instances import (
     contact_context,
     instance_transaction,
     own_instance,
     pending_effects,
 )
+from convoflow.sessions.base import LiveConversation
 from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import utcnow
 
-if TYPE_CHECKING:
-    from convoflow.runtime import Runtime
-    from convoflow.services.workflows.effect_results import (
-        EffectRun,
-        FedBack,
-        FinishedEffect,
-        ResultContext,
-    )
-
 
 async def resolve_dependency(
-    runtime: Runtime,
+    access: ConversationAccess,
     session: AsyncSession,
     *,
     caller: Caller,
@@ -59,12 +56,13 @@ async def resolve_dependency(
         customer_key = (await own_instance(session, caller, instance_id)).conversation_id
     now = utcnow()
     customers: list[tuple[str, str]] = []
-    async with instance_transaction(runtime, session, caller.id, customer_key) as work:
+    resumed: LiveConversation | None = None
+    async with instance_transaction(access, session, caller.id, customer_key) as work:
         instance = await own_instance(work, caller, instance_id, for_update=True)
         waiting_effect = _waiting_effect(instance, name)
         if waiting_effect is not None and customer_key:
-            await _resume_conversation(
-                runtime, work, instance, customer_key, waiting_effect, ok, data, error, now
+            resumed = await _resume_conversation(
+                access, work, instance, customer_key, waiting_effect, ok, data, error, now
             )
         else:
             row = await _template_row(work, instance)
@@ -88,12 +86,12 @@ async def resolve_dependency(
                 customer_key,
                 text,
                 dependency_name=name,
-                default_channel=runtime.settings.whatsapp_phone_number_id,
+                default_channel=access.default_channel,
             ):
                 customers.append((caller.id, customer_key))
         new_effects = await pending_effects(work, [instance.id])
-        await work.commit()
-    await kick_background(runtime, effect_row_ids=new_effects, customers=customers)
+        await access.store.commit(work, resumed)
+    await kick_background(access, effect_row_ids=new_effects, customers=customers)
     return instance
 
 
@@ -129,7 +127,7 @@ async def _contact_of(session: AsyncSession, instance: WorkflowInstance) -> dict
 
 
 async def _resume_conversation(
-    runtime: Runtime,
+    access: ConversationAccess,
     session: AsyncSession,
     instance: WorkflowInstance,
     customer_key: str,
@@ -138,9 +136,12 @@ async def _resume_conversation(
     data: Any,
     error: str,
     now: datetime,
-) -> None:
-    """Give the conversation waiting at an ``http`` step the outside system's answer."""
-    store = runtime.store
+) -> LiveConversation | None:
+    """Give the conversation waiting at an ``http`` step the outside system's answer.
+
+    Returns the conversation to keep when the caller commits.
+    """
+    store = access.store
     live = await store.load(session, owner_id=instance.owner_id, customer=customer_key, now=now)
     if live is None or live.instance_id != instance.id:
         raise Conflict("the conversation of this instance is no longer live")
@@ -148,10 +149,10 @@ async def _resume_conversation(
         session,
         instance.owner_id,
         customer_key,
-        default_channel=runtime.settings.whatsapp_phone_number_id,
+        default_channel=access.default_channel,
     )
     event = EffectResult(effect_id, ok=ok, data=data, error=error or "reported as failed")
-    _, resumed = await runtime.conversations.resume(session, customer, event, now=now)
+    _, resumed = await access.conversations.resume(session, customer, event, now=now)
     await session.execute(
         update(WorkflowEffect)
         .where(
@@ -163,16 +164,14 @@ async def _resume_conversation(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(instance)
-    if resumed is not None and not store.transactional:
-        # Saved before the commit here; the lock is held until the caller commits.
-        await store.save(session, resumed)
+    return resumed
 
 
 async def _settle_queued_calls(
     session: AsyncSession, instance_id: str, name: str, ok: bool
 ) -> None:
     """A dependency resolved from outside: its queued call (if any) need not run."""
-    prefix = f"{lifecycle.DEPENDENCY_KIND}:{name}:"
+    prefix = f"{DEPENDENCY_KIND}:{name}:"
     await session.execute(
         update(WorkflowEffect)
         .where(
@@ -204,7 +203,7 @@ async def _notify(
         customer,
         text=text,
         variables=instance.state_data,
-        step_id=f"{lifecycle.DEPENDENCY_KIND}:{dependency_name}",
+        step_id=f"{DEPENDENCY_KIND}:{dependency_name}",
         template_id=row.id,
         instance_id=instance.id,
         now=utcnow(),
@@ -220,8 +219,6 @@ async def dependency_finished(
     records its answer; the instance waits for POST .../dependencies/{name}. A result for
     an instance that has moved on (resolved, cancelled) only settles the row.
     """
-    from convoflow.services.workflows.effect_results import FedBack, settle_effect
-
     async with context.sessions.begin() as session:
         if not await settle_effect(session, effect, run):
             return None

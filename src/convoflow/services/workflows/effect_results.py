@@ -1,4 +1,5 @@
-"""What a finished effect means: one handler per effect kind, in :data:`RESULT_HANDLERS`.
+"""What a finished effect means: one handler per effect kind, in
+:attr:`ResultContext.handlers` (a registry the composition root builds).
 
 The job runner (:mod:`convoflow.jobs.effects`) runs an effect (an ``http`` step's call, a
 template's end action) and hands its final result to :func:`feed_back`. The handler of the
@@ -18,85 +19,39 @@ kind            handler
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.engine.events import EffectResult
 from convoflow.services.conversations.service import ConversationService, Customer
 from convoflow.services.inbox.intake import load_customer
-from convoflow.services.workflows.dependencies import dependency_finished
+from convoflow.services.workflows.effect_settlement import settle_effect
+from convoflow.services.workflows.effect_types import (
+    RESPONSE_BODY_LIMIT,
+    EffectRun,
+    FedBack,
+    FinishedEffect,
+)
 from convoflow.sessions.base import ConversationLocks
 from convoflow.store.models import (
     PhoneNumber,
     WhatsAppMessage,
-    WorkflowEffect,
     WorkflowInstance,
 )
 from convoflow.store.types import utcnow
 
 __all__ = [
-    "RESPONSE_BODY_LIMIT",
-    "RESULT_HANDLERS",
-    "EffectRun",
-    "FedBack",
-    "FinishedEffect",
     "ResultContext",
     "ResultHandler",
     "feed_back",
     "resume_conversation",
-    "settle_effect",
     "store_end_action_result",
 ]
 
-#: How much of an answer's body is kept (on the effect row and the instance).
-RESPONSE_BODY_LIMIT = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedEffect:
-    """The effect row as its runner claimed it; ``attempts`` is the claim's token."""
-
-    id: str
-    owner_id: str
-    instance_id: str
-    effect_id: str
-    kind: str
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class EffectRun:
-    """How an effect ended after its last attempt."""
-
-    ok: bool
-    attempts: int
-    data: Any = None
-    error: str = ""
-    status_code: int | None = None
-    body: str = ""
-
-    def summary(self) -> dict[str, Any]:
-        """What is stored as the effect row's ``result``."""
-        return {
-            "ok": self.ok,
-            "status_code": self.status_code,
-            "body": self.body[:RESPONSE_BODY_LIMIT],
-            "attempts": self.attempts,
-        }
-
-
-@dataclass(slots=True)
-class FedBack:
-    """What changed: a conversation whose outbox may have new rows, instances whose
-    effects may have new rows (the jobs deliver and run those next)."""
-
-    owner_id: str
-    customer: str | None = None
-    instance_ids: list[str] = field(default_factory=list)
+ResultHandler = Callable[["ResultContext", FinishedEffect, EffectRun], Awaitable[FedBack | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,44 +61,21 @@ class ResultContext:
     sessions: async_sessionmaker[AsyncSession]
     locks: ConversationLocks
     conversations: ConversationService
-
-
-ResultHandler = Callable[[ResultContext, FinishedEffect, EffectRun], Awaitable[FedBack | None]]
+    #: Effect kind → what its result means; built by the composition root.
+    handlers: Mapping[str, ResultHandler] = field(default_factory=dict)
 
 
 async def feed_back(
     context: ResultContext, effect: FinishedEffect, run: EffectRun
 ) -> FedBack | None:
     """Apply ``run`` with the handler of the effect's kind (an unknown kind fails the row)."""
-    handler = RESULT_HANDLERS.get(effect.kind)
+    handler = context.handlers.get(effect.kind)
     if handler is None:
         failed = replace(run, ok=False, error=f"no result handler for effect kind {effect.kind!r}")
         async with context.sessions.begin() as session:
             await settle_effect(session, effect, failed)
         return None
     return await handler(context, effect, run)
-
-
-async def settle_effect(session: AsyncSession, effect: FinishedEffect, run: EffectRun) -> bool:
-    """Mark the row done or failed if this run still holds it; False: someone else did."""
-    now = utcnow()
-    result = await session.execute(
-        update(WorkflowEffect)
-        .where(
-            WorkflowEffect.id == effect.id,
-            WorkflowEffect.status == "running",
-            WorkflowEffect.attempts == effect.attempts,
-        )
-        .values(
-            status="done" if run.ok else "failed",
-            result=run.summary(),
-            error=run.error or None,
-            next_attempt_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 async def resume_conversation(
@@ -181,9 +113,7 @@ async def resume_conversation(
             customer = await _customer(session, effect.owner_id, customer_key)
             event = EffectResult(effect.effect_id, ok=run.ok, data=run.data, error=run.error)
             turn, resumed = await conversations.resume(session, customer, event, now=now)
-            await session.commit()
-            if resumed is not None and not store.transactional:
-                await store.save(session, resumed)
+            await store.commit(session, resumed)
     # A `connect` after the call runs on in a new instance: its effects are new too.
     instances = {effect.instance_id, turn.instance_id or effect.instance_id}
     return FedBack(effect.owner_id, customer_key, sorted(instances))
@@ -233,12 +163,3 @@ async def _customer(session: AsyncSession, owner_id: str, customer_key: str) -> 
     return await load_customer(
         session, owner_id=owner_id, key=customer_key, channel_number=channel or ""
     )
-
-
-#: Effect kind → what its result means. Add a kind here (and a runner in
-#: :mod:`convoflow.jobs.effects`) to teach convoflow a new kind of effect.
-RESULT_HANDLERS: dict[str, ResultHandler] = {
-    "http": resume_conversation,
-    "end_action": store_end_action_result,
-    "dependency": dependency_finished,
-}

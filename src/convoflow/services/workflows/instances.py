@@ -13,29 +13,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
-from convoflow.services.access.permissions import check_permitted
+from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import (
     conversation_locked,
     customer_of,
-    find_contact,
     kick_background,
 )
-from convoflow.services.conversations.outcomes import FINISHED, count_run_started
+from convoflow.services.conversations.outcomes import FINISHED, count_run_started, finish
 from convoflow.services.templates.catalog import TemplateRef
+from convoflow.services.templates.permissions import check_permitted
 from convoflow.services.workflows import lifecycle
+from convoflow.store.contacts import find_contact
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import utcnow
-
-if TYPE_CHECKING:
-    from convoflow.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +74,14 @@ async def own_instance(
 
 @asynccontextmanager
 async def instance_transaction(
-    runtime: Runtime, session: AsyncSession, owner_id: str, customer_key: str | None
+    access: ConversationAccess, session: AsyncSession, owner_id: str, customer_key: str | None
 ) -> AsyncIterator[AsyncSession]:
     """A session to work and commit in, holding the customer's conversation lock if any.
 
     The caller commits inside the block; leaving it without a commit rolls back.
     """
     if customer_key:
-        async with conversation_locked(runtime, owner_id, customer_key) as locked:
+        async with conversation_locked(access, owner_id, customer_key) as locked:
             yield locked
     else:
         try:
@@ -109,7 +107,7 @@ async def _startable(session: AsyncSession, caller: Caller, template_id: str) ->
 
 
 async def start_instance(
-    runtime: Runtime, session: AsyncSession, *, caller: Caller, request: StartRequest
+    access: ConversationAccess, session: AsyncSession, *, caller: Caller, request: StartRequest
 ) -> WorkflowInstance:
     """Start the latest version of a template for a customer (403 when not permitted)."""
     customer_ref = request.user_id or request.conversation_id or ""
@@ -118,7 +116,7 @@ async def start_instance(
         latest = await _startable(session, caller, request.template_id)
         contact = await find_contact(session, caller.id, customer_ref) if customer_ref else None
         await check_permitted(session, latest, contact, customer_ref)
-        _, template = await runtime.catalog.compiled(session, latest.id)
+        _, template = await access.catalog.compiled(session, latest.id)
         values = lifecycle.checked_state_data(template, request.state_data)
         if not request.start_conversation:
             instance = WorkflowInstance(
@@ -143,11 +141,11 @@ async def start_instance(
         if not request.conversation_id:
             raise InvalidData("conversation_id", "required to start a conversation")
         customer_key = contact.customer_key if contact else request.conversation_id
-    return await _start_conversation(runtime, caller, latest, customer_key, values, now)
+    return await _start_conversation(access, caller, latest, customer_key, values, now)
 
 
 async def _start_conversation(
-    runtime: Runtime,
+    access: ConversationAccess,
     caller: Caller,
     latest: WorkflowTemplate,
     customer_key: str,
@@ -162,21 +160,19 @@ async def _start_conversation(
         session_ttl_seconds=latest.session_ttl_seconds,
         allowed_user_types=None,
     )
-    store = runtime.store
-    async with conversation_locked(runtime, caller.id, customer_key) as locked:
-        default_channel = runtime.settings.whatsapp_phone_number_id
+    store = access.store
+    async with conversation_locked(access, caller.id, customer_key) as locked:
+        default_channel = access.default_channel
         customer = await customer_of(
             locked, caller.id, customer_key, default_channel=default_channel
         )
-        turn, live = await runtime.conversations.start(locked, customer, ref, values, now=now)
+        turn, live = await access.conversations.start(locked, customer, ref, values, now=now)
         instance = await locked.get(WorkflowInstance, turn.instance_id or "")
         effect_ids = await pending_effects(locked, [turn.instance_id or ""])
-        await locked.commit()
-        if live is not None and not store.transactional:
-            await store.save(locked, live)
+        await store.commit(locked, live)
     if instance is None:  # pragma: no cover - start always creates an instance
         raise NotFound("the conversation ended before an instance was kept")
-    await kick_background(runtime, effect_row_ids=effect_ids, customers=[(caller.id, customer_key)])
+    await kick_background(access, effect_row_ids=effect_ids, customers=[(caller.id, customer_key)])
     return instance
 
 
@@ -242,7 +238,7 @@ async def list_effects(
 
 
 async def update_instance(
-    runtime: Runtime,
+    access: ConversationAccess,
     session: AsyncSession,
     *,
     caller: Caller,
@@ -258,14 +254,12 @@ async def update_instance(
     async with session.begin():
         customer_key = (await own_instance(session, caller, instance_id)).conversation_id
     now = utcnow()
-    async with instance_transaction(runtime, session, caller.id, customer_key) as work:
+    async with instance_transaction(access, session, caller.id, customer_key) as work:
         instance = await own_instance(work, caller, instance_id, for_update=True)
-        row, template = await runtime.catalog.compiled(work, instance.template_id)
+        row, template = await access.catalog.compiled(work, instance.template_id)
         live = None
         if customer_key:
-            live = await runtime.store.load(
-                work, owner_id=caller.id, customer=customer_key, now=now
-            )
+            live = await access.store.load(work, owner_id=caller.id, customer=customer_key, now=now)
             live = live if live is not None and live.instance_id == instance.id else None
         if state_data is not None:
             if instance.status in FINISHED:
@@ -282,14 +276,10 @@ async def update_instance(
                 work, instance, row, template, status, contact=contact_context(contact)
             )
         if live is not None and instance.status in FINISHED:
-            await runtime.store.delete(work, owner_id=caller.id, customer=live.customer)
+            await access.store.delete(work, owner_id=caller.id, customer=live.customer)
             live = None
-        if live is not None and runtime.store.transactional:
-            await runtime.store.save(work, live)
-        await work.commit()
-        if live is not None and not runtime.store.transactional:
-            await runtime.store.save(work, live)
-    await kick_background(runtime, effect_row_ids=effect_ids)
+        await access.store.commit(work, live)
+    await kick_background(access, effect_row_ids=effect_ids)
     return instance
 
 
@@ -312,7 +302,7 @@ async def _change_status(
             session, instance, row, template, contact=contact, now=now
         )
     if target in FINISHED:
-        await lifecycle.finish(session, instance, target, now=now)
+        await finish(session, instance, target, now=now)
         return []
     if target == "active" and waits_for_dependencies:
         raise Conflict("the instance waits for its dependencies; resolve them or cancel it")

@@ -19,14 +19,18 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import EndAction, Template, coerce_state_data
 from convoflow.engine.render import render, render_value
-from convoflow.services.conversations.outcomes import FINISHED, count_run_finished
+from convoflow.services.conversations.outcomes import (
+    DEPENDENCY_KIND,
+    abandon_dependency_calls,
+    count_run_finished,
+    finish,
+)
 from convoflow.services.errors import InvalidStateData
-from convoflow.services.workflows.dependency_specs import WorkflowDependency, parse_dependencies
+from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
 from convoflow.store.errors import Conflict
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import new_id
@@ -38,7 +42,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "completed": frozenset(),
     "cancelled": frozenset(),
 }
-DEPENDENCY_KIND = "dependency"
 END_ACTION_KIND = "end_action"
 SUCCESS_TEXT = "Update: {name} is done."
 FAILURE_TEXT = "Update: {name} could not be completed."
@@ -187,48 +190,6 @@ async def complete(
     session.add(effect)
     await session.flush()
     return [effect.id]
-
-
-async def finish(
-    session: AsyncSession,
-    instance: WorkflowInstance,
-    status: str,
-    *,
-    now: datetime,
-    error: str | None = None,
-) -> None:
-    """End the instance as ``failed`` or ``cancelled`` and abandon its queued dependency calls."""
-    if instance.status in FINISHED:
-        return
-    instance.status = status
-    instance.completed_at = now
-    instance.last_interaction = now
-    instance.waiting_for = None
-    instance.pending_dependencies = []
-    if error:
-        instance.error = error
-    await count_run_finished(session, template_id=instance.template_id, succeeded=False)
-    await abandon_dependency_calls(session, instance.id, reason=f"instance {status}")
-
-
-async def abandon_dependency_calls(
-    session: AsyncSession, instance_id: str, *, reason: str, name: str | None = None
-) -> None:
-    """Queued dependency calls that no longer matter are not run (running ones are ignored)."""
-    condition = [
-        WorkflowEffect.instance_id == instance_id,
-        WorkflowEffect.kind == DEPENDENCY_KIND,
-        WorkflowEffect.status == "pending",
-    ]
-    if name is not None:
-        prefix = f"{DEPENDENCY_KIND}:{name}:"
-        condition.append(WorkflowEffect.effect_id.startswith(prefix, autoescape=True))
-    await session.execute(
-        update(WorkflowEffect)
-        .where(*condition)
-        .values(status="failed", error=f"not run: {reason}")
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def apply_dependency_outcome(

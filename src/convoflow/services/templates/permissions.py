@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from convoflow.services.access.callers import Caller, own_template
-from convoflow.services.conversations.customers import find_contact
 from convoflow.services.errors import Forbidden
 from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.store.contacts import find_contact
 from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, TemplatePermission, UserType, WorkflowTemplate
 from convoflow.store.types import utcnow

@@ -1,0 +1,27 @@
+"""What a use case needs to act on live conversations, handed out by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from convoflow.services.conversations.service import ConversationService
+from convoflow.services.ports import BackgroundWork
+from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.sessions.base import ConversationLocks
+from convoflow.sessions.states import ConversationStates
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationAccess:
+    """Database sessions, the conversation lock and state store, the conversation service,
+    the template catalog, background kicks and the number to reply from by default."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    locks: ConversationLocks
+    store: ConversationStates
+    catalog: TemplateCatalog
+    conversations: ConversationService
+    background: BackgroundWork
+    default_channel: str = ""

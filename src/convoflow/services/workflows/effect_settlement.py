@@ -1,0 +1,32 @@
+"""Settling an effect row once: only the run that still holds the claim may."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.services.workflows.effect_types import EffectRun, FinishedEffect
+from convoflow.store.models import WorkflowEffect
+from convoflow.store.types import utcnow
+
+
+async def settle_effect(session: AsyncSession, effect: FinishedEffect, run: EffectRun) -> bool:
+    """Mark the row done or failed if this run still holds it; False: someone else did."""
+    now = utcnow()
+    result = await session.execute(
+        update(WorkflowEffect)
+        .where(
+            WorkflowEffect.id == effect.id,
+            WorkflowEffect.status == "running",
+            WorkflowEffect.attempts == effect.attempts,
+        )
+        .values(
+            status="done" if run.ok else "failed",
+            result=run.summary(),
+            error=run.error or None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1

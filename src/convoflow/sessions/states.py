@@ -1,0 +1,68 @@
+"""The one contract for live conversation state: load, list, delete, and commit-then-keep.
+
+Two stores sit behind it. The SQL store (``conversation_state``) writes in the caller's
+database transaction. The Redis store (``flow_session:{owner}:{customer}``) is outside that
+transaction and never sees a database session: the state is written after the commit,
+still under the conversation lock, so a failed commit never leaves a state ahead of its
+messages. :meth:`ConversationStates.commit` is the only place that knows the difference.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convoflow.sessions.base import LiveConversation
+from convoflow.sessions.redis_store import RedisSessionStore
+from convoflow.sessions.sql_store import SqlSessionStore
+
+__all__ = ["ConversationStates"]
+
+
+class ConversationStates:
+    """Live conversations in the SQL store or the Redis store, behind one interface."""
+
+    def __init__(self, store: SqlSessionStore | RedisSessionStore) -> None:
+        self._store = store
+
+    @property
+    def backend(self) -> str:
+        """``sql`` or ``redis``."""
+        return "sql" if isinstance(self._store, SqlSessionStore) else "redis"
+
+    async def load(
+        self, db_session: AsyncSession, *, owner_id: str, customer: str, now: datetime
+    ) -> LiveConversation | None:
+        """The customer's live conversation, or None when there is none or it expired."""
+        if isinstance(self._store, SqlSessionStore):
+            return await self._store.load(db_session, owner_id=owner_id, customer=customer, now=now)
+        return await self._store.load(owner_id=owner_id, customer=customer, now=now)
+
+    async def list_live(
+        self, db_session: AsyncSession, *, owner_id: str, now: datetime
+    ) -> list[LiveConversation]:
+        """All unexpired conversations of an owner, newest first."""
+        if isinstance(self._store, SqlSessionStore):
+            return await self._store.list_live(db_session, owner_id=owner_id, now=now)
+        return await self._store.list_live(owner_id=owner_id, now=now)
+
+    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+        """End the customer's live conversation; True when there was one."""
+        if isinstance(self._store, SqlSessionStore):
+            return await self._store.delete(db_session, owner_id=owner_id, customer=customer)
+        return await self._store.delete(owner_id=owner_id, customer=customer)
+
+    async def commit(self, db_session: AsyncSession, live: LiveConversation | None) -> None:
+        """Commit the database transaction and keep ``live`` (None: nothing to keep).
+
+        Call it under the conversation lock, as the last step of a unit of work.
+        """
+        if isinstance(self._store, SqlSessionStore):
+            if live is not None:
+                await self._store.save(db_session, live)
+            await db_session.commit()
+            return
+        await db_session.commit()
+        if live is not None:
+            await self._store.save(live)
