@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from convoflow.errors import RequestError, SettingsError
 from convoflow.runtime import Runtime
-from convoflow.settings import Settings, SettingsError, get_settings
+from convoflow.settings import Settings, get_settings
 from convoflow.store import migrate
-from convoflow.store.errors import StoreError
 
 if TYPE_CHECKING:
     from convoflow.services.access.setup import SeedReport
@@ -53,7 +53,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except StoreError as exc:
+    except RequestError as exc:
         errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -201,7 +201,11 @@ def cleanup() -> None:
     from convoflow.services.access.setup import delete_expired_states
 
     settings_or_exit()
-    removed = run_with_runtime(lambda runtime: delete_expired_states(runtime.sessions))
+    removed = run_with_runtime(
+        lambda runtime: delete_expired_states(
+            runtime.sessions, runtime.store, now=runtime.clock.now()
+        )
+    )
     console.print(f"removed {removed} expired conversation states")
 
 

@@ -3,6 +3,19 @@
 ::
 
     ConvoflowError                   base of every error convoflow raises on purpose
+    ├── SettingsError                a wrong setting, or a service it names is unreachable:
+    │                                start-up prints one line naming it and stops
+    ├── RequestError                 the caller asked for something that cannot be done;
+    │   │                            nothing changed (``http_status`` for the admin API)
+    │   ├── NotFound                 404: no such object, or another owner's private one
+    │   ├── Conflict                 409: duplicate name, object in use, illegal status change
+    │   ├── InvalidData              422: one field outside what the data model allows
+    │   ├── InvalidStateData         422: state_data that does not fit the state_schema
+    │   ├── Forbidden                403: visible but not yours, or a customer not permitted
+    │   └── Unauthenticated          401: no API key, or an unknown or revoked one
+    ├── ServiceUnavailable           the database or Redis cannot be reached right now
+    │   └── ConversationBusy         the conversation lock was not free in time (retried)
+    ├── InvalidArgument              a function called with values it cannot use (a bug)
     └── GraphError                   the WhatsApp Graph API refused a call or was unreachable
         ├── RetryableGraphError      the same request may succeed later: back off and retry
         │                            (HTTP 429/5xx, timeouts, transport errors, throughput and
@@ -10,6 +23,10 @@
         └── PermanentGraphError      retrying the same request cannot succeed: mark it failed
                                      (outside the 24-hour window, undeliverable, opted out,
                                      template errors, invalid parameters, bad token)
+
+The engine keeps its own small tree (:class:`convoflow.engine.TemplateInvalid` and its
+problems), since it imports nothing else of convoflow; :mod:`convoflow.api.errors` maps both
+trees to the documented error codes in one place.
 
 Catch :class:`RetryableGraphError` to reschedule, :class:`PermanentGraphError` to give up,
 and look at :attr:`GraphError.code` for what to do next (e.g. 131047: send a template;
@@ -30,11 +47,22 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "Conflict",
+    "ConversationBusy",
     "ConvoflowError",
+    "Forbidden",
     "GraphError",
     "GraphErrorCode",
+    "InvalidArgument",
+    "InvalidData",
+    "InvalidStateData",
+    "NotFound",
     "PermanentGraphError",
+    "RequestError",
     "RetryableGraphError",
+    "ServiceUnavailable",
+    "SettingsError",
+    "Unauthenticated",
     "classify_graph_error",
     "is_retryable_code",
     "parse_retry_after",
@@ -43,6 +71,80 @@ __all__ = [
 
 class ConvoflowError(Exception):
     """Base class of every error convoflow raises on purpose."""
+
+
+class SettingsError(ConvoflowError):
+    """A setting has a wrong value, or the service it names cannot be reached.
+
+    The message is one line that names the setting; start-up prints it and stops.
+    """
+
+
+class RequestError(ConvoflowError):
+    """What the caller asked for cannot be done; nothing was changed.
+
+    :attr:`http_status` is the status the admin API answers with.
+    """
+
+    http_status = 400
+
+
+class NotFound(RequestError):
+    """The object does not exist (or it is another owner's private one)."""
+
+    http_status = 404
+
+
+class Conflict(RequestError):
+    """The change clashes with existing data (duplicate name, object in use, state)."""
+
+    http_status = 409
+
+
+class InvalidData(RequestError):
+    """One value is outside what the data model allows; ``field`` is its path."""
+
+    http_status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidStateData(RequestError):
+    """``state_data`` values that do not fit the template's ``state_schema``, by field."""
+
+    http_status = 422
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        names = ", ".join(sorted(self.errors))
+        super().__init__(f"state_data does not fit the template's state_schema: {names}")
+
+
+class Forbidden(RequestError):
+    """The caller may see the object but not do this with it."""
+
+    http_status = 403
+
+
+class Unauthenticated(RequestError):
+    """No API key, or one that is unknown or revoked."""
+
+    http_status = 401
+
+
+class ServiceUnavailable(ConvoflowError):
+    """A service convoflow needs (the database, Redis) cannot be reached right now."""
+
+
+class ConversationBusy(ServiceUnavailable, TimeoutError):
+    """The conversation's lock could not be taken in time; the work is retried later."""
+
+
+class InvalidArgument(ConvoflowError, ValueError):
+    """A function was called with values it cannot use: a bug in the caller, not bad input."""
 
 
 class GraphError(ConvoflowError):

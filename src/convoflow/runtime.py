@@ -12,6 +12,7 @@ from taskiq import AsyncBroker
 
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.channels.whatsapp.inbound_events import event_for_message
+from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
 from convoflow.jobs.dispatcher import Dispatcher
@@ -76,10 +77,16 @@ class Runtime:
     dispatcher: Dispatcher
     jobs: JobHandlers
     sweeper: Sweeper
+    clock: Clock
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        """Wire the database, Redis (when configured), session store, locks and services."""
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
+        """Wire the database, Redis (when configured), session store, locks and services.
+
+        ``clock`` is the one source of time of every part (the system clock by default;
+        tests hand in a :class:`~convoflow.clock.FakeClock`).
+        """
+        clock = clock or SystemClock()
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -93,7 +100,7 @@ class Runtime:
             store, locks = ConversationStates(SqlSessionStore()), PostgresAdvisoryLocks()
         else:
             store, locks = ConversationStates(SqlSessionStore()), InProcessLocks()
-        catalog = TemplateCatalog()
+        catalog = TemplateCatalog(clock=clock)
         conversations = ConversationService(
             catalog=catalog, store=store, default_ttl_seconds=settings.session_ttl_seconds
         )
@@ -102,6 +109,7 @@ class Runtime:
             locks=locks,
             conversations=conversations,
             decode_event=decode_stored_message,
+            clock=clock,
         )
         # One HTTP client per process: its connection pool is shared by every send.
         http = httpx.AsyncClient(
@@ -114,7 +122,7 @@ class Runtime:
             api_base=settings.whatsapp_api_base,
             api_version=settings.whatsapp_api_version,
         )
-        rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis)
+        rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis, clock=clock)
         broker = create_broker(settings)
         dispatcher = Dispatcher(broker)
         jobs = JobHandlers.build(
@@ -129,6 +137,7 @@ class Runtime:
                 locks=locks,
                 conversations=conversations,
                 handlers=RESULT_HANDLERS,
+                clock=clock,
             ),
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
@@ -137,6 +146,7 @@ class Runtime:
                 if settings.whatsapp_access_token
                 else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
             ),
+            clock=clock,
         )
         register_tasks(broker, jobs)
         access = ConversationAccess(
@@ -147,6 +157,7 @@ class Runtime:
             conversations=conversations,
             background=dispatcher,
             default_channel=settings.whatsapp_phone_number_id,
+            clock=clock,
         )
         return cls(
             settings=settings,
@@ -165,7 +176,10 @@ class Runtime:
             broker=broker,
             dispatcher=dispatcher,
             jobs=jobs,
-            sweeper=Sweeper(sessions=sessions, dispatcher=dispatcher, redis=redis),
+            sweeper=Sweeper(
+                sessions=sessions, dispatcher=dispatcher, redis=redis, states=store, clock=clock
+            ),
+            clock=clock,
         )
 
     async def close(self) -> None:

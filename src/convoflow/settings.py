@@ -11,12 +11,10 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from convoflow.errors import InvalidArgument, SettingsError
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
-
-
-class SettingsError(Exception):
-    """A setting has a wrong value; the message is one line naming it."""
 
 
 class Settings(BaseSettings):
@@ -45,7 +43,7 @@ class Settings(BaseSettings):
     def _supported_database(cls, value: str) -> str:
         scheme = value.split("://", 1)[0]
         if "://" not in value or scheme not in SUPPORTED_DATABASE_SCHEMES:
-            raise ValueError(
+            raise InvalidArgument(
                 f"must start with one of {', '.join(s + '://' for s in SUPPORTED_DATABASE_SCHEMES)}"
             )
         return value
@@ -56,14 +54,14 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise InvalidArgument("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("whatsapp_api_base")
     @classmethod
     def _http_base(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+            raise InvalidArgument("must be an http:// or https:// URL")
         return value.rstrip("/")
 
     @field_validator("log_level", mode="before")

@@ -20,7 +20,12 @@ async def test_messages_acknowledged_before_a_crash_are_answered_at_the_next_sta
         # What a crash right after the webhook's commit leaves: stored, never processed.
         parsed = parse_webhook(webhook(change([text("15551200001", "hi")])))
         runtime = first_life.runtime
-        await receive_webhook(runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed)
+        await receive_webhook(
+            runtime.sessions,
+            PhoneNumberDirectory(runtime.sessions),
+            parsed,
+            now=runtime.clock.now(),
+        )
         assert graph_stub.sent == []
 
         async with running_app(app_settings(database_url, graph_stub), seeded=False):

@@ -76,7 +76,7 @@ async def create(runtime: Runtime, definition: dict[str, Any]) -> None:
 async def customer_says(runtime: Runtime, words: str) -> None:
     parsed = parse_webhook(webhook(change([text(CUSTOMER, words)])))
     received = await receive_webhook(
-        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed
+        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
     )
     await runtime.dispatcher.customers_received(received.customers)
 

@@ -40,7 +40,9 @@ class RecordingDispatcher(Dispatcher):
 async def store_without_processing(runtime: Runtime, customer: str, words: str) -> None:
     """What a crash right after the webhook's commit leaves: a `received` row, no job."""
     parsed = parse_webhook(webhook(change([text(customer, words)])))
-    await receive_webhook(runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed)
+    await receive_webhook(
+        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
+    )
 
 
 async def test_messages_left_pending_by_a_crash_are_processed_and_answered(

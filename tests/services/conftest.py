@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 
+from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
 
@@ -21,7 +23,8 @@ async def seeded(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     overrides: dict[str, object] = {}
     if store == "redis":
         overrides = {"redis_url": request.getfixturevalue("redis_url"), "session_store": "redis"}
-    runtime = Runtime.build(make_settings(url, **overrides))
+    # A fake clock from the real present: expiry and timers are tested by moving it.
+    runtime = Runtime.build(make_settings(url, **overrides), clock=FakeClock(datetime.now(UTC)))
     await truncate_all(runtime.engine)
     if runtime.redis is not None:
         await runtime.redis.flushdb()

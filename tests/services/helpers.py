@@ -12,7 +12,6 @@ from convoflow.runtime import Runtime
 from convoflow.sessions.base import LiveConversation
 from convoflow.store import accounts
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 
 async def customer(runtime: Runtime, phone: str, name: str = "Ana") -> ChatSession:
@@ -31,7 +30,9 @@ async def say(chat: ChatSession, text: str) -> list[str]:
 async def live_state(runtime: Runtime, phone: str) -> LiveConversation | None:
     async with runtime.sessions() as session:
         owner = await accounts.get_user(session, "admin")
-        return await runtime.store.load(session, owner_id=owner.id, customer=phone, now=utcnow())
+        return await runtime.store.load(
+            session, owner_id=owner.id, customer=phone, now=runtime.clock.now()
+        )
 
 
 async def instances(runtime: Runtime, phone: str) -> list[WorkflowInstance]:

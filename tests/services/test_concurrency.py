@@ -67,7 +67,7 @@ async def deliver(runtime: Runtime, owner_id: str, phone: str, text: str) -> Non
         sent_at=utcnow(),
     )
     async with runtime.sessions.begin() as session:
-        await store_inbound(session, [record])
+        await store_inbound(session, [record], now=runtime.clock.now())
     await runtime.processor.process_customer(owner_id, phone)
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import func, select, update
 from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
+from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import ConversationState, TemplatePermission, User, UserType
-from convoflow.store.types import utcnow
+
+DAY = 86_400  # the default conversation lifetime, in seconds
 
 
 async def test_two_customers_saying_hi_get_same_menu_and_own_state(seeded: Runtime) -> None:
@@ -100,35 +100,43 @@ async def test_admin_update_reaches_new_customers_while_running_one_keeps_old_ve
 async def test_customer_writing_after_expiry_starts_fresh_and_cleanup_removes_row(
     seeded: Runtime,
 ) -> None:
+    clock = seeded.clock
+    assert isinstance(clock, FakeClock)
     ana = await customer(seeded, "15550000020")
     await say(ana, "order")
     await say(ana, "latte")
-    await _expire(seeded, "15550000020")
+    clock.advance(DAY + 1)
     reply = await say(ana, "2")
     assert reply == []  # "2" is no trigger: an expired conversation is not resumed
     assert joined(await say(ana, "hi")).startswith("Hi")
     state = await live_state(seeded, "15550000020")
     assert state is not None and state.state.template_name == "main_menu"
-    if seeded.store.transactional:
-        await _expire(seeded, "15550000020")
-        assert await delete_expired_states(seeded.sessions) == 1
-        async with seeded.sessions() as session:
-            count = (await session.execute(select(func.count(ConversationState.id)))).scalar_one()
-        assert count == 0
+    clock.advance(DAY + 1)
+    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) >= 1
+    assert await live_state(seeded, "15550000020") is None
+    async with seeded.sessions() as session:
+        count = (await session.execute(select(func.count(ConversationState.id)))).scalar_one()
+    assert count == 0
 
 
-async def _expire(runtime: Runtime, phone: str) -> None:
-    if runtime.store.transactional:
-        async with runtime.sessions.begin() as session:
-            await session.execute(
-                update(ConversationState)
-                .where(ConversationState.phone_number == phone)
-                .values(expires_at=utcnow() - timedelta(seconds=1))
-            )
-        return
-    assert runtime.redis is not None
-    async for key in runtime.redis.scan_iter(match=f"flow_session:*:{phone}"):
-        await runtime.redis.delete(key)
+async def test_an_expired_conversations_instance_is_cancelled_on_every_store(
+    seeded: Runtime,
+) -> None:
+    clock = seeded.clock
+    assert isinstance(clock, FakeClock)
+    ana = await customer(seeded, "15550000021")
+    await say(ana, "order")
+    (running,) = [i for i in await instances(seeded, "15550000021") if i.status == "active"]
+    clock.advance(DAY - 60)
+    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 0
+    clock.advance(120)
+    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 1
+    # A second pass (another sweeper, a restart) finds nothing left to do.
+    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 0
+    after = {i.id: i for i in await instances(seeded, "15550000021")}
+    assert after[running.id].status == "cancelled"
+    assert after[running.id].error == "conversation expired"
+    assert await live_state(seeded, "15550000021") is None
 
 
 async def test_another_templates_trigger_switches_and_cancels_the_old_run(seeded: Runtime) -> None:

@@ -66,9 +66,11 @@ async def test_failed_status_outside_window_queues_reengagement_once(runtime: Ru
     wamid = await sent_message(runtime, reengagement="we_miss_you")
     failed = StatusRecord(wamid, "failed", 131047, "Re-engagement message")
     async with runtime.sessions.begin() as session:
-        assert await apply_statuses(session, [failed]) == 1
+        assert await apply_statuses(session, [failed], now=utcnow()) == 1
     async with runtime.sessions.begin() as session:
-        assert await apply_statuses(session, [failed]) == 0  # a re-delivery changes nothing
+        assert (
+            await apply_statuses(session, [failed], now=utcnow()) == 0
+        )  # a re-delivery changes nothing
     rows = await outbound(runtime)
     assert [(row.type, row.status) for row in rows] == [("text", "failed"), ("template", "queued")]
     assert rows[0].error_code == 131047
@@ -79,7 +81,9 @@ async def test_failed_status_outside_window_queues_reengagement_once(runtime: Ru
 async def test_failed_status_without_reengagement_template_only_fails(runtime: Runtime) -> None:
     wamid = await sent_message(runtime, reengagement=None)
     async with runtime.sessions.begin() as session:
-        await apply_statuses(session, [StatusRecord(wamid, "failed", 131047, "window")])
+        await apply_statuses(
+            session, [StatusRecord(wamid, "failed", 131047, "window")], now=utcnow()
+        )
     [row] = await outbound(runtime)
     assert row.status == "failed" and "names no reengagement_template" in (row.error_text or "")
 
@@ -87,8 +91,8 @@ async def test_failed_status_without_reengagement_template_only_fails(runtime: R
 async def test_statuses_only_move_forward(runtime: Runtime) -> None:
     wamid = await sent_message(runtime, reengagement=None)
     async with runtime.sessions.begin() as session:
-        await apply_statuses(session, [StatusRecord(wamid, "read")])
-        await apply_statuses(session, [StatusRecord(wamid, "delivered")])
-        await apply_statuses(session, [StatusRecord(wamid, "sent")])
+        await apply_statuses(session, [StatusRecord(wamid, "read")], now=utcnow())
+        await apply_statuses(session, [StatusRecord(wamid, "delivered")], now=utcnow())
+        await apply_statuses(session, [StatusRecord(wamid, "sent")], now=utcnow())
     [row] = await outbound(runtime)
     assert row.status == "read"

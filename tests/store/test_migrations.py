@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
+    drop_postgres_database,
     postgres_url,
     recreate_postgres_database,
     require_service,
@@ -23,13 +26,17 @@ from convoflow.store.models import Base
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of each kind."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    await recreate_postgres_database("convoflow_scratch")
-    return postgres_url("convoflow_scratch")
+    # One scratch database per test run, so runs on the same server never collide.
+    name = f"convoflow_scratch_{os.getpid()}"
+    await recreate_postgres_database(name)
+    yield postgres_url(name)
+    await drop_postgres_database(name)
 
 
 async def table_names(url: str) -> set[str]:

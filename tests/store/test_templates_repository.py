@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from convoflow.errors import Conflict, InvalidData
 from convoflow.runtime import Runtime
 from convoflow.store import accounts, templates
-from convoflow.store.errors import Conflict, InvalidData
 from convoflow.store.models import WorkflowTemplate
 
 

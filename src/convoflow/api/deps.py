@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.errors import InvalidData
 from convoflow.runtime import Runtime
 from convoflow.services.access.callers import Caller, authenticate
-from convoflow.store.errors import InvalidData
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

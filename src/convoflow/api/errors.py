@@ -1,6 +1,6 @@
 """One JSON shape for every admin API error: ``{"error": {"code", "message", "details"}}``.
 
-Services raise the data-layer errors (:mod:`convoflow.store.errors`), the access errors
+Services raise the data-layer errors (:mod:`convoflow.errors`), the access errors
 (:mod:`convoflow.services.access.callers`) or :class:`~convoflow.engine.TemplateInvalid`; the
 handlers here translate them to HTTP. Requests outside ``/api`` keep FastAPI's defaults.
 """
@@ -23,8 +23,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from convoflow.api.schemas.common import ErrorBody, ErrorDetail, ErrorResponse
 from convoflow.engine import TemplateInvalid
 from convoflow.engine.problems import field_path
-from convoflow.services.errors import Forbidden, InvalidStateData, Unauthenticated
-from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.errors import (
+    Conflict,
+    Forbidden,
+    InvalidData,
+    InvalidStateData,
+    NotFound,
+    RequestError,
+    Unauthenticated,
+)
 
 API_PREFIX = "/api/"
 
@@ -108,6 +115,12 @@ async def _conflict(_request: Request, exc: Exception) -> Response:
     return error_response(409, str(exc))
 
 
+async def _request_error(_request: Request, exc: Exception) -> Response:
+    """Any other :class:`RequestError`: its own status, the status's code."""
+    assert isinstance(exc, RequestError)
+    return error_response(exc.http_status, str(exc))
+
+
 async def _integrity(_request: Request, _exc: Exception) -> Response:
     return error_response(409, "the change clashes with existing data; reload and try again")
 
@@ -155,6 +168,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn our errors into the one JSON shape."""
+    # Starlette picks the handler of the nearest class in the error's MRO, so the
+    # catch-all for RequestError only answers for kinds without their own handler.
+    app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)

@@ -163,7 +163,11 @@ async def get_contact(contact: str, caller: CurrentUser, session: SessionDep) ->
 
 @router.patch("/contacts/{contact}", response_model=ContactOut, responses=error_responses(404))
 async def update_contact(
-    contact: str, body: ContactUpdate, caller: CurrentUser, session: SessionDep
+    contact: str,
+    body: ContactUpdate,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> ContactOut:
     """Set an existing customer's user type."""
     row = await permissions.set_contact(
@@ -173,6 +177,7 @@ async def update_contact(
         user_type_id=body.user_type_id,
         name=body.name,
         create=False,
+        now=runtime.clock.now(),
     )
     return ContactOut.of(row)
 
@@ -183,6 +188,7 @@ async def put_contact(
     body: ContactUpdate,
     caller: CurrentUser,
     session: SessionDep,
+    runtime: RuntimeDep,
 ) -> ContactOut:
     """Set a customer's user type, adding the customer (by WhatsApp number) if unknown."""
     row = await permissions.set_contact(
@@ -192,5 +198,6 @@ async def put_contact(
         user_type_id=body.user_type_id,
         name=body.name,
         create=True,
+        now=runtime.clock.now(),
     )
     return ContactOut.of(row)

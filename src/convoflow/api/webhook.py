@@ -23,6 +23,7 @@ from convoflow.channels.whatsapp.signature import (
     verify_handshake,
     verify_signature,
 )
+from convoflow.errors import InvalidArgument
 from convoflow.runtime import Runtime
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
 
@@ -73,7 +74,9 @@ async def receive_whatsapp_webhook(request: Request) -> Response:
         payload = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
-    received = await receive_webhook(runtime.sessions, _directory(request), parse_webhook(payload))
+    received = await receive_webhook(
+        runtime.sessions, _directory(request), parse_webhook(payload), now=runtime.clock.now()
+    )
     try:
         await runtime.dispatcher.customers_received(received.customers)
     except Exception:  # stored and committed: the sweeper processes it if the kick was lost
@@ -97,7 +100,7 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
+    raise InvalidArgument(f"{name} is not JSON")
 
 
 def _runtime(request: Request) -> Runtime:
@@ -108,6 +111,7 @@ def _runtime(request: Request) -> Runtime:
 def _directory(request: Request) -> PhoneNumberDirectory:
     directory: PhoneNumberDirectory | None = getattr(request.app.state, "phone_numbers", None)
     if directory is None:
-        directory = PhoneNumberDirectory(_runtime(request).sessions)
+        runtime = _runtime(request)
+        directory = PhoneNumberDirectory(runtime.sessions, clock=runtime.clock)
         request.app.state.phone_numbers = directory
     return directory

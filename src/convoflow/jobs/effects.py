@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.signature import sign
+from convoflow.clock import Clock, SystemClock
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
 from convoflow.services.workflows.effect_results import ResultContext, feed_back
@@ -37,7 +38,6 @@ from convoflow.services.workflows.effect_types import (
     FinishedEffect,
 )
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 __all__ = ["END_ACTION_SIGNATURE_HEADER", "Attempt", "EffectRunner", "end_action_body"]
 
@@ -78,7 +78,9 @@ class EffectRunner:
         results: ResultContext,
         end_action_secret: str = "",
         backoff: Backoff | None = None,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.sessions = sessions
         self.http = http
         self.results = results
@@ -113,7 +115,7 @@ class EffectRunner:
         return None
 
     async def _claim(self, effect_row_id: str) -> tuple[FinishedEffect, dict[str, Any]] | None:
-        now = utcnow()
+        now = self.clock.now()
         row = WorkflowEffect
         async with self.sessions.begin() as session:
             claimed = (
@@ -157,7 +159,7 @@ class EffectRunner:
         return effect, dict(claimed.spec)
 
     async def _reschedule(self, effect: FinishedEffect, delay: float, error: str) -> None:
-        now = utcnow()
+        now = self.clock.now()
         async with self.sessions.begin() as session:
             await session.execute(
                 update(WorkflowEffect)

@@ -11,10 +11,11 @@ own clock), so every process sending for a number shares one budget;
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from convoflow.clock import Clock, SystemClock
 
 __all__ = [
     "LocalRateLimiter",
@@ -71,14 +72,15 @@ class RateLimiter(Protocol):
 class LocalRateLimiter:
     """GCRA in memory: exact for one process."""
 
-    def __init__(self, max_per_second: float) -> None:
+    def __init__(self, max_per_second: float, clock: Clock = SystemClock()) -> None:
+        self.clock = clock
         self._interval = 1.0 / max_per_second
         self._burst = max(self._interval, BURST_SHARE) - self._interval
         self._arrival: dict[str, float] = {}
 
     async def reserve(self, key: str) -> float:
         """See :meth:`RateLimiter.reserve`."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         arrival = max(self._arrival.get(key, now), now)
         if arrival - self._burst > now:
             return arrival - self._burst - now
@@ -87,7 +89,7 @@ class LocalRateLimiter:
 
     async def pause(self, key: str, seconds: float) -> None:
         """See :meth:`RateLimiter.pause`."""
-        until = time.monotonic() + seconds
+        until = self.clock.monotonic() + seconds
         self._arrival[key] = max(self._arrival.get(key, until), until)
 
 
@@ -114,11 +116,14 @@ class RedisRateLimiter:
         await self._pause(keys=[_KEY_PREFIX + key], args=[f"{seconds * 1_000_000:.0f}"])
 
 
-def create_rate_limiter(max_per_second: float, redis: Redis | None) -> RateLimiter:
+def create_rate_limiter(
+    max_per_second: float, redis: Redis | None, *, clock: Clock = SystemClock()
+) -> RateLimiter:
     """The shared Redis limiter when Redis is configured, else the in-process one."""
     if redis is not None:
+        # Redis keeps the time of a limiter shared by many processes (its own clock).
         return RedisRateLimiter(redis, max_per_second)
-    return LocalRateLimiter(max_per_second)
+    return LocalRateLimiter(max_per_second, clock=clock)
 
 
 async def acquire(limiter: RateLimiter, key: str, *, max_wait: float) -> float:

@@ -24,6 +24,7 @@ from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.clock import Clock, SystemClock
 from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
 from convoflow.jobs.ratelimit import RateLimiter, acquire
@@ -33,7 +34,6 @@ from convoflow.services.outbox.window import (
     window_is_closed,
 )
 from convoflow.store.models import Contact, WhatsAppMessage
-from convoflow.store.types import utcnow
 
 __all__ = ["NEVER_DELIVERED_CHANNELS", "DeliveryReport", "OutboxSender", "SenderPolicy"]
 
@@ -107,7 +107,9 @@ class OutboxSender:
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
         unconfigured: str = "",
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.unconfigured = unconfigured
         self.sessions = sessions
@@ -131,7 +133,7 @@ class OutboxSender:
     async def _claim_head(
         self, connection: AsyncConnection, owner_id: str, customer: str
     ) -> _Claimed | None:
-        now = utcnow()
+        now = self.clock.now()
         message = WhatsAppMessage
         head = (
             select(func.min(message.id))
@@ -193,7 +195,7 @@ class OutboxSender:
             await self._fail(connection, row, None, f"not sent: {self.unconfigured}")
             report.failed += 1
             return True
-        if window_is_closed(row.type, row.last_inbound_at, utcnow()):
+        if window_is_closed(row.type, row.last_inbound_at, self.clock.now()):
             await self._outside_window(row, detail="")
             report.failed += 1
             return True
@@ -260,7 +262,7 @@ class OutboxSender:
         attempted: bool,
         error: GraphError | None = None,
     ) -> datetime:
-        now = utcnow()
+        now = self.clock.now()
         retry_at = now + timedelta(seconds=delay)
         values: dict[str, Any] = {"next_attempt_at": retry_at, "updated_at": now}
         if attempted:
@@ -271,7 +273,7 @@ class OutboxSender:
         return retry_at
 
     async def _mark_sent(self, connection: AsyncConnection, row: _Claimed, wamid: str) -> None:
-        now = utcnow()
+        now = self.clock.now()
         await self._update(
             connection,
             row,
@@ -300,12 +302,12 @@ class OutboxSender:
                 "next_attempt_at": None,
                 "error_code": code,
                 "error_text": text[:_ERROR_TEXT_LIMIT],
-                "updated_at": utcnow(),
+                "updated_at": self.clock.now(),
             },
         )
 
     async def _outside_window(self, row: _Claimed, *, detail: str) -> None:
-        now = utcnow()
+        now = self.clock.now()
         async with self.sessions.begin() as session:
             reason = await fall_back_outside_window(
                 session,

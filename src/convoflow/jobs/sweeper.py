@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -32,15 +31,15 @@ from redis.asyncio import Redis
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.effects import ATTEMPT_RUNNERS
 from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
-from convoflow.store.expiry import expire_states
+from convoflow.sessions.states import ConversationStates
 from convoflow.store.models import (
     WhatsAppMessage,
     WorkflowEffect,
 )
-from convoflow.store.types import utcnow
 
 __all__ = ["GRACE_SECONDS", "SWEEP_INTERVAL_SECONDS", "SweepReport", "Sweeper"]
 
@@ -74,15 +73,19 @@ class Sweeper:
         sessions: async_sessionmaker[AsyncSession],
         dispatcher: Dispatcher,
         redis: Redis | None = None,
+        states: ConversationStates | None = None,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.redis = redis
+        self.states = states
         self._kicked: dict[str, float] = {}
 
     async def sweep_once(self, *, grace_seconds: float = GRACE_SECONDS) -> SweepReport:
         """One pass; ``grace_seconds=0`` (the start-up pass) takes everything pending."""
-        now = utcnow()
+        now = self.clock.now()
         settled_before = now - timedelta(seconds=grace_seconds)
         report = SweepReport()
         async with self.sessions() as session:
@@ -187,12 +190,14 @@ class Sweeper:
             return {
                 key: item for (key, item), fresh in zip(work.items(), claimed, strict=True) if fresh
             }
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self._kicked = {key: until for key, until in self._kicked.items() if until > now}
         fresh = {key: item for key, item in work.items() if key not in self._kicked}
         self._kicked.update(dict.fromkeys(fresh, now + KICK_MEMORY_SECONDS))
         return fresh
 
     async def _expire_states(self, now: datetime) -> int:
-        async with self.sessions.begin() as session:
-            return await expire_states(session, now)
+        if self.states is None:
+            return 0
+        async with self.sessions() as session:
+            return await self.states.expire(session, now)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.clock import Clock, SystemClock
 from convoflow.engine.outcome import FlowStatus
 from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
 from convoflow.jobs.effects import EffectRunner
@@ -79,6 +80,7 @@ class JobHandlers:
         dispatcher: Dispatcher,
         end_action_secret: str,
         sender_unconfigured: str = "",
+        clock: Clock = SystemClock(),
     ) -> JobHandlers:
         """Wire the sender and the effect runner for one process."""
         sender = OutboxSender(
@@ -87,9 +89,14 @@ class JobHandlers:
             graph=graph,
             limiter=limiter,
             unconfigured=sender_unconfigured,
+            clock=clock,
         )
         effects = EffectRunner(
-            sessions=sessions, http=http, results=results, end_action_secret=end_action_secret
+            sessions=sessions,
+            http=http,
+            results=results,
+            end_action_secret=end_action_secret,
+            clock=clock,
         )
         return cls(
             sessions=sessions,

@@ -20,6 +20,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
+from convoflow.errors import SettingsError
 from convoflow.jobs.broker import runs_in_process
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers
@@ -111,7 +112,7 @@ async def run_worker(
     ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`).
     """
     if not settings.redis_url:
-        raise ValueError("convoflow worker needs CONVOFLOW_REDIS_URL")
+        raise SettingsError("CONVOFLOW_REDIS_URL: convoflow worker needs Redis; set it")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

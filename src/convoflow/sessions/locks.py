@@ -10,6 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.errors import ConversationBusy
+
 LOCK_EXPIRY_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 120.0
 
@@ -60,7 +62,7 @@ class RedisLocks:
             blocking_timeout=LOCK_WAIT_SECONDS,
         )
         if not await lock.acquire():
-            raise TimeoutError(f"could not lock the conversation of {customer}")
+            raise ConversationBusy(f"could not lock the conversation of {customer}")
         try:
             yield
         finally:

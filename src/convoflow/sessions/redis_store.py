@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +13,31 @@ from convoflow.engine.outcome import ConversationState as EngineState
 from convoflow.sessions.base import LiveConversation
 
 KEY_PREFIX = "flow_session"
+#: Sorted set of live conversations by expiry time (member ``owner|customer|instance``), so
+#: the sweeper can cancel the instance of a conversation whose key Redis let expire.
+EXPIRY_KEY = "flow_session_expiry"
+_SEPARATOR = "|"
 
 
 def session_key(owner_id: str, customer: str) -> str:
     """The Redis key of a customer's live conversation."""
     return f"{KEY_PREFIX}:{owner_id}:{customer}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredConversation:
+    """A conversation whose expiry time passed, as noted in :data:`EXPIRY_KEY`."""
+
+    member: str
+    owner_id: str
+    customer: str
+    instance_id: str | None
+
+
+def _expiry_member(conversation: LiveConversation) -> str:
+    return _SEPARATOR.join(
+        (conversation.owner_id, conversation.customer, conversation.instance_id or "")
+    )
 
 
 def _encode(conversation: LiveConversation) -> str:
@@ -63,19 +84,58 @@ class RedisSessionStore:
         return conversation if conversation.expires_at > now else None
 
     async def save(self, conversation: LiveConversation) -> None:
-        """Write with a TTL ending at ``expires_at``."""
+        """Write with a TTL ending at ``expires_at``, and note when it expires."""
         ttl_ms = int(
             (conversation.expires_at - conversation.last_interaction).total_seconds() * 1000
         )
-        await self._redis.set(
-            session_key(conversation.owner_id, conversation.customer),
-            _encode(conversation),
-            px=max(ttl_ms, 1),
-        )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(
+                session_key(conversation.owner_id, conversation.customer),
+                _encode(conversation),
+                px=max(ttl_ms, 1),
+            )
+            pipe.zadd(
+                EXPIRY_KEY, {_expiry_member(conversation): conversation.expires_at.timestamp()}
+            )
+            await pipe.execute()
 
     async def delete(self, *, owner_id: str, customer: str) -> bool:
-        """Remove the key."""
-        return bool(await self._redis.delete(session_key(owner_id, customer)))
+        """Remove the key (an ended conversation has nothing left to expire)."""
+        key = session_key(owner_id, customer)
+        raw = await self._redis.get(key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if raw is not None:
+                pipe.zrem(EXPIRY_KEY, _expiry_member(_decode(raw)))
+            deleted, *_ = await pipe.execute()
+        return bool(deleted)
+
+    async def expired(self, now: datetime, *, limit: int = 500) -> list[ExpiredConversation]:
+        """Conversations whose expiry time has passed at ``now`` (oldest first)."""
+        members = await self._redis.zrangebyscore(
+            EXPIRY_KEY, "-inf", now.timestamp(), start=0, num=limit
+        )
+        found = []
+        for member in members:
+            text = member.decode() if isinstance(member, bytes) else str(member)
+            owner_id, customer, instance_id = text.split(_SEPARATOR, 2)
+            found.append(ExpiredConversation(text, owner_id, customer, instance_id or None))
+        return found
+
+    async def forget_expired(self, conversations: list[ExpiredConversation]) -> int:
+        """Drop what :meth:`expired` returned (and any key Redis has not removed yet)."""
+        if not conversations:
+            return 0
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(EXPIRY_KEY, *[c.member for c in conversations])
+            await pipe.execute()
+        for conversation in conversations:
+            key = session_key(conversation.owner_id, conversation.customer)
+            raw = await self._redis.get(key)
+            # A key renewed for a later run of the same customer is someone else's now.
+            if raw is not None and _expiry_member(_decode(raw)) == conversation.member:
+                await self._redis.delete(key)
+        return len(conversations)
 
     async def list_live(self, *, owner_id: str, now: datetime) -> list[LiveConversation]:
         """Scan the owner's keys (SCAN, never KEYS), newest first."""

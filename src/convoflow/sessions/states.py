@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.redis_store import RedisSessionStore
 from convoflow.sessions.sql_store import SqlSessionStore
+from convoflow.store.expiry import cancel_expired_instances, expire_states
 
 __all__ = ["ConversationStates"]
 
@@ -52,6 +53,25 @@ class ConversationStates:
         if isinstance(self._store, SqlSessionStore):
             return await self._store.delete(db_session, owner_id=owner_id, customer=customer)
         return await self._store.delete(owner_id=owner_id, customer=customer)
+
+    async def expire(self, db_session: AsyncSession, now: datetime) -> int:
+        """End the conversations expired at ``now``; their unfinished instances are cancelled.
+
+        The same for both stores: the SQL store deletes the rows, the Redis store the
+        conversations noted as expiring (Redis drops the keys by itself). Commits.
+        """
+        if isinstance(self._store, SqlSessionStore):
+            count = await expire_states(db_session, now)
+            await db_session.commit()
+            return count
+        expired = await self._store.expired(now)
+        await cancel_expired_instances(
+            db_session, [c.instance_id for c in expired if c.instance_id], now
+        )
+        await db_session.commit()
+        # Forgotten only once the cancellation is committed: a crash before this line
+        # leaves them to the next pass, which cancels nothing twice.
+        return await self._store.forget_expired(expired)
 
     async def commit(self, db_session: AsyncSession, live: LiveConversation | None) -> None:
         """Commit the database transaction and keep ``live`` (None: nothing to keep).

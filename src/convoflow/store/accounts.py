@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import ApiKey, PhoneNumber, User
 from convoflow.store.types import utcnow
 

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from convoflow.errors import InvalidArgument
+
 #: Connections a PostgreSQL pool keeps open; it may open twice as many more under load.
 DEFAULT_POOL_SIZE = 10
 #: Connections an SQLite pool keeps open (SQLAlchemy's default for a file database).
@@ -79,7 +81,7 @@ class SessionGate:
 
     def __init__(self, slots: int) -> None:
         if slots < 1:
-            raise ValueError("a session gate needs at least one slot")
+            raise InvalidArgument("a session gate needs at least one slot")
         self.slots = slots
         self._semaphore = asyncio.Semaphore(slots)
 

@@ -24,15 +24,24 @@ async def expire_states(session: AsyncSession, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     rows = expired.all()
-    instance_ids = [row.instance_id for row in rows if row.instance_id]
-    if instance_ids:
-        await session.execute(
-            update(WorkflowInstance)
-            .where(
-                WorkflowInstance.id.in_(instance_ids),
-                WorkflowInstance.status.in_(("active", "waiting")),
-            )
-            .values(status="cancelled", error=EXPIRED_ERROR, completed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    await cancel_expired_instances(
+        session, [row.instance_id for row in rows if row.instance_id], now
+    )
     return len(rows)
+
+
+async def cancel_expired_instances(
+    session: AsyncSession, instance_ids: list[str], now: datetime
+) -> None:
+    """Unfinished instances whose conversation expired become ``cancelled`` (idempotent)."""
+    if not instance_ids:
+        return
+    await session.execute(
+        update(WorkflowInstance)
+        .where(
+            WorkflowInstance.id.in_(instance_ids),
+            WorkflowInstance.status.in_(("active", "waiting")),
+        )
+        .values(status="cancelled", error=EXPIRED_ERROR, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, delete, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from convoflow.store.errors import Conflict, InvalidData, NotFound
+from convoflow.errors import Conflict, InvalidArgument, InvalidData, NotFound
 from convoflow.store.models import WorkflowTemplate
 from convoflow.store.models.templates import TEMPLATE_TYPES, WORKFLOW_TYPES
 from convoflow.store.types import new_id
@@ -331,7 +331,7 @@ def list_contains(session: AsyncSession, column: str, value: str) -> Any:
     looks inside the JSON array with ``json_each``.
     """
     if column not in LIST_FIELDS:
-        raise ValueError(f"{column} is not a list column")
+        raise InvalidArgument(f"{column} is not a list column")
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         return text(f"workflow_templates.{column} @> ARRAY[CAST(:list_value AS TEXT)]").bindparams(
             list_value=value

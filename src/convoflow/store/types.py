@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeDecorator
 from ulid import ULID
 
+from convoflow.errors import InvalidArgument
+
 #: JSON document: JSONB on PostgreSQL, JSON text on SQLite.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -31,7 +33,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given; use datetime.now(UTC)")
+            raise InvalidArgument("naive datetime given; use datetime.now(UTC)")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import OutboundMessage
+from convoflow.errors import NotFound
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import Customer
 from convoflow.services.inbox.intake import (
@@ -24,9 +25,8 @@ from convoflow.services.inbox.intake import (
     store_inbound,
 )
 from convoflow.store import accounts
-from convoflow.store.errors import NotFound
 from convoflow.store.models import WhatsAppMessage
-from convoflow.store.types import new_id, utcnow
+from convoflow.store.types import new_id
 
 TERMINAL_CHANNEL = "terminal"
 
@@ -67,10 +67,10 @@ class ChatSession:
             profile_name=self.name,
             type="text",
             payload={"type": "text", "text": {"body": text}},
-            sent_at=utcnow(),
+            sent_at=self.access.clock.now(),
         )
         async with self.access.sessions.begin() as session:
-            await store_inbound(session, [record])
+            await store_inbound(session, [record], now=self.access.clock.now())
         turns = await self.processor.process_customer(self.owner_id, self.phone)
         ids = [row_id for turn in turns for row_id in turn.outbound_ids]
         return await self._deliver(ids)
@@ -89,7 +89,7 @@ class ChatSession:
                     raise NotFound(f"no active template named {template_name!r}")
                 customer = await self._customer(session)
                 turn, live = await access.conversations.start(
-                    session, customer, ref, dict(variables or {}), now=utcnow()
+                    session, customer, ref, dict(variables or {}), now=self.access.clock.now()
                 )
                 await access.store.commit(session, live)
         return await self._deliver(turn.outbound_ids)
@@ -104,7 +104,7 @@ class ChatSession:
     async def _deliver(self, outbound_ids: list[int]) -> list[OutboundMessage]:
         if not outbound_ids:
             return []
-        now: datetime = utcnow()
+        now: datetime = self.access.clock.now()
         async with self.access.sessions.begin() as session:
             rows = (
                 await session.execute(

@@ -16,7 +16,12 @@ from urllib.parse import quote
 
 import httpx
 
-from convoflow.errors import PermanentGraphError, RetryableGraphError, classify_graph_error
+from convoflow.errors import (
+    InvalidArgument,
+    PermanentGraphError,
+    RetryableGraphError,
+    classify_graph_error,
+)
 
 __all__ = ["DEFAULT_API_BASE", "DEFAULT_API_VERSION", "GraphClient"]
 
@@ -50,7 +55,7 @@ class GraphClient:
     def messages_url(self, phone_number_id: str) -> str:
         """The ``/messages`` endpoint of one business number."""
         if not phone_number_id:
-            raise ValueError("phone_number_id is required")
+            raise InvalidArgument("phone_number_id is required")
         number = quote(phone_number_id, safe="")
         return f"{self._api_base}/{self._api_version}/{number}/messages"
 
@@ -76,10 +81,10 @@ class GraphClient:
         a retry after :class:`~convoflow.errors.RetryableGraphError` can duplicate a message.
         """
         if not to and not recipient:
-            raise ValueError("send_message needs `to` (phone) or `recipient` (BSUID)")
+            raise InvalidArgument("send_message needs `to` (phone) or `recipient` (BSUID)")
         clashing = _ADDRESSING_KEYS.intersection(body)
         if clashing:
-            raise ValueError(f"body must not carry addressing keys: {sorted(clashing)}")
+            raise InvalidArgument(f"body must not carry addressing keys: {sorted(clashing)}")
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
         if to:
             payload["to"] = to

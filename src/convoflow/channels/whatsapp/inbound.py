@@ -28,6 +28,7 @@ from convoflow.channels.whatsapp._fields import (
 )
 from convoflow.channels.whatsapp.inbound_events import event_for_message
 from convoflow.engine.events import Event
+from convoflow.errors import InvalidArgument
 
 __all__ = [
     "ErrorDetail",
@@ -126,7 +127,7 @@ def customer_key(message: InboundMessage) -> str:
     """
     key = message.wa_id or message.user_id
     if key is None:
-        raise ValueError(f"message {message.wamid} has neither wa_id nor user_id")
+        raise InvalidArgument(f"message {message.wamid} has neither wa_id nor user_id")
     return key
 
 

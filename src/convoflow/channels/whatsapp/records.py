@@ -41,12 +41,14 @@ async def receive_webhook(
     sessions: async_sessionmaker[AsyncSession],
     directory: PhoneNumberDirectory,
     parsed: ParsedWebhook,
+    *,
+    now: datetime,
 ) -> ReceivedWebhook:
     """Store a parsed webhook's messages and statuses (one committed transaction)."""
     storable = [message for message in parsed.messages if _storable(message)]
     records = [inbound_record(message) for message in storable]
     statuses = [status_record(update) for update in parsed.statuses]
-    received = await store_webhook_records(sessions, directory, records, statuses)
+    received = await store_webhook_records(sessions, directory, records, statuses, now=now)
     received.skipped = len(parsed.messages) - len(storable)
     for notice in parsed.errors:
         logger.warning(

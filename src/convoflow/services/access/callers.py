@@ -24,9 +24,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.services.errors import Forbidden, Unauthenticated
+from convoflow.errors import Forbidden, NotFound, Unauthenticated
 from convoflow.store import accounts
-from convoflow.store.errors import NotFound
 from convoflow.store.models import User, WorkflowTemplate
 
 

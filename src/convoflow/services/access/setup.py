@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.builtin import load_builtin_templates
+from convoflow.sessions.states import ConversationStates
 from convoflow.store import accounts, templates
-from convoflow.store.expiry import expire_states
-from convoflow.store.types import utcnow
 
 
 @dataclass(slots=True)
@@ -62,7 +62,9 @@ async def create_key(sessions: async_sessionmaker[AsyncSession], *, username: st
         return await accounts.create_api_key(session, user=user)
 
 
-async def delete_expired_states(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Delete expired conversation_state rows (cancelling their runs); return how many."""
-    async with sessions.begin() as session:
-        return await expire_states(session, utcnow())
+async def delete_expired_states(
+    sessions: async_sessionmaker[AsyncSession], states: ConversationStates, *, now: datetime
+) -> int:
+    """End expired conversations (cancelling their unfinished runs); return how many."""
+    async with sessions() as session:
+        return await states.expire(session, now)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.services.conversations.service import ConversationService
 from convoflow.services.ports import BackgroundWork
 from convoflow.services.templates.catalog import TemplateCatalog
@@ -16,7 +17,7 @@ from convoflow.sessions.states import ConversationStates
 @dataclass(frozen=True, slots=True)
 class ConversationAccess:
     """Database sessions, the conversation lock and state store, the conversation service,
-    the template catalog, background kicks and the number to reply from by default."""
+    the template catalog, background kicks, the number to reply from by default and the clock."""
 
     sessions: async_sessionmaker[AsyncSession]
     locks: ConversationLocks
@@ -25,3 +26,4 @@ class ConversationAccess:
     conversations: ConversationService
     background: BackgroundWork
     default_channel: str = ""
+    clock: Clock = field(default_factory=SystemClock)

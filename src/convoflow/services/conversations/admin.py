@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import Release
+from convoflow.errors import Conflict, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import (
@@ -23,9 +24,7 @@ from convoflow.services.conversations.customers import (
 from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
-from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
-from convoflow.store.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +56,7 @@ async def list_conversations(
 ) -> list[LiveConversation]:
     """The caller's live conversations, newest first, by template (flow) and step."""
     async with session.begin():
-        live = await access.store.list_live(session, owner_id=caller.id, now=utcnow())
+        live = await access.store.list_live(session, owner_id=caller.id, now=access.clock.now())
     return [
         conversation
         for conversation in live
@@ -72,7 +71,9 @@ async def get_conversation(
     """A customer's live conversation (404 when there is none)."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
-        live = await access.store.load(session, owner_id=caller.id, customer=key, now=utcnow())
+        live = await access.store.load(
+            session, owner_id=caller.id, customer=key, now=access.clock.now()
+        )
     if live is None:
         raise NotFound(f"no live conversation with {phone}")
     return live
@@ -84,7 +85,7 @@ async def reset_conversation(
     """Delete the customer's state and cancel its instance (404 when there is none)."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
-    now = utcnow()
+    now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
         deleted = await access.store.delete(locked, owner_id=caller.id, customer=key)
@@ -115,7 +116,7 @@ async def release_conversation(
     when it is not handed off); the bot's next messages are queued for the customer."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
-    now = utcnow()
+    now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
         if live is None:

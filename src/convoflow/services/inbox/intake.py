@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
 from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
-from convoflow.store.types import new_id, utcnow
+from convoflow.store.types import new_id
 from convoflow.store.upsert import insert_for
 
 logger = logging.getLogger(__name__)
@@ -54,14 +55,13 @@ class StatusRecord:
 
 
 async def store_inbound(
-    session: AsyncSession, records: list[InboundRecord]
+    session: AsyncSession, records: list[InboundRecord], *, now: datetime
 ) -> list[tuple[str, str]]:
     """Insert each message once (wamid unique) and upsert its contact.
 
     Returns the (owner_id, customer) pairs that got a new message, in first-seen order;
     a re-delivered message inserts nothing and is not returned.
     """
-    now = utcnow()
     customers: dict[tuple[str, str], None] = {}
     await _lock_customers(session, records)
     for record in records:
@@ -142,7 +142,9 @@ async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: dat
     )
 
 
-async def apply_statuses(session: AsyncSession, statuses: list[StatusRecord]) -> int:
+async def apply_statuses(
+    session: AsyncSession, statuses: list[StatusRecord], *, now: datetime
+) -> int:
     """Move outbound rows forward (sent → delivered → read; failed is final); never back."""
     rank = case(OUTBOUND_STATUS_RANK, value=WhatsAppMessage.status, else_=0)
     moved = 0
@@ -150,7 +152,7 @@ async def apply_statuses(session: AsyncSession, statuses: list[StatusRecord]) ->
         new_rank = OUTBOUND_STATUS_RANK.get(status.status)
         if new_rank is None:
             continue
-        values: dict[str, Any] = {"status": status.status, "updated_at": utcnow()}
+        values: dict[str, Any] = {"status": status.status, "updated_at": now}
         if status.status == "failed":
             values.update(error_code=status.error_code, error_text=status.error_text)
         result = await session.execute(
@@ -168,12 +170,14 @@ async def apply_statuses(session: AsyncSession, statuses: list[StatusRecord]) ->
         moved += len(changed)
         if status.status == "failed" and status.error_code == OUTSIDE_WINDOW_CODE:
             for message_id, owner_id, customer in changed:
-                await _reengage_after_window_failure(session, message_id, owner_id, customer)
+                await _reengage_after_window_failure(
+                    session, message_id, owner_id, customer, now=now
+                )
     return moved
 
 
 async def _reengage_after_window_failure(
-    session: AsyncSession, message_id: int, owner_id: str | None, customer: str
+    session: AsyncSession, message_id: int, owner_id: str | None, customer: str, *, now: datetime
 ) -> None:
     """Meta refused a message as outside the 24-hour window (often only by status webhook):
     queue the template's re-engagement template once, as the sender does when it sees it
@@ -184,7 +188,7 @@ async def _reengage_after_window_failure(
         )
     )
     reason = await fall_back_outside_window(
-        session, message_id=message_id, last_inbound_at=last_inbound_at, now=utcnow()
+        session, message_id=message_id, last_inbound_at=last_inbound_at, now=now
     )
     await session.execute(
         update(WhatsAppMessage).where(WhatsAppMessage.id == message_id).values(error_text=reason)
@@ -204,7 +208,9 @@ class MessageProcessor:
         locks: ConversationLocks,
         conversations: ConversationService,
         decode_event: EventDecoder,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.sessions = sessions
         self.locks = locks
         self.conversations = conversations
@@ -280,7 +286,7 @@ class MessageProcessor:
             return TurnResult(), None
         who = await _customer_of(session, row)
         result = await self.conversations.handle(
-            session, who, event, now=utcnow(), received_at=row.created_at
+            session, who, event, now=self.clock.now(), received_at=row.created_at
         )
         row.status = "processed"
         return result

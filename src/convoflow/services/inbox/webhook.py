@@ -13,12 +13,13 @@ owner (status ``ignored``) and logged, never processed.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.services.inbox.intake import (
     InboundRecord,
     StatusRecord,
@@ -45,7 +46,9 @@ class PhoneNumberDirectory:
         *,
         ttl_seconds: float = 30.0,
         miss_reload_seconds: float = 2.0,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self._sessions = sessions
         self._ttl = ttl_seconds
         self._miss_reload = miss_reload_seconds
@@ -54,7 +57,7 @@ class PhoneNumberDirectory:
 
     async def owners(self, phone_number_ids: set[str]) -> dict[str, str]:
         """The owner of each known number among ``phone_number_ids``."""
-        age = time.monotonic() - self._loaded_at
+        age = self.clock.monotonic() - self._loaded_at
         missing = not phone_number_ids <= self._owners.keys()
         if age > self._ttl or (missing and age > self._miss_reload):
             await self._reload()
@@ -70,7 +73,7 @@ class PhoneNumberDirectory:
         async with self._sessions() as session:
             rows = await session.execute(select(PhoneNumber.phone_number_id, PhoneNumber.owner_id))
             self._owners = {row.phone_number_id: row.owner_id for row in rows}
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self.clock.monotonic()
 
 
 @dataclass(slots=True)
@@ -89,6 +92,8 @@ async def store_webhook_records(
     directory: PhoneNumberDirectory,
     records: list[InboundRecord],
     statuses: list[StatusRecord],
+    *,
+    now: datetime,
 ) -> ReceivedWebhook:
     """Give each message its number's owner, store every message once and apply every
     status, in one committed transaction."""
@@ -97,8 +102,8 @@ async def store_webhook_records(
     routed = [replace(record, owner_id=owners.get(record.phone_number_id)) for record in records]
     if routed or statuses:
         async with sessions.begin() as session:
-            received.customers = await store_inbound(session, routed)
-            received.statuses = await apply_statuses(session, statuses)
+            received.customers = await store_inbound(session, routed, now=now)
+            received.statuses = await apply_statuses(session, statuses, now=now)
     received.messages = len(routed)
     received.unrouted = sorted({r.phone_number_id for r in routed if r.owner_id is None})
     for number in received.unrouted:

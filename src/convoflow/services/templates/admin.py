@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import (
     Caller,
     latest_of_family,
@@ -26,9 +28,7 @@ from convoflow.services.templates.documents import (
     redact_secrets,
 )
 from convoflow.store import templates
-from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import ConversationState, WorkflowInstance, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 LIVE_INSTANCE_STATUSES = ("active", "waiting")
 
@@ -106,17 +106,17 @@ async def update_template(
     return SavedTemplate(result.template, result.action)
 
 
-async def live_uses_of(session: AsyncSession, template_id: str) -> int:
+async def live_uses_of(session: AsyncSession, template_id: str, *, now: datetime) -> int:
     """How many live conversations and unfinished instances use the template's family."""
     row = await session.get(WorkflowTemplate, template_id)
-    return await _live_uses(session, row.family_id) if row is not None else 0
+    return await _live_uses(session, row.family_id, now) if row is not None else 0
 
 
-async def _live_uses(session: AsyncSession, family_id: str) -> int:
+async def _live_uses(session: AsyncSession, family_id: str, now: datetime) -> int:
     versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
     states = await session.execute(
         select(func.count()).where(
-            ConversationState.template_id.in_(versions), ConversationState.expires_at > utcnow()
+            ConversationState.template_id.in_(versions), ConversationState.expires_at > now
         )
     )
     instances = await session.execute(
@@ -144,7 +144,7 @@ async def delete_template(
     async with session.begin():
         row = await own_template(session, caller, template_id)
         if purge:
-            uses = await _live_uses(session, row.family_id)
+            uses = await _live_uses(session, row.family_id, catalog.clock.now())
             if uses:
                 raise Conflict(
                     f"the template is in use by {uses} live conversation(s) or instance(s); "

@@ -8,7 +8,6 @@ a template, so the hot path of an inbound message does not query the template ta
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,7 +15,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.engine import Template
+from convoflow.errors import NotFound
 from convoflow.store.models import TemplatePermission, User, WorkflowTemplate
 
 TRIGGER_INDEX_TTL_SECONDS = 5.0
@@ -54,7 +55,10 @@ def normalise_keyword(text: str) -> str:
 class TemplateCatalog:
     """Process-wide cache of compiled templates and of each owner's trigger index."""
 
-    def __init__(self, *, ttl_seconds: float = TRIGGER_INDEX_TTL_SECONDS) -> None:
+    def __init__(
+        self, *, ttl_seconds: float = TRIGGER_INDEX_TTL_SECONDS, clock: Clock = SystemClock()
+    ) -> None:
+        self.clock = clock
         self._compiled: dict[str, tuple[WorkflowTemplate, Template]] = {}
         self._indexes: dict[str, _OwnerIndex] = {}
         self._ttl = ttl_seconds
@@ -72,7 +76,7 @@ class TemplateCatalog:
             return cached
         row = await session.get(WorkflowTemplate, template_id)
         if row is None:
-            raise LookupError(f"template version {template_id} does not exist")
+            raise NotFound(f"template version {template_id} does not exist")
         session.expunge(row)
         template = compile_row(row)
         self._compiled[template_id] = (row, template)
@@ -102,9 +106,9 @@ class TemplateCatalog:
 
     async def _index(self, session: AsyncSession, owner_id: str) -> _OwnerIndex:
         index = self._indexes.get(owner_id)
-        if index is not None and time.monotonic() - index.built_at < self._ttl:
+        if index is not None and self.clock.monotonic() - index.built_at < self._ttl:
             return index
-        index = await _build_index(session, owner_id)
+        index = await _build_index(session, owner_id, self.clock.monotonic())
         self._indexes[owner_id] = index
         return index
 
@@ -122,7 +126,7 @@ def compile_row(row: WorkflowTemplate) -> Template:
     )
 
 
-async def _build_index(session: AsyncSession, owner_id: str) -> _OwnerIndex:
+async def _build_index(session: AsyncSession, owner_id: str, built_at: float) -> _OwnerIndex:
     found = (
         await session.execute(
             select(WorkflowTemplate)
@@ -163,4 +167,4 @@ async def _build_index(session: AsyncSession, owner_id: str) -> _OwnerIndex:
         await session.execute(select(User.fallback_template_name).where(User.id == owner_id))
     ).scalar_one_or_none()
     fallback = by_name.get(fallback_name) if fallback_name else None
-    return _OwnerIndex(time.monotonic(), dict(by_keyword), by_name, fallback)
+    return _OwnerIndex(built_at, dict(by_keyword), by_name, fallback)

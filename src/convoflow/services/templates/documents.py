@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
+from convoflow.errors import InvalidData
 from convoflow.services.templates.dependency_specs import dependency_problems, end_action_problems
-from convoflow.store.errors import InvalidData
 from convoflow.store.models import WorkflowTemplate
 from convoflow.store.templates import DEFINITION_FIELDS, normalise_definition
 

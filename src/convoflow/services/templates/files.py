@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 
 from convoflow.engine import TemplateInvalid, load_template, to_native
+from convoflow.errors import RequestError
 
 
-class TemplateFileError(ValueError):
+class TemplateFileError(RequestError):
     """The file cannot be read as a template document."""
 
 

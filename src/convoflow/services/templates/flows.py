@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Problem, TemplateInvalid, to_flow_runner, to_native
+from convoflow.errors import InvalidData
 from convoflow.services.access.callers import Caller, latest_of_family, own_template
 from convoflow.services.templates import admin as templates_admin
 from convoflow.services.templates.admin import SavedTemplate
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.templates.documents import FLOW_RUNNER_STEPS
-from convoflow.store.errors import InvalidData
 from convoflow.store.models import WorkflowTemplate
 
 GRAPH_FRAME = frozenset({"start", "steps"})
@@ -155,7 +155,7 @@ async def delete_flow(
     """Remove the flow: purged when no conversation uses it, else deactivated."""
     async with session.begin():
         await own_template(session, caller, flow_id)
-        in_use = await templates_admin.live_uses_of(session, flow_id)
+        in_use = await templates_admin.live_uses_of(session, flow_id, now=catalog.clock.now())
     return await templates_admin.delete_template(
         session, catalog, caller=caller, template_id=flow_id, purge=not in_use
     )

@@ -9,18 +9,17 @@ id but covers the whole template family. Every change forgets the catalog's inde
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from convoflow.errors import Conflict, Forbidden, InvalidData, NotFound
 from convoflow.services.access.callers import Caller, own_template
-from convoflow.services.errors import Forbidden
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.store.contacts import find_contact
-from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, TemplatePermission, UserType, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +252,7 @@ async def set_contact(
     user_type_id: str | None,
     name: str | None,
     create: bool,
+    now: datetime,
 ) -> Contact:
     """Set a customer's user type (and name); with ``create``, add an unknown customer."""
     async with session.begin():
@@ -265,7 +265,7 @@ async def set_contact(
         if contact is None:
             if not create:
                 raise NotFound(f"contact {reference} does not exist")
-            contact = _new_contact(caller, reference)
+            contact = _new_contact(caller, reference, now)
             session.add(contact)
         contact.user_type_id = user_type_id
         if name is not None:
@@ -274,9 +274,8 @@ async def set_contact(
         return contact
 
 
-def _new_contact(caller: Caller, reference: str) -> Contact:
+def _new_contact(caller: Caller, reference: str, now: datetime) -> Contact:
     digits = reference.isascii() and reference.isdigit() and len(reference) <= 32
-    now = utcnow()
     return Contact(
         owner_id=caller.id,
         customer_key=reference,

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.templates.admin import insert_template
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.templates.documents import definition_of, prepare_definition
-from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import TemplateSpec, WorkflowTemplate
 
 SPEC_FIELDS = (

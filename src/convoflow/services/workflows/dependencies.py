@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.events import EffectResult
+from convoflow.errors import Conflict, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import customer_of, kick_background, queue_text
@@ -35,9 +36,7 @@ from convoflow.services.workflows.instances import (
     pending_effects,
 )
 from convoflow.sessions.base import LiveConversation
-from convoflow.store.errors import Conflict, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 
 async def resolve_dependency(
@@ -54,7 +53,7 @@ async def resolve_dependency(
     """Settle a dependency the instance waits for with an outside system's answer."""
     async with session.begin():
         customer_key = (await own_instance(session, caller, instance_id)).conversation_id
-    now = utcnow()
+    now = access.clock.now()
     customers: list[tuple[str, str]] = []
     resumed: LiveConversation | None = None
     async with instance_transaction(access, session, caller.id, customer_key) as work:
@@ -86,6 +85,7 @@ async def resolve_dependency(
                 customer_key,
                 text,
                 dependency_name=name,
+                now=now,
                 default_channel=access.default_channel,
             ):
                 customers.append((caller.id, customer_key))
@@ -192,6 +192,7 @@ async def _notify(
     text: str,
     *,
     dependency_name: str,
+    now: datetime,
     default_channel: str = "",
 ) -> bool:
     """Tell the customer of the instance's conversation what happened."""
@@ -206,7 +207,7 @@ async def _notify(
         step_id=f"{DEPENDENCY_KIND}:{dependency_name}",
         template_id=row.id,
         instance_id=instance.id,
-        now=utcnow(),
+        now=now,
     )
 
 
@@ -220,7 +221,7 @@ async def dependency_finished(
     an instance that has moved on (resolved, cancelled) only settles the row.
     """
     async with context.sessions.begin() as session:
-        if not await settle_effect(session, effect, run):
+        if not await settle_effect(session, effect, run, now=context.clock.now()):
             return None
         spec = await session.scalar(
             select(WorkflowEffect.spec).where(WorkflowEffect.id == effect.id)
@@ -250,10 +251,16 @@ async def dependency_finished(
             data=run.data,
             error=run.error,
             contact=await _contact_of(session, instance),
-            now=utcnow(),
+            now=context.clock.now(),
         )
         customer_key = instance.conversation_id
         notified = bool(customer_key) and await _notify(
-            session, instance, row, customer_key or "", text, dependency_name=name
+            session,
+            instance,
+            row,
+            customer_key or "",
+            text,
+            dependency_name=name,
+            now=context.clock.now(),
         )
     return FedBack(effect.owner_id, customer_key if notified else None, [instance.id])

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import EffectResult
 from convoflow.services.conversations.service import ConversationService, Customer
 from convoflow.services.inbox.intake import load_customer
@@ -41,7 +42,6 @@ from convoflow.store.models import (
     WhatsAppMessage,
     WorkflowInstance,
 )
-from convoflow.store.types import utcnow
 
 __all__ = [
     "ResultContext",
@@ -63,6 +63,7 @@ class ResultContext:
     conversations: ConversationService
     #: Effect kind → what its result means; built by the composition root.
     handlers: Mapping[str, ResultHandler] = field(default_factory=dict)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 async def feed_back(
@@ -73,7 +74,7 @@ async def feed_back(
     if handler is None:
         failed = replace(run, ok=False, error=f"no result handler for effect kind {effect.kind!r}")
         async with context.sessions.begin() as session:
-            await settle_effect(session, effect, failed)
+            await settle_effect(session, effect, failed, now=context.clock.now())
         return None
     return await handler(context, effect, run)
 
@@ -94,16 +95,16 @@ async def resume_conversation(
         )
     if not customer_key:
         async with context.sessions.begin() as session:
-            await settle_effect(session, effect, run)
+            await settle_effect(session, effect, run, now=context.clock.now())
         return None
     conversations = context.conversations
     store = conversations.store
     async with context.sessions() as session:
         async with context.locks.hold(session, owner_id=effect.owner_id, customer=customer_key):
-            if not await settle_effect(session, effect, run):
+            if not await settle_effect(session, effect, run, now=context.clock.now()):
                 await session.rollback()
                 return None
-            now = utcnow()
+            now = context.clock.now()
             live = await store.load(
                 session, owner_id=effect.owner_id, customer=customer_key, now=now
             )
@@ -124,7 +125,7 @@ async def store_end_action_result(
 ) -> FedBack | None:
     """``end_action``: keep the answer on the instance; a final failure fails the instance."""
     async with context.sessions.begin() as session:
-        if not await settle_effect(session, effect, run):
+        if not await settle_effect(session, effect, run, now=context.clock.now()):
             return None
         instance = await session.get(WorkflowInstance, effect.instance_id)
         if instance is None:
@@ -137,7 +138,7 @@ async def store_end_action_result(
         if not run.ok:
             instance.status = "failed"
             instance.error = f"end action failed: {run.error}"
-            instance.completed_at = instance.completed_at or utcnow()
+            instance.completed_at = instance.completed_at or context.clock.now()
     return None
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.services.workflows.effect_types import EffectRun, FinishedEffect
 from convoflow.store.models import WorkflowEffect
-from convoflow.store.types import utcnow
 
 
-async def settle_effect(session: AsyncSession, effect: FinishedEffect, run: EffectRun) -> bool:
+async def settle_effect(
+    session: AsyncSession, effect: FinishedEffect, run: EffectRun, *, now: datetime
+) -> bool:
     """Mark the row done or failed if this run still holds it; False: someone else did."""
-    now = utcnow()
     result = await session.execute(
         update(WorkflowEffect)
         .where(

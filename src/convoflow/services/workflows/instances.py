@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template
+from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import (
@@ -31,9 +32,7 @@ from convoflow.services.templates.catalog import TemplateRef
 from convoflow.services.templates.permissions import check_permitted
 from convoflow.services.workflows import lifecycle
 from convoflow.store.contacts import find_contact
-from convoflow.store.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
-from convoflow.store.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +110,7 @@ async def start_instance(
 ) -> WorkflowInstance:
     """Start the latest version of a template for a customer (403 when not permitted)."""
     customer_ref = request.user_id or request.conversation_id or ""
-    now = utcnow()
+    now = access.clock.now()
     async with session.begin():
         latest = await _startable(session, caller, request.template_id)
         contact = await find_contact(session, caller.id, customer_ref) if customer_ref else None
@@ -253,7 +252,7 @@ async def update_instance(
     """
     async with session.begin():
         customer_key = (await own_instance(session, caller, instance_id)).conversation_id
-    now = utcnow()
+    now = access.clock.now()
     async with instance_transaction(access, session, caller.id, customer_key) as work:
         instance = await own_instance(work, caller, instance_id, for_update=True)
         row, template = await access.catalog.compiled(work, instance.template_id)
@@ -273,7 +272,7 @@ async def update_instance(
         if status is not None and status != instance.status:
             contact = await work.get(Contact, instance.contact_id) if instance.contact_id else None
             effect_ids = await _change_status(
-                work, instance, row, template, status, contact=contact_context(contact)
+                work, instance, row, template, status, contact=contact_context(contact), now=now
             )
         if live is not None and instance.status in FINISHED:
             await access.store.delete(work, owner_id=caller.id, customer=live.customer)
@@ -291,8 +290,8 @@ async def _change_status(
     target: str,
     *,
     contact: dict[str, str],
+    now: datetime,
 ) -> list[str]:
-    now = utcnow()
     lifecycle.check_transition(instance.status, target)
     waits_for_dependencies = lifecycle.dependency_wait(instance, row)
     if target == "completed":

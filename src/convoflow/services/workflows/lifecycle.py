@@ -23,15 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import EndAction, Template, coerce_state_data
 from convoflow.engine.render import render, render_value
+from convoflow.errors import Conflict, InvalidStateData
 from convoflow.services.conversations.outcomes import (
     DEPENDENCY_KIND,
     abandon_dependency_calls,
     count_run_finished,
     finish,
 )
-from convoflow.services.errors import InvalidStateData
 from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
-from convoflow.store.errors import Conflict
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import new_id
 

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from convoflow.errors import SettingsError
 from convoflow.store.database import create_engine
 from convoflow.store.models import Base
 
@@ -17,7 +18,7 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("sqlalchemy.url is not set on the Alembic config")
+        raise SettingsError("sqlalchemy.url is not set on the Alembic config")
     return url
 
 
