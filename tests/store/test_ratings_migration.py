@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from tests.conftest import make_settings
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
+    drop_postgres_database,
     postgres_url,
     recreate_postgres_database,
     require_service,
@@ -30,17 +33,23 @@ GREETING = {
 }
 
 
+#: Its own database per test run, so runs on the same server do not meet.
+PG_DATABASE = f"convoflow_ratings_migration_{os.getpid()}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of each kind, migrated to the schema before this change."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'ratings.db'}"
     else:
         require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-        await recreate_postgres_database("convoflow_ratings_migration")
-        url = postgres_url("convoflow_ratings_migration")
+        await recreate_postgres_database(PG_DATABASE)
+        url = postgres_url(PG_DATABASE)
     await migrate.upgrade_async(url, BEFORE)
-    return url
+    yield url
+    if request.param == "postgres":
+        await drop_postgres_database(PG_DATABASE)
 
 
 async def rated_template(runtime: Runtime, *, versions: int, rating: float, count: int) -> str:
