@@ -184,15 +184,47 @@ def users_create(name: str) -> None:
 
 
 @keys_app.command("create")
-def keys_create(user: Annotated[str, typer.Option("--user", help="Existing user name.")]) -> None:
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="Existing user name.")],
+    label: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+) -> None:
     """Create another API key for USER; printed alone on the last line."""
     from convoflow.services.access.setup import create_key
 
     settings = settings_or_exit()
     prepare_database(settings)
-    key = run_with_runtime(lambda runtime: create_key(runtime.sessions, username=user))
+    key = run_with_runtime(lambda runtime: create_key(runtime.sessions, username=user, label=label))
     console.print(f"new API key for {user} (shown once):", highlight=False)
     print(key)
+
+
+@keys_app.command("list")
+def keys_list(user: Annotated[str, typer.Option("--user", help="Existing user name.")]) -> None:
+    """List USER's API keys, newest first: id, prefix, label, dates (never the keys)."""
+    from convoflow.cli_keys import key_table
+    from convoflow.services.access.keys import keys_of_user
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    rows = run_with_runtime(lambda runtime: keys_of_user(runtime.sessions, username=user))
+    if not rows:
+        console.print(f"{user} has no API keys", highlight=False)
+        return
+    console.print(key_table(rows, title=f"API keys of {user}"))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see keys list).")],
+) -> None:
+    """Revoke an API key by its id: requests with it answer 401 from now on."""
+    from convoflow.cli_keys import describe_revocation
+    from convoflow.services.access.keys import revoke_any_key
+
+    settings = settings_or_exit()
+    prepare_database(settings)
+    revocation = run_with_runtime(lambda runtime: revoke_any_key(runtime.sessions, key_id=key_id))
+    console.print(describe_revocation(revocation), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

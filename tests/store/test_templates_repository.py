@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from convoflow.errors import Conflict, InvalidData
 from convoflow.runtime import Runtime
-from convoflow.store import accounts, templates
+from convoflow.store import accounts, ratings, templates
 from convoflow.store.models import WorkflowTemplate
+from convoflow.store.types import utcnow
 
 
 def menu(text: str = "Hello") -> dict[str, Any]:
@@ -141,7 +142,9 @@ async def test_rating_out_of_range_is_refused_by_repository_and_database(runtime
         row = await templates.create_template(session, owner_id=owner_id, definition=definition())
     with pytest.raises(InvalidData, match="rating"):
         async with runtime.sessions.begin() as session:
-            await templates.record_rating(session, template_id=row.id, rating=7)
+            await ratings.save_rating(
+                session, family_id=row.family_id, user_id=owner_id, rating=7, now=utcnow()
+            )
     with pytest.raises(IntegrityError):
         async with runtime.sessions.begin() as session:
             stored = await session.get(WorkflowTemplate, row.id)
@@ -150,19 +153,6 @@ async def test_rating_out_of_range_is_refused_by_repository_and_database(runtime
     async with runtime.sessions() as session:
         stored = await session.get(WorkflowTemplate, row.id)
         assert stored is not None and stored.rating == 0
-
-
-async def test_ratings_average_atomically(runtime: Runtime) -> None:
-    owner_id = await make_owner(runtime)
-    async with runtime.sessions.begin() as session:
-        row = await templates.create_template(session, owner_id=owner_id, definition=definition())
-    for value in (5, 4, 3):
-        async with runtime.sessions.begin() as session:
-            await templates.record_rating(session, template_id=row.id, rating=value)
-    async with runtime.sessions() as session:
-        stored = await session.get(WorkflowTemplate, row.id)
-        assert stored is not None
-        assert (stored.rating, stored.rating_count) == (4.0, 3)
 
 
 @pytest.mark.parametrize("workflow_type", ["chat", "", "PLAIN "])

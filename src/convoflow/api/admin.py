@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from convoflow.api import (
     conversations,
     flows,
+    keys,
     permissions,
     template_specs,
     templates,
@@ -27,6 +28,7 @@ async def who_am_i(caller: CurrentUser) -> Me:
 
 ROUTERS = (
     me_router,
+    keys.router,
     templates.router,
     template_specs.router,
     flows.router,

@@ -24,6 +24,7 @@ from convoflow.api.schemas.templates import (
 )
 from convoflow.services.templates import admin as templates_admin
 from convoflow.services.templates import queries as template_queries
+from convoflow.services.templates import ratings as template_ratings
 from convoflow.services.templates.queries import TemplateFilters
 
 router = APIRouter(
@@ -194,8 +195,17 @@ async def fork_template(
 async def rate_template(
     template_id: str, body: RatingIn, caller: CurrentUser, session: SessionDep
 ) -> RatingOut:
-    """Rate the template from 1 to 5; the average and count update atomically."""
-    row = await templates_admin.rate_template(
+    """Rate the template from 1 to 5: one rating per user, rating again replaces yours.
+
+    Any version id rates the template as a whole; the answer names its latest version and
+    gives the average and count of everyone's ratings.
+    """
+    rated = await template_ratings.rate_template(
         session, caller=caller, template_id=template_id, rating=body.rating
     )
-    return RatingOut(template_id=row.id, rating=row.rating, rating_count=row.rating_count)
+    return RatingOut(
+        template_id=rated.template_id,
+        rating=rated.rating,
+        rating_count=rated.rating_count,
+        your_rating=rated.your_rating,
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.errors import Conflict, InvalidData, NotFound
@@ -14,6 +15,9 @@ from convoflow.store.models import ApiKey, PhoneNumber, User
 from convoflow.store.types import utcnow
 
 KEY_PREFIX = "cfk_"
+#: How much of a key is kept in clear to tell keys apart: ``cfk_`` and 8 random characters.
+KEY_PREFIX_SHOWN = 12
+LABEL_MAX_LENGTH = 200
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -59,17 +63,31 @@ async def ensure_user(session: AsyncSession, username: str) -> tuple[User, bool]
 
 async def create_api_key(session: AsyncSession, *, user: User, name: str = "") -> str:
     """Store a new hashed key for ``user`` and return the plain key (shown once)."""
-    plain_key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiKey(
-            user_id=user.id,
-            key_hash=hash_api_key(plain_key),
-            key_prefix=plain_key[:12],
-            name=name,
-        )
-    )
-    await session.flush()
+    _, plain_key = await issue_api_key(session, user_id=user.id, label=name)
     return plain_key
+
+
+async def issue_api_key(
+    session: AsyncSession, *, user_id: str, label: str = ""
+) -> tuple[ApiKey, str]:
+    """Store a new hashed key for the user; return its row and the plain key (shown once).
+
+    Only the hash and a short, non-secret prefix (``cfk_`` and 8 characters) are stored,
+    so a listing can tell keys apart without being able to rebuild any of them.
+    """
+    label = label.strip()
+    if len(label) > LABEL_MAX_LENGTH:
+        raise InvalidData("label", f"is longer than {LABEL_MAX_LENGTH} characters")
+    plain_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        user_id=user_id,
+        key_hash=hash_api_key(plain_key),
+        key_prefix=plain_key[:KEY_PREFIX_SHOWN],
+        name=label,
+    )
+    session.add(row)
+    await session.flush()
+    return row, plain_key
 
 
 async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
@@ -84,6 +102,48 @@ async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
         return None
     row[1].last_used_at = utcnow()
     return row[0]
+
+
+async def list_api_keys(
+    session: AsyncSession, *, user_id: str, limit: int | None = None, offset: int = 0
+) -> tuple[list[ApiKey], int]:
+    """A page of the user's keys, newest first (revoked ones too), and how many there are."""
+    total = (
+        await session.execute(select(func.count()).where(ApiKey.user_id == user_id))
+    ).scalar_one()
+    query = (
+        select(ApiKey)
+        .where(ApiKey.user_id == user_id)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(query)).scalars()), int(total)
+
+
+async def lock_api_key(session: AsyncSession, key_id: str, *, user_id: str | None = None) -> ApiKey:
+    """The key with this id (of ``user_id`` when given), locked; :class:`NotFound` otherwise.
+
+    Another user's key is reported exactly like a missing one.
+    """
+    query = select(ApiKey).where(ApiKey.id == key_id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    row = (await session.execute(query.with_for_update())).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no API key with id {key_id!r}")
+    return row
+
+
+def revoke_api_key(key: ApiKey, *, now: datetime) -> bool:
+    """Mark the key revoked at ``now``; False (and no change) when it already was.
+
+    The row is kept so listings still show the key and when it was revoked.
+    """
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = now
+    return True
 
 
 async def ensure_phone_number(

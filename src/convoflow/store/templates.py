@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, literal, select, text, update
+from sqlalchemy import Select, and_, delete, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -282,21 +282,6 @@ async def lineage(session: AsyncSession, template_id: str) -> list[WorkflowTempl
     if not rows:
         raise NotFound(f"template {template_id} does not exist")
     return rows
-
-
-async def record_rating(session: AsyncSession, *, template_id: str, rating: int) -> None:
-    """Add one rating (1–5) and update the average atomically in the database."""
-    if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise InvalidData("rating", "must be a whole number from 1 to 5")
-    await session.execute(
-        update(WorkflowTemplate)
-        .where(WorkflowTemplate.id == template_id)
-        .values(
-            rating=(WorkflowTemplate.rating * WorkflowTemplate.rating_count + rating)
-            / (WorkflowTemplate.rating_count + 1),
-            rating_count=WorkflowTemplate.rating_count + 1,
-        )
-    )
 
 
 async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:

@@ -285,20 +285,6 @@ async def test_forks_are_private_copies_and_lineage_follows_them(api: AdminApi) 
     assert [item["id"] for item in lineage] == [named.json()["id"], fork["id"], source["id"]]
 
 
-async def test_ratings_update_the_average(api: AdminApi) -> None:
-    template = await create(api, greeting(is_public=True))
-    for user, stars in (("alice", 5), ("bob", 2), ("bob", 5)):
-        response = await api.post(
-            f"{BASE}/{template['id']}/ratings", user=user, json={"rating": stars}
-        )
-        assert response.status_code == 200
-    assert response.json() == {"template_id": template["id"], "rating": 4.0, "rating_count": 3}
-    for wrong in (0, 6, "five"):
-        bad = await api.post(f"{BASE}/{template['id']}/ratings", json={"rating": wrong})
-        assert bad.status_code == 422
-        assert error_of(bad)["details"][0]["field"] == "rating"
-
-
 async def test_popular_lists_public_templates_by_usage_then_rating(api: AdminApi) -> None:
     ids = {}
     for name in ("a", "b", "c"):

@@ -173,8 +173,9 @@ class RatingIn(BaseModel):
 
 
 class RatingOut(BaseModel):
-    """The template's average rating after this one."""
+    """The template's average rating after yours (one rating per user and template)."""
 
-    template_id: str
-    rating: float
-    rating_count: int
+    template_id: str = Field(description="The template's latest version.")
+    rating: float = Field(description="The average of every user's rating.")
+    rating_count: int = Field(description="How many ratings: one per user.")
+    your_rating: int

@@ -55,11 +55,13 @@ async def create_user_with_key(sessions: async_sessionmaker[AsyncSession], *, us
         return await accounts.create_api_key(session, user=user, name="created with the user")
 
 
-async def create_key(sessions: async_sessionmaker[AsyncSession], *, username: str) -> str:
+async def create_key(
+    sessions: async_sessionmaker[AsyncSession], *, username: str, label: str = ""
+) -> str:
     """Return a new plain API key for an existing user."""
     async with sessions.begin() as session:
         user = await accounts.get_user(session, username)
-        return await accounts.create_api_key(session, user=user)
+        return await accounts.create_api_key(session, user=user, name=label)
 
 
 async def delete_expired_states(

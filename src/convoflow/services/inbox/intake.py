@@ -17,7 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
-from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
+from convoflow.services.conversations.service import (
+    ConversationService,
+    Customer,
+    TurnResult,
+)
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock

@@ -1,4 +1,4 @@
-"""Changing templates through the admin API: create, new version, deactivate, fork, rate.
+"""Changing templates through the admin API: create, new version, deactivate, fork.
 
 Each function owns its transaction and forgets the catalog's trigger indexes afterwards,
 so a deactivated template stops starting and a new version starts new conversations.
@@ -199,15 +199,3 @@ async def fork_template(
         )
     catalog.invalidate()
     return row
-
-
-async def rate_template(
-    session: AsyncSession, *, caller: Caller, template_id: str, rating: int
-) -> WorkflowTemplate:
-    """Add a rating (1–5) to a visible template; the average updates atomically."""
-    async with session.begin():
-        row = await visible_template(session, caller, template_id)
-        latest = row if row.is_latest else await latest_of_family(session, row.family_id)
-        await templates.record_rating(session, template_id=latest.id, rating=rating)
-        await session.refresh(latest)
-        return latest

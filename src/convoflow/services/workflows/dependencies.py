@@ -22,7 +22,11 @@ from convoflow.engine.events import EffectResult
 from convoflow.errors import Conflict, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.conversations.access import ConversationAccess
-from convoflow.services.conversations.customers import customer_of, kick_background, queue_text
+from convoflow.services.conversations.customers import (
+    customer_of,
+    kick_background,
+    queue_text,
+)
 from convoflow.services.conversations.outcomes import DEPENDENCY_KIND
 from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
 from convoflow.services.workflows import lifecycle

@@ -9,6 +9,7 @@ from convoflow.store.models.conversations import (
     WorkflowInstance,
 )
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
+from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
 from convoflow.store.models.templates import (
     TemplatePermission,
     TemplateSpec,
@@ -22,8 +23,10 @@ __all__ = [
     "Base",
     "Contact",
     "ConversationState",
+    "LegacyTemplateRating",
     "PhoneNumber",
     "TemplatePermission",
+    "TemplateRating",
     "TemplateSpec",
     "User",
     "UserType",

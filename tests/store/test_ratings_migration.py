@@ -1,0 +1,121 @@
+"""Upgrading to one rating per user keeps every rating already given, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+from tests.conftest import make_settings
+from tests.support.databases import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    drop_postgres_database,
+    postgres_url,
+    recreate_postgres_database,
+    require_service,
+)
+
+from convoflow.runtime import Runtime
+from convoflow.services.access.callers import Caller
+from convoflow.services.templates.ratings import rate_template
+from convoflow.store import accounts, migrate, templates
+from convoflow.store.models import WorkflowTemplate
+
+BEFORE = "0001"
+GREETING = {
+    "template_name": "greet",
+    "is_public": True,
+    "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "end", "text": "Hi"}]},
+}
+
+
+#: Its own database per test run, so runs on the same server do not meet.
+PG_DATABASE = f"convoflow_ratings_migration_{os.getpid()}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind, migrated to the schema before this change."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ratings.db'}"
+    else:
+        require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+        await recreate_postgres_database(PG_DATABASE)
+        url = postgres_url(PG_DATABASE)
+    await migrate.upgrade_async(url, BEFORE)
+    yield url
+    if request.param == "postgres":
+        await drop_postgres_database(PG_DATABASE)
+
+
+async def rated_template(runtime: Runtime, *, versions: int, rating: float, count: int) -> str:
+    """A template with ``versions`` versions whose latest was rated the old way."""
+    async with runtime.sessions.begin() as session:
+        owner = await accounts.ensure_user(session, "owner")
+        name = f"greet{versions}"
+        row = await templates.create_template(
+            session, owner_id=owner[0].id, definition={**GREETING, "template_name": name}
+        )
+        for number in range(2, versions + 1):
+            saved = await templates.save_new_version(
+                session, current=row, definition={"description": str(number)}
+            )
+            row = saved.template
+        await session.execute(
+            update(WorkflowTemplate)
+            .where(WorkflowTemplate.id == row.id)
+            .values(rating=rating, rating_count=count)
+        )
+        return row.family_id
+
+
+async def latest_rating(runtime: Runtime, family_id: str) -> tuple[float, int]:
+    async with runtime.sessions() as session:
+        row = (
+            await session.execute(
+                select(WorkflowTemplate).where(
+                    WorkflowTemplate.family_id == family_id, WorkflowTemplate.is_latest.is_(True)
+                )
+            )
+        ).scalar_one()
+        return row.rating, row.rating_count
+
+
+async def legacy_rows(runtime: Runtime) -> set[tuple[str, int, int]]:
+    async with runtime.engine.connect() as connection:
+        result = await connection.execute(
+            text("SELECT family_id, rating_sum, rating_count FROM legacy_template_ratings")
+        )
+        return {(row[0], row[1], row[2]) for row in result}
+
+
+async def test_ratings_given_before_the_upgrade_still_count(old_database: str) -> None:
+    runtime = Runtime.build(make_settings(old_database))
+    try:
+        rated = await rated_template(runtime, versions=2, rating=17 / 5, count=5)
+        unrated = await rated_template(runtime, versions=1, rating=0.0, count=0)
+        await migrate.upgrade_async(old_database)
+        assert await legacy_rows(runtime) == {(rated, 17, 5)}
+
+        async with runtime.sessions.begin() as session:
+            rater = await accounts.create_user(session, username="rater")
+        caller = Caller(id=rater.id, username=rater.username)
+        for stars in (1, 5):  # the second replaces the first
+            async with runtime.sessions() as session:
+                await rate_template(session, caller=caller, template_id=rated, rating=stars)
+            async with runtime.sessions() as session:
+                await rate_template(session, caller=caller, template_id=unrated, rating=stars)
+        assert await latest_rating(runtime, rated) == (22 / 6, 6)
+        assert await latest_rating(runtime, unrated) == (5.0, 1)
+
+        # Going back keeps the averages on the templates; coming forward again keeps them too.
+        await asyncio.to_thread(migrate.downgrade, old_database, BEFORE)
+        assert await latest_rating(runtime, rated) == (22 / 6, 6)
+        await migrate.upgrade_async(old_database)
+        assert await legacy_rows(runtime) == {(rated, 22, 6), (unrated, 5, 1)}
+    finally:
+        await runtime.close()
