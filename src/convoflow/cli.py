@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from convoflow.errors import RequestError, SettingsError
+from convoflow.readiness import require_services, without_credentials
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings, get_settings
 from convoflow.store import migrate
@@ -58,8 +60,16 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
-def prepare_database(settings: Settings) -> None:
-    """Apply migrations and seed the built-in templates (used by `serve` and `seed`)."""
+def prepare_database(settings: Settings, *, needs_redis: bool = False) -> None:
+    """Check the database (and Redis when ``needs_redis``) answers, then apply migrations.
+
+    An unreachable service stops the command with one line naming its setting.
+    """
+    try:
+        asyncio.run(require_services(settings, redis=needs_redis))
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     migrate.upgrade(settings.database_url)
 
 
@@ -73,12 +83,13 @@ def serve(
     import uvicorn
 
     settings = settings_or_exit()
-    prepare_database(settings)
+    prepare_database(settings, needs_redis=True)
     seed_report = run_with_runtime(
         lambda runtime: _seed(runtime, settings.default_owner, settings.whatsapp_phone_number_id)
     )
+    database = without_credentials(settings.database_url)
     console.print(
-        f"convoflow on http://{host}:{port} (database {_safe_url(settings.database_url)}; "
+        f"convoflow on http://{host}:{port} (database {database}; "
         f"{len(seed_report.created)} built-in templates created)",
         highlight=False,
     )
@@ -113,8 +124,10 @@ def worker(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    prepare_database(settings)
-    console.print(f"convoflow worker on {_safe_url(settings.database_url)}", highlight=False)
+    prepare_database(settings, needs_redis=True)
+    console.print(
+        f"convoflow worker on {without_credentials(settings.database_url)}", highlight=False
+    )
     asyncio.run(run_worker(settings, build=Runtime.build, concurrency=concurrency))
 
 
@@ -277,14 +290,6 @@ def validate(path: Annotated[str, typer.Argument(help="Template file: JSON or YA
     for problem in report.problems:
         console.print(problem, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(1)
-
-
-def _safe_url(url: str) -> str:
-    """The URL without a password."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 def main() -> None:

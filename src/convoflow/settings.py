@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     end_action_secret: str = ""
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     default_owner: str = "admin"
 
     @field_validator("database_url")

@@ -81,6 +81,9 @@ def _interactive_problems(interactive: Mapping[str, Any]) -> list[str]:
         for button in buttons:
             problems += _length_problem("button title", button["reply"]["title"], 1, 20)
             problems += _length_problem("button id", button["reply"]["id"], 1, 256)
+        titles = [button["reply"]["title"] for button in buttons]
+        if len(set(titles)) != len(titles):
+            problems.append(f"button titles repeat: {titles}")
         return problems
     problems += _length_problem("list button", action["button"], 1, 20)
     sections = action["sections"]

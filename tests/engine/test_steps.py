@@ -149,6 +149,36 @@ def test_choice_is_stored_under_save_as_else_under_the_step_id() -> None:
         ),
         ({"id": "q", "type": "ask", "field": "2x", "prompt": "?"}, "String should match pattern"),
         ({"id": "t", "type": "template", "name": "Bad Name"}, "String should match pattern"),
+        ({"id": "t", "type": "template", "name": "n" * 513}, "String should match pattern"),
+        (
+            {
+                "id": "m",
+                "type": "buttons",
+                "text": "?",
+                "buttons": [{"id": "i" * 201, "label": "A"}],
+            },
+            "at most 200 characters",
+        ),
+        (
+            {
+                "id": "p",
+                "type": "list",
+                "text": "?",
+                "sections": [{"rows": [{"id": "i" * 201, "title": "A"}]}],
+            },
+            "at most 200 characters",
+        ),
+        (
+            {
+                "id": "q",
+                "type": "ask",
+                "field": "x",
+                "prompt": "?",
+                "input": "choice",
+                "options": [{"id": "i" * 201, "label": "A"}],
+            },
+            "at most 200 characters",
+        ),
         ({"id": "m", "type": "message", "text": "Hi", "colour": "red"}, "Extra inputs"),
         ({"id": "has space", "type": "end"}, "String should match pattern"),
     ],
@@ -156,3 +186,9 @@ def test_choice_is_stored_under_save_as_else_under_the_step_id() -> None:
 def test_malformed_steps_are_refused(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         STEP.validate_python(raw)
+
+
+def test_longest_names_and_ids_whatsapp_allows_are_accepted() -> None:
+    STEP.validate_python({"id": "t", "type": "template", "name": "n" * 512})
+    option = {"id": "i" * 200, "label": "A"}
+    STEP.validate_python({"id": "m", "type": "buttons", "text": "?", "buttons": [option]})

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import limits
 from .menus import Menu, MenuOption
 
 InputType = Literal[
@@ -46,7 +47,7 @@ class ChoiceOption(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=1, max_length=limits.OPTION_ID)
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
     @model_validator(mode="before")

@@ -1,8 +1,10 @@
 """Graph API message objects (without ``to``), always within WhatsApp's limits.
 
 Texts arrive here already rendered; whatever a ``{{variable}}`` made too long is cut with
-an ellipsis. Menus pick their form by size: 1–3 options → reply buttons, 4–10 → a list,
-more → a numbered text the customer answers by number or label.
+an ellipsis (the numbers are in :mod:`.limits`). Menus pick their form by size: 1–3 options
+→ reply buttons, 4–10 → a list, more → a numbered text the customer answers by number or
+label. Reply-button titles must differ, so 1–3 options whose labels are alike once cut to a
+button title go out as a list instead.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _interactive(kind: str, body: str, action: Body, header: str, footer: str) -
 def reply_buttons_message(
     body: str, options: Sequence[MenuOption], *, header: str = "", footer: str = ""
 ) -> Body:
-    """Up to three reply buttons."""
+    """Up to three reply buttons (see :func:`button_titles_differ` before choosing them)."""
     buttons = [
         {
             "type": "reply",
@@ -56,6 +58,12 @@ def reply_buttons_message(
         for option in options[: limits.REPLY_BUTTONS]
     ]
     return _interactive("button", body, {"buttons": buttons}, header, footer)
+
+
+def button_titles_differ(options: Sequence[MenuOption]) -> bool:
+    """True when the labels, cut to a button title, still tell every option apart."""
+    titles = {truncate(option.label, limits.BUTTON_TITLE).casefold() for option in options}
+    return len(titles) == len(options)
 
 
 def _row(option: MenuOption) -> Body:
@@ -106,8 +114,8 @@ def menu_message(
     header: str = "",
     footer: str = "",
 ) -> Body:
-    """Options in the best form their number allows."""
-    if len(options) <= limits.REPLY_BUTTONS:
+    """Options in the best form their number (and their labels) allow."""
+    if len(options) <= limits.REPLY_BUTTONS and button_titles_differ(options):
         return reply_buttons_message(body, options, header=header, footer=footer)
     if len(options) <= limits.LIST_ROWS:
         return list_message(body, button, [("", options)], header=header, footer=footer)

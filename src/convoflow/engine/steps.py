@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from . import limits
 from .fields import VARIABLE_NAME, AnswerRules, InputType
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
@@ -64,7 +65,7 @@ class ButtonOption(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=limits.OPTION_ID)]
     label: Label
     next: StepId | None = None
 
@@ -103,7 +104,7 @@ class ListRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=limits.ROW_ID)]
     title: Label
     description: str | None = None
     next: StepId | None = None
@@ -165,7 +166,7 @@ class TemplateStep(NextStep):
     """
 
     type: Literal["template"]
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,512}$")]
+    name: Annotated[str, StringConstraints(pattern=limits.TEMPLATE_NAME_PATTERN)]
     language: Annotated[str, StringConstraints(min_length=2, max_length=20)] = "en_US"
     components: list[dict[str, Any]] = Field(default_factory=list)
     parameters: list[str] = Field(default_factory=list)

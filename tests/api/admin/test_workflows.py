@@ -178,6 +178,27 @@ async def test_completion_waits_for_dependencies_resolved_from_outside(api: Admi
     assert await outbound_texts(api, "4915550100") == ["Your ID check for 1000 passed."]
 
 
+async def test_dependency_messages_stay_within_whatsapp_limits(api: AdminApi) -> None:
+    template = await created(
+        api,
+        TEMPLATES,
+        # A failed check saves no result, so the failure message renders blank.
+        kyc_template(success_message="{{purpose}}", failure_message=" {{kyc_result}} "),
+    )
+    customers = {"passed": "4915550111", "failed": "4915550112"}
+    for outcome, customer in customers.items():
+        state = {"amount": 1000, "purpose": "p" * 5000}
+        instance = await start(api, template["id"], state_data=state, conversation_id=customer)
+        await put(api, instance["id"], status="completed")
+        resolved = await api.post(
+            f"/api/workflows/{instance['id']}/dependencies/kyc", json={"ok": outcome == "passed"}
+        )
+        assert resolved.status_code == 200, resolved.text
+
+    assert await outbound_texts(api, customers["passed"]) == ["p" * 4095 + "…"]
+    assert await outbound_texts(api, customers["failed"]) == []  # blank: nothing to send
+
+
 async def test_a_failed_dependency_fails_the_instance_or_goes_to_a_step(api: AdminApi) -> None:
     failing = await created(api, TEMPLATES, kyc_template(on_failure="fail"))
     instance = await ready_instance(api, failing)

@@ -10,13 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from convoflow.channels.whatsapp import payloads
 from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.engine import messages
+from convoflow.engine.menus import MenuOption
 from convoflow.errors import PermanentGraphError, RetryableGraphError
 from tests.support.graph_stub import GraphStub
 
 PHONE_NUMBER_ID = "106540352242922"
 CUSTOMER = "16505551234"
+
+
+def text(body: str) -> dict[str, Any]:
+    """A text message object, as the engine hands it to the sender."""
+    return {"type": "text", "text": {"body": body}}
 
 
 @pytest.fixture
@@ -36,7 +42,7 @@ def client(http: httpx.AsyncClient, graph_stub: GraphStub) -> GraphClient:
 
 
 async def test_send_text_returns_the_wamid(client: GraphClient, graph_stub: GraphStub) -> None:
-    wamid = await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("Hi!"))
+    wamid = await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("Hi!"))
 
     [request] = graph_stub.sent
     assert wamid == request.wamid and wamid.startswith("wamid.")
@@ -53,7 +59,7 @@ async def test_send_text_returns_the_wamid(client: GraphClient, graph_stub: Grap
 
 
 async def test_send_by_bsuid_with_reply_context(client: GraphClient, graph_stub: GraphStub) -> None:
-    body = payloads.reply_buttons("Pick", [("a", "A"), ("b", "B")])
+    body = messages.reply_buttons_message("Pick", [MenuOption("a", "A"), MenuOption("b", "B")])
     await client.send_message(
         PHONE_NUMBER_ID,
         recipient="US.13491208655302741918",
@@ -71,8 +77,7 @@ async def test_send_by_bsuid_with_reply_context(client: GraphClient, graph_stub:
 
 async def test_each_send_gets_a_distinct_wamid(client: GraphClient) -> None:
     wamids = {
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text(str(n)))
-        for n in range(5)
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text(str(n))) for n in range(5)
     }
     assert len(wamids) == 5
 
@@ -94,14 +99,14 @@ async def test_throughput_limit_is_retryable_with_retry_after(
 ) -> None:
     graph_stub.fail_next(1, status=429, code=130429, retry_after=2)
     with pytest.raises(RetryableGraphError) as caught:
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert (caught.value.code, caught.value.http_status, caught.value.retry_after) == (
         130429,
         429,
         2.0,
     )
     # the next one goes through
-    await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+    await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert len(graph_stub.sent) == 1
 
 
@@ -110,16 +115,16 @@ async def test_reengagement_is_permanent_for_that_recipient_only(
 ) -> None:
     graph_stub.fail_for(CUSTOMER, code=131047)
     with pytest.raises(PermanentGraphError) as caught:
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert caught.value.code == 131047
-    await client.send_message(PHONE_NUMBER_ID, to="14155550123", body=payloads.text("x"))
+    await client.send_message(PHONE_NUMBER_ID, to="14155550123", body=text("x"))
     assert [m.to for m in graph_stub.sent] == ["14155550123"]
 
 
 async def test_wrong_token_is_permanent(http: httpx.AsyncClient, graph_stub: GraphStub) -> None:
     client = GraphClient(http, api_base=graph_stub.url, access_token="stale")
     with pytest.raises(PermanentGraphError) as caught:
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert (caught.value.code, caught.value.http_status) == (190, 401)
 
 
@@ -129,7 +134,7 @@ async def test_unreachable_server_is_retryable(http: httpx.AsyncClient) -> None:
         port = probe.getsockname()[1]
     client = GraphClient(http, api_base=f"http://127.0.0.1:{port}", access_token="t")
     with pytest.raises(RetryableGraphError) as caught:
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert caught.value.code is None and caught.value.http_status is None
 
 
@@ -169,7 +174,7 @@ async def test_mock_transport_sees_the_exact_request(mock_client: MockClient) ->
         return httpx.Response(200, json={"messages": [{"id": "wamid.MOCK"}]})
 
     client = mock_client(handler)
-    wamid = await client.send_message("123/../x", to="+1 650 555 1234", body=payloads.text("hi"))
+    wamid = await client.send_message("123/../x", to="+1 650 555 1234", body=text("hi"))
     assert wamid == "wamid.MOCK"
     assert str(seen[0].url) == "https://graph.test/v25.0/123%2F..%2Fx/messages"
     assert json.loads(seen[0].content)["to"] == "+1 650 555 1234"
@@ -195,7 +200,7 @@ async def test_mock_error_responses_are_classified(
 ) -> None:
     client = mock_client(lambda request: response)
     with pytest.raises(error_class) as caught:
-        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert getattr(caught.value, "code", "missing") == code
 
 
@@ -233,15 +238,15 @@ async def test_success_without_wamid_is_permanent(mock_client: MockClient, answe
     response = httpx.Response(200, json=answer) if answer is not None else httpx.Response(200)
     with pytest.raises(PermanentGraphError, match="no messages"):
         await mock_client(lambda r: response).send_message(
-            PHONE_NUMBER_ID, to=CUSTOMER, body=payloads.text("x")
+            PHONE_NUMBER_ID, to=CUSTOMER, body=text("x")
         )
 
 
 async def test_argument_errors(mock_client: MockClient) -> None:
     client = mock_client(lambda r: httpx.Response(200))
     with pytest.raises(ValueError, match="needs `to`"):
-        await client.send_message(PHONE_NUMBER_ID, body=payloads.text("x"))
+        await client.send_message(PHONE_NUMBER_ID, body=text("x"))
     with pytest.raises(ValueError, match="addressing keys"):
         await client.send_message(PHONE_NUMBER_ID, to="1", body={"to": "2", "type": "text"})
     with pytest.raises(ValueError, match="phone_number_id"):
-        await client.send_message("", to="1", body=payloads.text("x"))
+        await client.send_message("", to="1", body=text("x"))

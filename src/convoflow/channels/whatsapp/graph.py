@@ -73,9 +73,9 @@ class GraphClient:
 
         Address the customer by phone (``to``, digits or ``+``-prefixed) or by BSUID
         (``recipient``); Meta uses ``to`` when both are given. ``body`` is the message
-        object without addressing (an ``OutboundMessage.body``, or a
-        :mod:`~convoflow.channels.whatsapp.payloads` builder's result); ``reply_to`` quotes
-        an earlier wamid; ``callback_data`` comes back on the status webhooks.
+        object without addressing (an ``OutboundMessage.body``, built by
+        :mod:`convoflow.engine.messages` within WhatsApp's limits); ``reply_to`` quotes an
+        earlier wamid; ``callback_data`` comes back on the status webhooks.
 
         The answer means *accepted*, not delivered. A timeout may hide an accepted send, so
         a retry after :class:`~convoflow.errors.RetryableGraphError` can duplicate a message.

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.engine.messages import text_message
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.engine.render import render
 from convoflow.services.conversations.access import ConversationAccess
@@ -73,11 +74,17 @@ def queue_text(
     instance_id: str | None,
     now: datetime,
 ) -> bool:
-    """Queue a text for the customer ({{variables}} rendered); False when no number is known."""
+    """Queue a text for the customer ({{variables}} rendered); False when no number is known.
+
+    A text that renders blank is not sent (WhatsApp refuses empty texts); one too long for
+    WhatsApp is cut, as the engine cuts its own messages.
+    """
     if not customer.channel_number:
         return False
-    body = render(text, variables, customer.render_context())
-    message = OutboundMessage({"type": "text", "text": {"body": body[:4096]}}, step_id)
+    body = text_message(render(text, variables, customer.render_context()))
+    if body is None:
+        return True
+    message = OutboundMessage(body, step_id)
     queue_messages(
         session,
         owner_id=customer.owner_id,

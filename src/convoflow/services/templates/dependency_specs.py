@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from convoflow.engine import Problem
+from convoflow.engine import Problem, limits
 from convoflow.engine.problems import problems_from_validation_error
 
 DependencyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
@@ -52,8 +52,8 @@ class WorkflowDependency(BaseModel):
     max_attempts: int | None = Field(default=None, ge=1, le=10)
     timeout: float = Field(default=10.0, gt=0, le=120)
     wait_for_callback: bool = False
-    success_message: str | None = Field(default=None, max_length=4096)
-    failure_message: str | None = Field(default=None, max_length=4096)
+    success_message: str | None = Field(default=None, max_length=limits.TEXT_BODY)
+    failure_message: str | None = Field(default=None, max_length=limits.TEXT_BODY)
 
     @property
     def attempts(self) -> int:
