@@ -31,6 +31,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
 from convoflow.services.workflows.effect_results import ResultContext, feed_back
+from convoflow.services.workflows.effect_settlement import still_claimed
 from convoflow.services.workflows.effect_types import (
     RESPONSE_BODY_LIMIT,
     EffectRun,
@@ -163,11 +164,7 @@ class EffectRunner:
         async with self.sessions.begin() as session:
             await session.execute(
                 update(WorkflowEffect)
-                .where(
-                    WorkflowEffect.id == effect.id,
-                    WorkflowEffect.status == "running",
-                    WorkflowEffect.attempts == effect.attempts,
-                )
+                .where(still_claimed(effect))
                 .values(
                     status="pending",
                     next_attempt_at=now + timedelta(seconds=delay),

@@ -19,7 +19,6 @@ import asyncio
 from collections.abc import Iterable
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
@@ -32,7 +31,7 @@ from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.sender import OutboxSender
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.workflows.effect_results import ResultContext
-from convoflow.store.models import WorkflowEffect
+from convoflow.services.workflows.instances import pending_effects
 
 __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]
 
@@ -140,20 +139,8 @@ class JobHandlers:
         await self.dispatcher.run_effects(effect_ids)
 
     async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
-        wanted = sorted(set(instance_ids))
-        if not wanted:
-            return []
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(WorkflowEffect.id)
-                .where(
-                    WorkflowEffect.instance_id.in_(wanted),
-                    WorkflowEffect.status == "pending",
-                    WorkflowEffect.attempts == 0,
-                )
-                .order_by(WorkflowEffect.id)
-            )
-            return list(rows)
+            return await pending_effects(session, instance_ids)
 
 
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:

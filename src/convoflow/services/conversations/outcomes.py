@@ -185,6 +185,38 @@ def _drop_tallies(session: Session) -> None:
     session.info.pop(_TALLY_KEY, None)
 
 
+def new_instance(
+    *,
+    owner_id: str,
+    template_id: str,
+    customer_key: str | None,
+    conversation_id: str | None,
+    contact_id: str | None,
+    now: datetime,
+    current_step: str | None = None,
+    state_data: dict[str, Any] | None = None,
+) -> WorkflowInstance:
+    """A new ``active`` workflow instance (the one place instances are built).
+
+    ``customer_key`` is who it runs for (``user_id``); ``conversation_id`` names the live
+    conversation it drives, if any.
+    """
+    return WorkflowInstance(
+        owner_id=owner_id,
+        template_id=template_id,
+        conversation_id=conversation_id,
+        user_id=customer_key,
+        contact_id=contact_id,
+        status="active",
+        current_step=current_step,
+        state_data=dict(state_data or {}),
+        pending_dependencies=[],
+        visited_steps=[],
+        started_at=now,
+        last_interaction=now,
+    )
+
+
 #: Effect kind of a workflow dependency call (see :mod:`convoflow.services.workflows.dependencies`).
 DEPENDENCY_KIND = "dependency"
 

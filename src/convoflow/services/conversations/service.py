@@ -19,6 +19,7 @@ from convoflow.services.conversations.outcomes import (
     apply_to_instance,
     count_run_finished,
     count_run_started,
+    new_instance,
     queue_messages,
     record_effects,
 )
@@ -327,18 +328,13 @@ class ConversationService:
 
     @staticmethod
     def _new_instance(customer: Customer, template_id: str, now: datetime) -> WorkflowInstance:
-        return WorkflowInstance(
+        return new_instance(
             owner_id=customer.owner_id,
             template_id=template_id,
+            customer_key=customer.key,
             conversation_id=customer.key,
-            user_id=customer.key,
             contact_id=customer.contact_id,
-            status="active",
-            state_data={},
-            pending_dependencies=[],
-            visited_steps=[],
-            started_at=now,
-            last_interaction=now,
+            now=now,
         )
 
 

@@ -9,7 +9,7 @@ here, as ``workflow_effects`` rows, and run by the job runner after the commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +27,12 @@ from convoflow.services.conversations.customers import (
     customer_of,
     kick_background,
 )
-from convoflow.services.conversations.outcomes import FINISHED, count_run_started, finish
+from convoflow.services.conversations.outcomes import (
+    FINISHED,
+    count_run_started,
+    finish,
+    new_instance,
+)
 from convoflow.services.templates.catalog import TemplateRef
 from convoflow.services.templates.permissions import check_permitted
 from convoflow.services.workflows import lifecycle
@@ -118,19 +123,15 @@ async def start_instance(
         _, template = await access.catalog.compiled(session, latest.id)
         values = lifecycle.checked_state_data(template, request.state_data)
         if not request.start_conversation:
-            instance = WorkflowInstance(
+            instance = new_instance(
                 owner_id=caller.id,
                 template_id=latest.id,
+                customer_key=request.user_id,
                 conversation_id=request.conversation_id,
-                user_id=request.user_id,
                 contact_id=contact.id if contact else None,
-                status="active",
                 current_step=template.start,
                 state_data={**template.default_params, **values},
-                pending_dependencies=[],
-                visited_steps=[],
-                started_at=now,
-                last_interaction=now,
+                now=now,
             )
             session.add(instance)
             await session.flush()
@@ -175,12 +176,20 @@ async def _start_conversation(
     return instance
 
 
-async def pending_effects(session: AsyncSession, instance_ids: list[str]) -> list[str]:
-    """Ids of the effect rows of these instances that wait to run."""
+async def pending_effects(session: AsyncSession, instance_ids: Iterable[str]) -> list[str]:
+    """Ids of these instances' effect rows that were written and never attempted yet, in
+    the order they were written (the ones the job runner should be kicked for now)."""
+    wanted = sorted({instance_id for instance_id in instance_ids if instance_id})
+    if not wanted:
+        return []
     rows = await session.execute(
         select(WorkflowEffect.id)
-        .where(WorkflowEffect.instance_id.in_(instance_ids), WorkflowEffect.status == "pending")
-        .order_by(WorkflowEffect.created_at)
+        .where(
+            WorkflowEffect.instance_id.in_(wanted),
+            WorkflowEffect.status == "pending",
+            WorkflowEffect.attempts == 0,
+        )
+        .order_by(WorkflowEffect.id)
     )
     return list(rows.scalars())
 
