@@ -32,6 +32,7 @@ from convoflow.jobs.window import (
     fall_back_outside_window,
     window_is_closed,
 )
+from convoflow.services.early_statuses import apply_early_statuses
 from convoflow.store.models import Contact, WhatsAppMessage
 from convoflow.store.types import utcnow
 
@@ -220,7 +221,7 @@ class OutboxSender:
             await self._fail(connection, row, None, f"not sendable: {error}")
             report.failed += 1
             return True
-        await self._mark_sent(connection, row, wamid)
+        await self._mark_sent(row, wamid)
         report.sent += 1
         return True
 
@@ -270,10 +271,9 @@ class OutboxSender:
         await self._update(connection, row, values)
         return retry_at
 
-    async def _mark_sent(self, connection: AsyncConnection, row: _Claimed, wamid: str) -> None:
+    async def _mark_sent(self, row: _Claimed, wamid: str) -> None:
         now = utcnow()
-        await self._update(
-            connection,
+        sent = _settle(
             row,
             {
                 "status": "sent",
@@ -286,6 +286,11 @@ class OutboxSender:
                 "updated_at": now,
             },
         )
+        # Status webhooks for this wamid may have arrived before Meta's answer: apply them
+        # in the transaction that records the wamid, so none is left behind.
+        async with self.sessions.begin() as session:
+            await session.execute(sent)
+            await apply_early_statuses(session, wamid)
 
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str

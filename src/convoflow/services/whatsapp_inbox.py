@@ -22,8 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, StatusUpdate
-from convoflow.services.intake import InboundRecord, StatusRecord, apply_statuses, store_inbound
+from convoflow.services.early_statuses import apply_webhook_statuses
+from convoflow.services.intake import InboundRecord, StatusRecord, store_inbound
 from convoflow.store.models import PhoneNumber
+from convoflow.store.types import utcnow
 
 __all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "clean_json", "receive_webhook"]
 
@@ -107,7 +109,8 @@ async def receive_webhook(
     if records or statuses:
         async with sessions.begin() as session:
             received.customers = await store_inbound(session, records)
-            received.statuses = await apply_statuses(session, statuses)
+            # A status may overtake the send's answer: it is kept until the wamid shows up.
+            received.statuses = await apply_webhook_statuses(session, statuses, now=utcnow())
     received.messages = len(records)
     received.unrouted = sorted({r.phone_number_id for r in records if r.owner_id is None})
     for number in received.unrouted:
