@@ -114,6 +114,7 @@ class Runtime:
                 if settings.whatsapp_access_token
                 else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
             ),
+            mark_read=settings.whatsapp_mark_read and bool(settings.whatsapp_access_token),
         )
         register_tasks(broker, jobs)
         return cls(

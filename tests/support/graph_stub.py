@@ -83,6 +83,7 @@ class _State:
     sent: list[RecordedRequest] = field(default_factory=list)
     reads: list[RecordedRequest] = field(default_factory=list)
     next_failures: deque[ScriptedFailure] = field(default_factory=deque)
+    read_failures: deque[ScriptedFailure] = field(default_factory=deque)
     recipient_failures: dict[str, ScriptedFailure] = field(default_factory=dict)
     accept_hook: Callable[[RecordedRequest], None] | None = None
 
@@ -154,6 +155,11 @@ class GraphStub:
         with self._changed:
             failure = ScriptedFailure(status, code, retry_after)
             self._state.next_failures.extend([failure] * count)
+
+    def fail_next_reads(self, count: int = 1, *, status: int = 500, code: int = 1) -> None:
+        """Answer the next ``count`` mark-as-read requests with this error."""
+        with self._changed:
+            self._state.read_failures.extend([ScriptedFailure(status, code)] * count)
 
     def on_accept(self, hook: Callable[[RecordedRequest], None] | None) -> None:
         """Call ``hook`` for each accepted message before answering it (None: stop).
@@ -256,6 +262,9 @@ class GraphStub:
         if body.get("status") == "read":
             if not isinstance(body.get("message_id"), str):
                 return _error(400, 100, "message_id is required")
+            if self._state.read_failures:
+                failure = self._state.read_failures.popleft()
+                return _error(failure.status, failure.code, "Scripted failure")
             return _Reply(200, {"success": True}, is_read=True)
         to = record.to
         if to is None or not isinstance(body.get("type"), str):
