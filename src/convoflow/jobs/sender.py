@@ -8,7 +8,8 @@ per-customer lock: it works across processes with or without Redis, holds no tra
 or row lock during the HTTP call, and expires by itself when its holder dies. A later row
 never overtakes an earlier one, not even while the earlier one waits for a retry.
 
-After the call the row is ``sent`` (with the wamid), rescheduled with backoff (retryable
+After the call the row is ``sent`` (with the wamid, and any status webhook for it that
+arrived first applied in the same transaction), rescheduled with backoff (retryable
 errors), or ``failed`` with Meta's code and message (permanent errors, or too many
 attempts), and the next row of the customer follows.
 """
