@@ -9,6 +9,7 @@ from convoflow.store.models.conversations import (
     WorkflowInstance,
 )
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
+from convoflow.store.models.statuses import PendingStatus
 from convoflow.store.models.templates import (
     TemplatePermission,
     TemplateSpec,
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Contact",
     "ConversationState",
+    "PendingStatus",
     "PhoneNumber",
     "TemplatePermission",
     "TemplateSpec",
