@@ -146,6 +146,7 @@ class Runtime:
                 if settings.whatsapp_access_token
                 else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
             ),
+            mark_read=settings.whatsapp_mark_read and bool(settings.whatsapp_access_token),
             clock=clock,
         )
         register_tasks(broker, jobs)

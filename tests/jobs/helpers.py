@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
+from convoflow.services.access.setup import seed
 from convoflow.store import accounts
 from convoflow.store.models import Contact, WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
-from tests.support.webhooks import PHONE_NUMBER_ID
+from tests.support.databases import truncate_all
+from tests.support.graph_stub import GraphStub
+from tests.support.webhooks import PHONE_NUMBER_ID, app_settings
+
+
+@asynccontextmanager
+async def started_runtime(
+    database_url: str, graph_stub: GraphStub, **overrides: Any
+) -> AsyncIterator[Runtime]:
+    """A runtime on the stand-in Graph API with the built-in templates seeded, its jobs
+    running in this process (in-memory broker, no sweeper); ``overrides`` go to the settings.
+    """
+    runtime = Runtime.build(app_settings(database_url, graph_stub, **overrides))
+    await truncate_all(runtime.engine)
+    await seed(runtime.sessions, owner_name="admin", phone_number_id=PHONE_NUMBER_ID)
+    background = BackgroundJobs(runtime, sweep=False)
+    await background.start()
+    try:
+        yield runtime
+    finally:
+        await background.stop()
+        await truncate_all(runtime.engine)
+        await runtime.close()
 
 
 async def owner_id(runtime: Runtime) -> str:

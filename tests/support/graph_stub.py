@@ -10,6 +10,7 @@ scripted to fail::
         stub.fail_next(2, status=429, code=130429, retry_after=1)
         stub.fail_for("15550001111", code=131047)
         ...
+        stub.on_accept(lambda request: ...)  # e.g. a status webhook that overtakes the answer
         stub.wait_for(3, timeout=5)
         assert [m.to for m in stub.sent] == [...]
 
@@ -27,6 +28,7 @@ import re
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,7 +83,9 @@ class _State:
     sent: list[RecordedRequest] = field(default_factory=list)
     reads: list[RecordedRequest] = field(default_factory=list)
     next_failures: deque[ScriptedFailure] = field(default_factory=deque)
+    read_failures: deque[ScriptedFailure] = field(default_factory=deque)
     recipient_failures: dict[str, ScriptedFailure] = field(default_factory=dict)
+    accept_hook: Callable[[RecordedRequest], None] | None = None
 
 
 class GraphStub:
@@ -152,13 +156,27 @@ class GraphStub:
             failure = ScriptedFailure(status, code, retry_after)
             self._state.next_failures.extend([failure] * count)
 
+    def fail_next_reads(self, count: int = 1, *, status: int = 500, code: int = 1) -> None:
+        """Answer the next ``count`` mark-as-read requests with this error."""
+        with self._changed:
+            self._state.read_failures.extend([ScriptedFailure(status, code)] * count)
+
+    def on_accept(self, hook: Callable[[RecordedRequest], None] | None) -> None:
+        """Call ``hook`` for each accepted message before answering it (None: stop).
+
+        It runs in the server thread while the client waits for the answer: what Meta does
+        when its status webhook for a message overtakes the answer to the send.
+        """
+        with self._changed:
+            self._state.accept_hook = hook
+
     def fail_for(self, to: str, *, code: int = 131047, status: int = 400) -> None:
         """Answer every send to ``to`` (phone or BSUID) with this error, until :meth:`reset`."""
         with self._changed:
             self._state.recipient_failures[to] = ScriptedFailure(status, code)
 
     def reset(self) -> None:
-        """Forget recorded requests and scripted failures."""
+        """Forget recorded requests, scripted failures and the accept hook."""
         with self._changed:
             self._state = _State()
             self._changed.notify_all()
@@ -228,6 +246,9 @@ class GraphStub:
             elif reply.is_read:
                 self._state.reads.append(record)
             self._changed.notify_all()
+            hook = self._state.accept_hook if reply.wamid is not None else None
+        if hook is not None:
+            hook(record)
         return reply
 
     def _decide(self, record: RecordedRequest, method: str, path_ok: bool) -> _Reply:
@@ -241,6 +262,9 @@ class GraphStub:
         if body.get("status") == "read":
             if not isinstance(body.get("message_id"), str):
                 return _error(400, 100, "message_id is required")
+            if self._state.read_failures:
+                failure = self._state.read_failures.popleft()
+                return _error(failure.status, failure.code, "Scripted failure")
             return _Reply(200, {"success": True}, is_read=True)
         to = record.to
         if to is None or not isinstance(body.get("type"), str):

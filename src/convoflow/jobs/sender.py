@@ -8,7 +8,8 @@ per-customer lock: it works across processes with or without Redis, holds no tra
 or row lock during the HTTP call, and expires by itself when its holder dies. A later row
 never overtakes an earlier one, not even while the earlier one waits for a retry.
 
-After the call the row is ``sent`` (with the wamid), rescheduled with backoff (retryable
+After the call the row is ``sent`` (with the wamid, and any status webhook for it that
+arrived first applied in the same transaction), rescheduled with backoff (retryable
 errors), or ``failed`` with Meta's code and message (permanent errors, or too many
 attempts), and the next row of the customer follows.
 """
@@ -28,6 +29,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
 from convoflow.jobs.ratelimit import RateLimiter, acquire
+from convoflow.services.inbox.early_statuses import apply_early_statuses
 from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
     fall_back_outside_window,
@@ -222,7 +224,7 @@ class OutboxSender:
             await self._fail(connection, row, None, f"not sendable: {error}")
             report.failed += 1
             return True
-        await self._mark_sent(connection, row, wamid)
+        await self._mark_sent(row, wamid)
         report.sent += 1
         return True
 
@@ -272,10 +274,9 @@ class OutboxSender:
         await self._update(connection, row, values)
         return retry_at
 
-    async def _mark_sent(self, connection: AsyncConnection, row: _Claimed, wamid: str) -> None:
+    async def _mark_sent(self, row: _Claimed, wamid: str) -> None:
         now = self.clock.now()
-        await self._update(
-            connection,
+        sent = _settle(
             row,
             {
                 "status": "sent",
@@ -288,6 +289,11 @@ class OutboxSender:
                 "updated_at": now,
             },
         )
+        # Status webhooks for this wamid may have arrived before Meta's answer: apply them
+        # in the transaction that records the wamid, so none is left behind.
+        async with self.sessions.begin() as session:
+            await session.execute(sent)
+            await apply_early_statuses(session, wamid, now=now)
 
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str

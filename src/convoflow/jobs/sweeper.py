@@ -9,7 +9,9 @@ Each pass looks in the database for
 * effects that are due: retries, lost first attempts, and ``running`` rows whose runner
   died (their lease ran out) → ``run_effect`` (only kinds this version can run);
 * expired ``conversation_state`` rows → deleted; their instances still ``active`` or
-  ``waiting`` become ``cancelled`` with the error "conversation expired".
+  ``waiting`` become ``cancelled`` with the error "conversation expired";
+* delivery statuses kept for a wamid that never showed up (older than
+  :data:`~convoflow.services.inbox.early_statuses.EARLY_STATUS_TTL`) → deleted.
 
 Work is handed to the :class:`~convoflow.jobs.dispatcher.Dispatcher`, never done here, so
 it spreads over the workers. Every process may sweep: a kick is remembered for
@@ -35,6 +37,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.effects import ATTEMPT_RUNNERS
 from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
+from convoflow.services.inbox.early_statuses import purge_early_statuses
 from convoflow.sessions.states import ConversationStates
 from convoflow.store.models import (
     WhatsAppMessage,
@@ -62,6 +65,7 @@ class SweepReport:
     outbound: int = 0
     effects: int = 0
     expired: int = 0
+    purged_statuses: int = 0
 
 
 class Sweeper:
@@ -101,6 +105,7 @@ class Sweeper:
             await self.dispatcher.deliver(owner_id, customer)
         await self.dispatcher.run_effects((await self._not_recently_kicked(effects)).values())
         report.expired = await self._expire_states(now)
+        report.purged_statuses = await self._purge_early_statuses(now)
         if report.inbound or report.outbound or report.effects or report.expired:
             logger.info("sweep: %s", report)
         return report
@@ -201,3 +206,7 @@ class Sweeper:
             return 0
         async with self.sessions() as session:
             return await self.states.expire(session, now)
+
+    async def _purge_early_statuses(self, now: datetime) -> int:
+        async with self.sessions.begin() as session:
+            return await purge_early_statuses(session, now=now)

@@ -4,7 +4,8 @@
 task                           work
 =============================  ==============================================================
 ``convoflow.handle_customer``  process the customer's pending inbound messages in order,
-                               deliver the replies, kick the effects the turns produced
+                               mark the newest read, deliver the replies, kick the effects
+                               the turns produced
 ``convoflow.deliver_outbox``   deliver the customer's due outbox rows
 ``convoflow.run_effect``       attempt one effect; on a final result feed it back, deliver
                                the replies it produced and kick the effects that followed
@@ -28,6 +29,7 @@ from convoflow.engine.outcome import FlowStatus
 from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
 from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
+from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.sender import OutboxSender
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.workflows.effect_results import ResultContext
@@ -56,6 +58,7 @@ class JobHandlers:
         sender: OutboxSender,
         effects: EffectRunner,
         dispatcher: Dispatcher,
+        read_receipts: ReadReceipts,
         concurrency: int = DEFAULT_JOB_CONCURRENCY,
     ) -> None:
         self.sessions = sessions
@@ -63,6 +66,7 @@ class JobHandlers:
         self.sender = sender
         self.effects = effects
         self.dispatcher = dispatcher
+        self.read_receipts = read_receipts
         self._slots = asyncio.Semaphore(concurrency)
 
     @classmethod
@@ -79,9 +83,13 @@ class JobHandlers:
         dispatcher: Dispatcher,
         end_action_secret: str,
         sender_unconfigured: str = "",
+        mark_read: bool = False,
         clock: Clock = SystemClock(),
     ) -> JobHandlers:
-        """Wire the sender and the effect runner for one process."""
+        """Wire the sender, the effect runner and the read receipts for one process.
+
+        ``mark_read``: send read marks (the setting is on and an access token is set).
+        """
         sender = OutboxSender(
             engine=engine,
             sessions=sessions,
@@ -103,6 +111,7 @@ class JobHandlers:
             sender=sender,
             effects=effects,
             dispatcher=dispatcher,
+            read_receipts=ReadReceipts(graph=graph, enabled=mark_read, clock=clock),
         )
 
     def limit_concurrency(self, jobs: int) -> None:
@@ -110,13 +119,19 @@ class JobHandlers:
         self._slots = asyncio.Semaphore(jobs)
 
     async def handle_customer(self, owner_id: str, customer: str) -> None:
-        """Process the customer's pending messages, deliver the replies, start effects."""
+        """Process the customer's pending messages, mark them read, deliver the replies,
+        start effects."""
         async with self._slots:
-            turns = await self.processor.process_customer(owner_id, customer)
+            batch = await self.processor.process_batch(owner_id, customer)
+            marks = self.read_receipts.marks_for(batch.processed)
+            # "typing…" must go before the reply that ends it; a plain read mark waits
+            # until the replies are out, so it never delays them.
+            await self.read_receipts.send(mark for mark in marks if mark.typing_indicator)
             await self.sender.deliver_customer(owner_id, customer)
+            await self.read_receipts.send(mark for mark in marks if not mark.typing_indicator)
             instance_ids = {
                 turn.instance_id
-                for turn in turns
+                for turn in batch.turns
                 if turn.instance_id is not None and turn.status in _EFFECT_STATUSES
             }
             effect_ids = await self._pending_effects(instance_ids)

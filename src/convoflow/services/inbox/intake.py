@@ -8,7 +8,7 @@ again from the sweeper for anything a crash left pending, so nothing acknowledge
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
-from convoflow.services.conversations.service import (
-    ConversationService,
-    Customer,
-    TurnResult,
-)
+from convoflow.engine.outcome import FlowStatus
+from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
+from convoflow.services.inbox.read_marks import ProcessedInbound
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
@@ -202,6 +200,15 @@ async def _reengage_after_window_failure(
 EventDecoder = Any  # Callable[[str, dict[str, Any]], Event | None]
 
 
+@dataclass(slots=True)
+class CustomerBatch:
+    """What one :meth:`MessageProcessor.process_batch` call did: a turn per handled message,
+    and the messages that were processed (not ignored, not failed), oldest first."""
+
+    turns: list[TurnResult] = field(default_factory=list)
+    processed: list[ProcessedInbound] = field(default_factory=list)
+
+
 class MessageProcessor:
     """Processes a customer's pending inbound messages, one transaction per message."""
 
@@ -222,18 +229,26 @@ class MessageProcessor:
 
     async def process_customer(self, owner_id: str, customer: str) -> list[TurnResult]:
         """Handle every pending message of this customer in arrival order."""
-        results: list[TurnResult] = []
+        return (await self.process_batch(owner_id, customer)).turns
+
+    async def process_batch(self, owner_id: str, customer: str) -> CustomerBatch:
+        """:meth:`process_customer`, also naming the messages processed (for read marks)."""
+        batch = CustomerBatch()
         while True:
             processed = await self._process_next(owner_id, customer)
             if processed is None:
-                return results
-            turn, more_pending = processed
-            results.append(turn)
+                return batch
+            turn, more_pending, message = processed
+            batch.turns.append(turn)
+            if message is not None:
+                batch.processed.append(message)
             if not more_pending:
                 # A message stored after this look is kicked by whoever stored it.
-                return results
+                return batch
 
-    async def _process_next(self, owner_id: str, customer: str) -> tuple[TurnResult, bool] | None:
+    async def _process_next(
+        self, owner_id: str, customer: str
+    ) -> tuple[TurnResult, bool, ProcessedInbound | None] | None:
         """Handle the oldest pending message; also tell whether another one is waiting."""
         store = self.conversations.store
         async with self.sessions() as session:
@@ -278,8 +293,8 @@ class MessageProcessor:
                         .values(status="failed", error_text=f"{type(exc).__name__}: {exc}"[:2000])
                     )
                     await session.commit()
-                    return TurnResult(), more_pending
-                return turn, more_pending
+                    return TurnResult(), more_pending, None
+                return turn, more_pending, _processed_inbound(row, turn)
 
     async def _handle_row(
         self, session: AsyncSession, row: WhatsAppMessage
@@ -294,6 +309,20 @@ class MessageProcessor:
         )
         row.status = "processed"
         return result
+
+
+def _processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbound | None:
+    """The handled row as a read-mark candidate (None when the engine ignored it)."""
+    if row.status != "processed" or row.wamid is None:
+        return None
+    return ProcessedInbound(
+        row_id=row.id,
+        wamid=row.wamid,
+        phone_number_id=row.phone_number_id,
+        received_at=row.created_at,
+        replied=bool(turn.outbound_ids),
+        awaits_effect=turn.status == FlowStatus.WAITING_EFFECT,
+    )
 
 
 async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:

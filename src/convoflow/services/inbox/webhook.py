@@ -20,12 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
-from convoflow.services.inbox.intake import (
-    InboundRecord,
-    StatusRecord,
-    apply_statuses,
-    store_inbound,
-)
+from convoflow.services.inbox.early_statuses import apply_webhook_statuses
+from convoflow.services.inbox.intake import InboundRecord, StatusRecord, store_inbound
 from convoflow.store.models import PhoneNumber
 
 __all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "store_webhook_records"]
@@ -103,7 +99,8 @@ async def store_webhook_records(
     if routed or statuses:
         async with sessions.begin() as session:
             received.customers = await store_inbound(session, routed, now=now)
-            received.statuses = await apply_statuses(session, statuses, now=now)
+            # A status may overtake the send's answer: it is kept until the wamid shows up.
+            received.statuses = await apply_webhook_statuses(session, statuses, now=now)
     received.messages = len(routed)
     received.unrouted = sorted({r.phone_number_id for r in routed if r.owner_id is None})
     for number in received.unrouted:

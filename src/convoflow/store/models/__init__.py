@@ -10,6 +10,7 @@ from convoflow.store.models.conversations import (
 )
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
+from convoflow.store.models.statuses import PendingStatus
 from convoflow.store.models.templates import (
     TemplatePermission,
     TemplateSpec,
@@ -24,6 +25,7 @@ __all__ = [
     "Contact",
     "ConversationState",
     "LegacyTemplateRating",
+    "PendingStatus",
     "PhoneNumber",
     "TemplatePermission",
     "TemplateRating",
