@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from convoflow.engine.outcome import ConversationState
+from convoflow.engine.outcome import ConversationState, Timer
 from convoflow.runtime import Runtime
 from convoflow.sessions.base import LiveConversation, SessionStore
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
@@ -93,6 +93,77 @@ async def test_expired_conversation_is_ignored(runtime: Runtime, store: SessionS
     async with runtime.sessions() as session:
         assert await store.load(session, owner_id=owner_id, customer="333", now=later) is None
         assert await store.list_live(session, owner_id=owner_id, now=later) == []
+
+
+def timed(
+    owner_id: str, template_id: str, customer: str, now: datetime, due_in: timedelta | None
+) -> LiveConversation:
+    """A conversation waiting at step `a`, with a timer due ``due_in`` from now (or none)."""
+    live = conversation(owner_id, template_id, customer, now, 86_400)
+    if due_in is not None:
+        live.state.timer = Timer("a", now + due_in)
+    return live
+
+
+async def due_at(
+    runtime: Runtime, store: SessionStore, now: datetime
+) -> list[tuple[str, datetime]]:
+    async with runtime.sessions() as session:
+        return [
+            (due.customer, due.due_at)
+            for due in await store.due_timers(session, now=now, limit=100)
+        ]
+
+
+async def test_due_timers_follow_the_saved_state(runtime: Runtime, store: SessionStore) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow().replace(microsecond=0)
+    async with runtime.sessions.begin() as session:
+        await store.save(session, timed(owner_id, template_id, "a30", now, timedelta(minutes=30)))
+        await store.save(session, timed(owner_id, template_id, "b10", now, timedelta(minutes=10)))
+        await store.save(session, timed(owner_id, template_id, "none", now, None))
+
+    assert await due_at(runtime, store, now) == []
+    assert await due_at(runtime, store, now + timedelta(minutes=15)) == [
+        ("b10", now + timedelta(minutes=10))
+    ]
+    assert await due_at(runtime, store, now + timedelta(minutes=31)) == [
+        ("b10", now + timedelta(minutes=10)),
+        ("a30", now + timedelta(minutes=30)),
+    ]
+    async with runtime.sessions.begin() as session:  # a30 answered; b10 ended
+        await store.save(session, timed(owner_id, template_id, "a30", now, None))
+        await store.delete(session, owner_id=owner_id, customer="b10")
+    assert await due_at(runtime, store, now + timedelta(days=1) - timedelta(seconds=1)) == []
+
+
+async def test_sql_due_timers_name_the_timer_they_saw(runtime: Runtime) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    store, now = SqlSessionStore(), utcnow()
+    live = timed(owner_id, template_id, "555", now, timedelta(seconds=30))
+    async with runtime.sessions.begin() as session:
+        await store.save(session, live)
+    async with runtime.sessions() as session:
+        [due] = await store.due_timers(session, now=now + timedelta(minutes=1), limit=10)
+    assert live.state.timer is not None and due.timer_id == live.state.timer.id
+
+
+async def test_timers_of_expired_conversations_never_come_back(
+    runtime: Runtime, store: SessionStore
+) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow()
+    live = timed(owner_id, template_id, "666", now, timedelta(minutes=5))
+    live.expires_at = now + timedelta(minutes=1)
+    async with runtime.sessions.begin() as session:
+        await store.save(session, live)
+    later = now + timedelta(minutes=6)
+    async with runtime.sessions() as session:
+        assert await store.load(session, owner_id=owner_id, customer="666", now=later) is None
+        # The firing does this for whatever the index still lists.
+        for due in await store.due_timers(session, now=later, limit=10):
+            await store.forget_timer(session, owner_id=due.owner_id, customer=due.customer)
+    assert await due_at(runtime, store, later) == []
 
 
 async def test_redis_key_expires_with_the_session_ttl(

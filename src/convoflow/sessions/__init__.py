@@ -1,5 +1,5 @@
 """Conversation-state stores (SQL, Redis) and per-conversation locks."""
 
-from convoflow.sessions.base import ConversationLocks, LiveConversation, SessionStore
+from convoflow.sessions.base import ConversationLocks, DueTimer, LiveConversation, SessionStore
 
-__all__ = ["ConversationLocks", "LiveConversation", "SessionStore"]
+__all__ = ["ConversationLocks", "DueTimer", "LiveConversation", "SessionStore"]

@@ -12,6 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.engine.outcome import ConversationState
 
 
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    """A conversation whose waiting step's timer has run out, as a store's index lists it.
+
+    ``timer_id`` is the timer the index saw (None when the index does not keep it); the
+    firing re-reads the state under the conversation lock before acting on it.
+    """
+
+    owner_id: str
+    customer: str
+    due_at: datetime
+    timer_id: str | None = None
+
+
 @dataclass(slots=True)
 class LiveConversation:
     """A customer's live conversation: the engine state plus what pins it.
@@ -48,6 +62,18 @@ class SessionStore(Protocol):
         self, session: AsyncSession, *, owner_id: str, now: datetime
     ) -> list[LiveConversation]:
         """All unexpired conversations of an owner, newest first."""
+
+    async def due_timers(
+        self, session: AsyncSession, *, now: datetime, limit: int
+    ) -> list[DueTimer]:
+        """Up to ``limit`` conversations (of every owner) whose timer is due at ``now``.
+
+        Kept in step with ``save`` and ``delete``; may still list a conversation that
+        expired meanwhile (the firing finds no live state and calls :meth:`forget_timer`).
+        """
+
+    async def forget_timer(self, session: AsyncSession, *, owner_id: str, customer: str) -> None:
+        """Drop a due-timer entry left by a conversation that is no longer live."""
 
     @property
     def transactional(self) -> bool:
