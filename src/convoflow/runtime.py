@@ -22,6 +22,7 @@ from convoflow.services.catalog import TemplateCatalog
 from convoflow.services.conversations import ConversationService
 from convoflow.services.effect_results import ResultContext
 from convoflow.services.intake import MessageProcessor
+from convoflow.services.timers import StepTimers
 from convoflow.sessions.base import ConversationLocks, SessionStore
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore
@@ -51,6 +52,7 @@ class Runtime:
     locks: ConversationLocks
     conversations: ConversationService
     processor: MessageProcessor
+    timers: StepTimers
     http: httpx.AsyncClient
     graph: GraphClient
     rate_limiter: RateLimiter
@@ -85,6 +87,7 @@ class Runtime:
             conversations=conversations,
             decode_event=decode_stored_message,
         )
+        timers = StepTimers(sessions=sessions, locks=locks, conversations=conversations)
         # One HTTP client per process: its connection pool is shared by every send.
         http = httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS,
@@ -114,6 +117,7 @@ class Runtime:
                 if settings.whatsapp_access_token
                 else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
             ),
+            timers=timers,
         )
         register_tasks(broker, jobs)
         return cls(
@@ -126,13 +130,14 @@ class Runtime:
             locks=locks,
             conversations=conversations,
             processor=processor,
+            timers=timers,
             http=http,
             graph=graph,
             rate_limiter=rate_limiter,
             broker=broker,
             dispatcher=dispatcher,
             jobs=jobs,
-            sweeper=Sweeper(sessions=sessions, dispatcher=dispatcher, redis=redis),
+            sweeper=Sweeper(sessions=sessions, dispatcher=dispatcher, redis=redis, timers=timers),
         )
 
     async def close(self) -> None:
