@@ -14,8 +14,10 @@ from sqlalchemy import select
 from tests.services.helpers import customer, instances, live_state, say
 
 from convoflow.runtime import Runtime
+from convoflow.services.intake import InboundRecord, store_inbound
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
+from convoflow.store.types import new_id, utcnow
 
 REMINDER: dict[str, Any] = {
     "template_name": "callback",
@@ -104,6 +106,33 @@ async def test_customer_who_answers_in_time_gets_no_reminder(seeded: Runtime) ->
     assert await outbox(seeded, "15550100002", "reminder") == []
     [run] = await instances(seeded, "15550100002")
     assert run.status == "completed"
+
+
+async def test_an_answer_stored_before_the_timeout_goes_first(seeded: Runtime) -> None:
+    await add_template(seeded)
+    hal = await customer(seeded, "15550100008", "Hal")
+    await say(hal, "callback")
+    asked = await asked_at(seeded, "15550100008")
+    answer = InboundRecord(
+        owner_id=hal.owner_id,
+        phone_number_id="terminal",
+        wamid=f"wamid.{new_id()}",
+        customer="15550100008",
+        wa_id="15550100008",
+        bsuid=None,
+        profile_name="Hal",
+        type="text",
+        payload={"type": "text", "text": {"body": "Hal"}},
+        sent_at=utcnow(),
+    )
+    async with seeded.sessions.begin() as session:  # stored, its processing not yet run
+        await store_inbound(session, [answer])
+
+    assert await seeded.timers.fire_due(now=asked + timedelta(minutes=31)) == []
+    [turn] = await seeded.processor.process_customer(hal.owner_id, "15550100008")
+    assert [m.body["text"]["body"] for m in turn.messages] == ["Thanks Hal, we'll call you."]
+    assert await seeded.timers.fire_due(now=asked + timedelta(minutes=32)) == []
+    assert await outbox(seeded, "15550100008", "reminder") == []
 
 
 async def test_a_timer_does_not_extend_the_conversation(seeded: Runtime) -> None:

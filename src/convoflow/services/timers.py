@@ -5,7 +5,8 @@ restarts. Firing one takes the conversation lock the message path takes, re-read
 and only if the same timer is still there and due runs the engine with a ``Timeout`` and
 persists the turn, timer cleared or re-armed, in one transaction
 (:meth:`ConversationService.fire_timer`). Two processes firing the same timer therefore send
-its messages once: the second finds the timer gone.
+its messages once: the second finds the timer gone. A customer message that is stored but
+not yet processed goes first: the timer waits, since that answer may clear or restart it.
 
 ``now`` is always a parameter, so tests fire timers at a chosen time instead of waiting.
 """
@@ -16,11 +17,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.services.conversations import ConversationService, TurnResult
 from convoflow.services.customer_messages import customer_of
 from convoflow.sessions.base import ConversationLocks, DueTimer
+from convoflow.store.models import WhatsAppMessage
 
 __all__ = ["DUE_TIMERS_BATCH", "FiredTimer", "StepTimers"]
 
@@ -63,11 +66,15 @@ class StepTimers:
     ) -> TurnResult | None:
         """Fire the conversation's timer if it is (still) due at ``now``; None: nothing to do.
 
-        ``timer_id`` restricts the firing to the timer a listing saw.
+        ``timer_id`` restricts the firing to the timer a listing saw. Nothing fires while
+        the customer has a message waiting to be processed (the next pass looks again).
         """
         store = self.conversations.store
         async with self.sessions() as session:
             async with self.locks.hold(session, owner_id=owner_id, customer=customer):
+                if await _message_waiting(session, owner_id, customer):
+                    await session.rollback()
+                    return None
                 who = await customer_of(session, owner_id, customer)
                 fired = await self.conversations.fire_timer(
                     session, who, now=now, timer_id=timer_id
@@ -97,3 +104,18 @@ class StepTimers:
             if turn is not None:
                 fired.append(FiredTimer(due.owner_id, due.customer, turn))
         return fired
+
+
+async def _message_waiting(session: AsyncSession, owner_id: str, customer: str) -> bool:
+    """Whether the customer wrote something the message processor has not handled yet."""
+    pending = await session.scalar(
+        select(WhatsAppMessage.id)
+        .where(
+            WhatsAppMessage.owner_id == owner_id,
+            WhatsAppMessage.customer == customer,
+            WhatsAppMessage.direction == "in",
+            WhatsAppMessage.status == "received",
+        )
+        .limit(1)
+    )
+    return pending is not None
