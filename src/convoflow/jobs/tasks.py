@@ -8,6 +8,8 @@ task                           work
 ``convoflow.deliver_outbox``   deliver the customer's due outbox rows
 ``convoflow.run_effect``       attempt one effect; on a final result feed it back, deliver
                                the replies it produced and kick the effects that followed
+``convoflow.fire_timer``       fire the conversation's step timer if it is due, deliver what
+                               it sent, kick the effects that followed
 =============================  ==============================================================
 
 Each job is idempotent, so a repeated or concurrent job changes nothing.
@@ -26,10 +28,17 @@ from taskiq import AsyncBroker
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.outcome import FlowStatus
-from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
+from convoflow.jobs.dispatcher import (
+    DELIVER_OUTBOX,
+    FIRE_TIMER,
+    HANDLE_CUSTOMER,
+    RUN_EFFECT,
+    Dispatcher,
+)
 from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.sender import OutboxSender
+from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.workflows.effect_results import ResultContext
 from convoflow.store.models import WorkflowEffect
@@ -57,13 +66,17 @@ class JobHandlers:
         sender: OutboxSender,
         effects: EffectRunner,
         dispatcher: Dispatcher,
+        timers: StepTimers | None = None,
         concurrency: int = DEFAULT_JOB_CONCURRENCY,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.sessions = sessions
         self.processor = processor
         self.sender = sender
         self.effects = effects
         self.dispatcher = dispatcher
+        self.timers = timers
         self._slots = asyncio.Semaphore(concurrency)
 
     @classmethod
@@ -80,6 +93,7 @@ class JobHandlers:
         dispatcher: Dispatcher,
         end_action_secret: str,
         sender_unconfigured: str = "",
+        timers: StepTimers | None = None,
         clock: Clock = SystemClock(),
     ) -> JobHandlers:
         """Wire the sender and the effect runner for one process."""
@@ -104,6 +118,8 @@ class JobHandlers:
             sender=sender,
             effects=effects,
             dispatcher=dispatcher,
+            timers=timers,
+            clock=clock,
         )
 
     def limit_concurrency(self, jobs: int) -> None:
@@ -139,6 +155,19 @@ class JobHandlers:
             effect_ids = await self._pending_effects(fed_back.instance_ids)
         await self.dispatcher.run_effects(effect_ids)
 
+    async def fire_timer(self, owner_id: str, customer: str) -> None:
+        """Fire the conversation's step timer if it is due now; deliver what it sent."""
+        if self.timers is None:
+            return
+        async with self._slots:
+            turn = await self.timers.fire(owner_id, customer, now=self.clock.now())
+            if turn is None:
+                return
+            await self.sender.deliver_customer(owner_id, customer)
+            instance_ids = [turn.instance_id] if turn.instance_id is not None else []
+            effect_ids = await self._pending_effects(instance_ids)
+        await self.dispatcher.run_effects(effect_ids)
+
     async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
         wanted = sorted(set(instance_ids))
         if not wanted:
@@ -157,7 +186,7 @@ class JobHandlers:
 
 
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
-    """Register the three jobs on ``broker`` under their stable names."""
+    """Register the jobs on ``broker`` under their stable names."""
 
     # taskiq renames the functions it registers, so each task is a function of its own.
     async def handle_customer(owner_id: str, customer: str) -> None:
@@ -169,6 +198,10 @@ def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
     async def run_effect(effect_row_id: str) -> None:
         await handlers.run_effect(effect_row_id)
 
+    async def fire_timer(owner_id: str, customer: str) -> None:
+        await handlers.fire_timer(owner_id, customer)
+
     broker.register_task(handle_customer, task_name=HANDLE_CUSTOMER)
     broker.register_task(deliver_outbox, task_name=DELIVER_OUTBOX)
     broker.register_task(run_effect, task_name=RUN_EFFECT)
+    broker.register_task(fire_timer, task_name=FIRE_TIMER)
