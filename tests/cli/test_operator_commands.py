@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import make_settings
 
 from convoflow.runtime import Runtime
 from convoflow.store import accounts
 from convoflow.store.models import ConversationState, WorkflowTemplate
 from convoflow.store.types import utcnow
+from tests.conftest import make_settings
 
 BUILTIN_NAMES = ["account", "loan_application", "main_menu", "new_order", "support"]
 

@@ -12,6 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from convoflow.store import accounts, migrate, templates
+from convoflow.store.database import create_engine, create_session_factory
+from convoflow.store.models import Base, ConversationState
+from convoflow.store.types import utcnow
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
@@ -20,11 +25,6 @@ from tests.support.databases import (
     recreate_postgres_database,
     require_service,
 )
-
-from convoflow.store import accounts, migrate, templates
-from convoflow.store.database import create_engine, create_session_factory
-from convoflow.store.models import Base, ConversationState
-from convoflow.store.types import utcnow
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

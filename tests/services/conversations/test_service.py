@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import ConversationState, TemplatePermission, User, UserType
+from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 DAY = 86_400  # the default conversation lifetime, in seconds
 

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from tests.services.helpers import customer, instances, live_state, say
 
 from convoflow.runtime import Runtime
 from convoflow.services.inbox.intake import InboundRecord, store_inbound
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id
+from tests.services.helpers import customer, instances, live_state, say
 
 REMINDER: dict[str, Any] = {
     "template_name": "callback",
