@@ -17,7 +17,7 @@ from convoflow.runtime import Runtime
 from convoflow.services.conversations.customers import customer_of
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from convoflow.store import templates
-from convoflow.store.models import ConversationState, WhatsAppMessage, WorkflowInstance
+from convoflow.store.models import ConversationStateRow, WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
 from tests.jobs.helpers import add_contact, outbound, queue_texts
 from tests.support.graph_stub import GraphStub
@@ -119,8 +119,8 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
         await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer))
     async with app_runtime.sessions.begin() as session:
         await session.execute(
-            update(ConversationState)
-            .where(ConversationState.phone_number == "15550007777")
+            update(ConversationStateRow)
+            .where(ConversationStateRow.phone_number == "15550007777")
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
 
@@ -128,7 +128,7 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
 
     assert report.expired == 1
     async with app_runtime.sessions() as session:
-        states = (await session.scalars(select(ConversationState.phone_number))).all()
+        states = (await session.scalars(select(ConversationStateRow.phone_number))).all()
         runs = {
             run.user_id: (run.status, run.error)
             for run in (await session.scalars(select(WorkflowInstance))).all()

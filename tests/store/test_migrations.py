@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from convoflow.store import accounts, migrate, templates
 from convoflow.store.database import create_engine, create_session_factory
-from convoflow.store.models import Base, ConversationState
+from convoflow.store.models import Base, ConversationStateRow
 from convoflow.store.types import utcnow
 from tests.support.databases import (
     POSTGRES_HOST,
@@ -144,7 +144,7 @@ async def test_step_timer_migration_reverts_and_reapplies_keeping_conversations(
         )
         now = utcnow()
         session.add(
-            ConversationState(
+            ConversationStateRow(
                 owner_id=owner.id,
                 phone_number="15550001111",
                 conversation_flow="menu",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from convoflow.engine.outcome import ConversationState as EngineState
 from convoflow.sessions.base import DueTimer, LiveConversation
-from convoflow.store.models import ConversationState as StateRow
+from convoflow.store.models import ConversationStateRow as StateRow
 
 #: Rows read by ``load`` in a session (None: no row), so ``save`` needs no second query.
 _LOADED_KEY = "convoflow.loaded_states"

@@ -44,7 +44,7 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
-class ConversationState(Base):
+class ConversationStateRow(Base):
     """Where a customer is now: one live row per (owner, customer), removed when expired.
 
     ``timer_id``/``timer_due_at`` copy the waiting step's timer out of ``context`` so that
