@@ -12,6 +12,7 @@ from taskiq import AsyncBroker
 
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.channels.whatsapp.inbound_events import event_for_message
+from convoflow.encryption import TokenCipher, load_token_cipher
 from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
 from convoflow.jobs.dispatcher import Dispatcher
@@ -22,6 +23,8 @@ from convoflow.services.catalog import TemplateCatalog
 from convoflow.services.conversations import ConversationService
 from convoflow.services.effect_results import ResultContext
 from convoflow.services.intake import MessageProcessor
+from convoflow.services.numbers.tokens import NumberTokens, ServerNumber
+from convoflow.services.whatsapp_inbox import PhoneNumberDirectory
 from convoflow.sessions.base import ConversationLocks, SessionStore
 from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore
@@ -58,6 +61,9 @@ class Runtime:
     dispatcher: Dispatcher
     jobs: JobHandlers
     sweeper: Sweeper
+    token_cipher: TokenCipher
+    access_tokens: NumberTokens
+    phone_numbers: PhoneNumberDirectory
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -96,6 +102,17 @@ class Runtime:
             api_base=settings.whatsapp_api_base,
             api_version=settings.whatsapp_api_version,
         )
+        # Generates the key file beside a SQLite database on first start (no secret key set).
+        token_cipher = load_token_cipher(
+            settings.secret_key.get_secret_value(), settings.database_url
+        )
+        access_tokens = NumberTokens(
+            sessions,
+            cipher=token_cipher,
+            server_number=ServerNumber(
+                settings.whatsapp_phone_number_id, settings.whatsapp_access_token
+            ),
+        )
         rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis)
         broker = create_broker(settings)
         dispatcher = Dispatcher(broker)
@@ -109,11 +126,7 @@ class Runtime:
             results=ResultContext(sessions=sessions, locks=locks, conversations=conversations),
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
-            sender_unconfigured=(
-                ""
-                if settings.whatsapp_access_token
-                else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
-            ),
+            access_tokens=access_tokens,
         )
         register_tasks(broker, jobs)
         return cls(
@@ -133,6 +146,9 @@ class Runtime:
             dispatcher=dispatcher,
             jobs=jobs,
             sweeper=Sweeper(sessions=sessions, dispatcher=dispatcher, redis=redis),
+            token_cipher=token_cipher,
+            access_tokens=access_tokens,
+            phone_numbers=PhoneNumberDirectory(sessions),
         )
 
     async def close(self) -> None:

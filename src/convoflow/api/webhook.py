@@ -105,8 +105,5 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _directory(request: Request) -> PhoneNumberDirectory:
-    directory: PhoneNumberDirectory | None = getattr(request.app.state, "phone_numbers", None)
-    if directory is None:
-        directory = PhoneNumberDirectory(_runtime(request).sessions)
-        request.app.state.phone_numbers = directory
-    return directory
+    # The runtime's own: the phone-number API makes it forget a number it changed.
+    return _runtime(request).phone_numbers

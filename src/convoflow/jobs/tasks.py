@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from convoflow.channels.whatsapp.access_tokens import AccessTokens
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.engine.outcome import FlowStatus
 from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
@@ -78,15 +79,18 @@ class JobHandlers:
         results: ResultContext,
         dispatcher: Dispatcher,
         end_action_secret: str,
-        sender_unconfigured: str = "",
+        access_tokens: AccessTokens | None = None,
     ) -> JobHandlers:
-        """Wire the sender and the effect runner for one process."""
+        """Wire the sender and the effect runner for one process.
+
+        ``access_tokens`` gives each business number's token (default: the graph client's).
+        """
         sender = OutboxSender(
             engine=engine,
             sessions=sessions,
             graph=graph,
             limiter=limiter,
-            unconfigured=sender_unconfigured,
+            tokens=access_tokens,
         )
         effects = EffectRunner(
             sessions=sessions, http=http, results=results, end_action_secret=end_action_secret
