@@ -8,6 +8,7 @@ from convoflow.api import (
     conversations,
     flows,
     permissions,
+    phone_numbers,
     template_specs,
     templates,
     workflows,
@@ -33,6 +34,7 @@ ROUTERS = (
     workflows.router,
     permissions.router,
     conversations.router,
+    phone_numbers.router,
 )
 
 
