@@ -83,7 +83,6 @@ async def resolve_dependency(
                 customer_key,
                 text,
                 dependency_name=name,
-                default_channel=runtime.settings.whatsapp_phone_number_id,
             ):
                 customers.append((caller.id, customer_key))
         new_effects = await pending_effects(work, [instance.id])
@@ -139,12 +138,7 @@ async def _resume_conversation(
     live = await store.load(session, owner_id=instance.owner_id, customer=customer_key, now=now)
     if live is None or live.instance_id != instance.id:
         raise Conflict("the conversation of this instance is no longer live")
-    customer = await customer_of(
-        session,
-        instance.owner_id,
-        customer_key,
-        default_channel=runtime.settings.whatsapp_phone_number_id,
-    )
+    customer = await customer_of(session, instance.owner_id, customer_key)
     event = EffectResult(effect_id, ok=ok, data=data, error=error or "reported as failed")
     _, resumed = await runtime.conversations.resume(session, customer, event, now=now)
     await session.execute(
@@ -188,12 +182,9 @@ async def _notify(
     text: str,
     *,
     dependency_name: str,
-    default_channel: str = "",
 ) -> bool:
     """Tell the customer of the instance's conversation what happened."""
-    customer = await customer_of(
-        session, instance.owner_id, customer_key, default_channel=default_channel
-    )
+    customer = await customer_of(session, instance.owner_id, customer_key)
     return queue_text(
         session,
         customer,

@@ -164,10 +164,12 @@ async def _start_conversation(
     )
     store = runtime.store
     async with conversation_locked(runtime, caller.id, customer_key) as locked:
-        default_channel = runtime.settings.whatsapp_phone_number_id
-        customer = await customer_of(
-            locked, caller.id, customer_key, default_channel=default_channel
-        )
+        customer = await customer_of(locked, caller.id, customer_key)
+        if not customer.channel_number:
+            raise Conflict(
+                "you have no WhatsApp number to write from: connect one with "
+                "POST /api/phone-numbers"
+            )
         turn, live = await runtime.conversations.start(locked, customer, ref, values, now=now)
         instance = await locked.get(WorkflowInstance, turn.instance_id or "")
         effect_ids = await pending_effects(locked, [turn.instance_id or ""])

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from convoflow.services.chat import ChatSession
-from tests.api.admin.conftest import AdminApi
+from tests.api.admin.conftest import AdminApi, connect_number, error_of
 from tests.api.admin.helpers import menu_template
 
 ANA = "4915550100"
 BEN = "4915550200"
+ALICE_NUMBER = "15551110000"
 
 
 async def customer(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
@@ -78,6 +79,7 @@ async def test_reset_deletes_the_state_and_cancels_the_instance(api: AdminApi) -
 
 async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> None:
     template = await shop(api)
+    await connect_number(api, ALICE_NUMBER)
     started = await api.post(
         "/api/workflows",
         json={"template_id": template["id"], "conversation_id": ANA, "start_conversation": True},
@@ -89,6 +91,7 @@ async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> N
     assert live["instance_id"] == instance["id"]
     outbound = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
     assert outbound["items"][0]["payload"]["interactive"]["body"]["text"] == "Pick one"
+    assert outbound["items"][0]["phone_number_id"] == ALICE_NUMBER  # her own, not the server's
     no_customer = await api.post(
         "/api/workflows", json={"template_id": template["id"], "start_conversation": True}
     )
@@ -96,6 +99,23 @@ async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> N
     cancelled = await api.put(f"/api/workflows/{instance['id']}", json={"status": "cancelled"})
     assert cancelled.json()["status"] == "cancelled"
     assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+
+
+async def test_without_a_number_of_your_own_no_whatsapp_conversation_starts(
+    api: AdminApi,
+) -> None:
+    template = await shop(api)
+
+    refused = await api.post(
+        "/api/workflows",
+        json={"template_id": template["id"], "conversation_id": ANA, "start_conversation": True},
+    )
+
+    assert refused.status_code == 409
+    assert "POST /api/phone-numbers" in error_of(refused)["message"]
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+    assert (await api.get("/api/messages")).json()["total"] == 0
+    assert (await api.get("/api/workflows")).json()["total"] == 0
 
 
 def waiting_template() -> dict[str, Any]:
