@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from convoflow.channels.whatsapp.access_tokens import AccessTokenUnavailable
 from convoflow.encryption import TokenCipher
 from convoflow.runtime import Runtime
-from convoflow.services.numbers.tokens import NumberTokens, ServerNumber
+from convoflow.services.numbers.tokens import AccessTokenUnavailable, NumberTokens, ServerNumber
 from convoflow.store import accounts
 from convoflow.store.models import PhoneNumber
 

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from convoflow.channels.whatsapp.access_tokens import AccessTokens, AccessTokenUnavailable
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
@@ -33,6 +32,7 @@ from convoflow.jobs.window import (
     fall_back_outside_window,
     window_is_closed,
 )
+from convoflow.services.numbers.tokens import AccessTokens, AccessTokenUnavailable
 from convoflow.store.models import Contact, WhatsAppMessage
 from convoflow.store.types import utcnow
 

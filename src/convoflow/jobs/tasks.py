@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
-from convoflow.channels.whatsapp.access_tokens import AccessTokens
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.engine.outcome import FlowStatus
 from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
@@ -32,6 +31,7 @@ from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.sender import OutboxSender
 from convoflow.services.effect_results import ResultContext
 from convoflow.services.intake import MessageProcessor
+from convoflow.services.numbers.tokens import AccessTokens
 from convoflow.store.models import WorkflowEffect
 
 __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]

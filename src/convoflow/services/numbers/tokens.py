@@ -14,6 +14,9 @@ neither                             none: its messages fail, saying what to set
 Every answer (a token, or why there is none) is kept for ``ttl_seconds``, so the sender
 does not read ``phone_numbers`` for each message; a token changed through the API is
 forgotten at once in that process and seen by every other process within the TTL.
+
+The sender depends only on the :class:`AccessTokens` port defined here (services never
+import the jobs, so the port lives with its implementation).
 """
 
 from __future__ import annotations
@@ -22,19 +25,42 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from convoflow.channels.whatsapp.access_tokens import AccessTokenUnavailable
 from convoflow.encryption import SecretKeyError, TokenCipher
+from convoflow.errors import ConvoflowError
 from convoflow.store.models import PhoneNumber
 
-__all__ = ["DEFAULT_TOKEN_TTL_SECONDS", "NumberTokens", "ServerNumber"]
+__all__ = [
+    "DEFAULT_TOKEN_TTL_SECONDS",
+    "AccessTokenUnavailable",
+    "AccessTokens",
+    "NumberTokens",
+    "ServerNumber",
+]
 
 #: How long a resolved token (or the reason for its absence) is reused.
 DEFAULT_TOKEN_TTL_SECONDS = 10.0
 SERVER_TOKEN_SETTING = "CONVOFLOW_WHATSAPP_ACCESS_TOKEN"
+
+
+class AccessTokenUnavailable(ConvoflowError):
+    """No usable token for a number; the message says why and what to set.
+
+    A message from such a number cannot be sent until an operator acts, so it is failed
+    with this message rather than retried.
+    """
+
+
+class AccessTokens(Protocol):
+    """Resolves the ``Authorization: Bearer`` token of a business number (the sender's port)."""
+
+    async def token_for(self, phone_number_id: str) -> str:
+        """The number's token; :class:`AccessTokenUnavailable` when it has none usable."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +79,7 @@ class _Resolved:
 
 
 class NumberTokens:
-    """:class:`~convoflow.channels.whatsapp.access_tokens.AccessTokens` from
-    ``phone_numbers``."""
+    """:class:`AccessTokens` from ``phone_numbers``."""
 
     def __init__(
         self,
