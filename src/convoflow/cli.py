@@ -84,9 +84,7 @@ def serve(
 
     settings = settings_or_exit()
     prepare_database(settings, needs_redis=True)
-    seed_report = run_with_runtime(
-        lambda runtime: _seed(runtime, settings.default_owner, settings.whatsapp_phone_number_id)
-    )
+    seed_report = run_with_runtime(lambda runtime: _seed(runtime, settings))
     database = without_credentials(settings.database_url)
     console.print(
         f"convoflow on http://{host}:{port} (database {database}; "
@@ -131,10 +129,16 @@ def worker(
     asyncio.run(run_worker(settings, build=Runtime.build, concurrency=concurrency))
 
 
-async def _seed(runtime: Runtime, owner: str, phone_number_id: str) -> SeedReport:
+async def _seed(runtime: Runtime, settings: Settings, *, with_number: bool = True) -> SeedReport:
+    """Seed the default owner, with the settings' business number unless told not to."""
     from convoflow.services.access.setup import seed
 
-    return await seed(runtime.sessions, owner_name=owner, phone_number_id=phone_number_id)
+    return await seed(
+        runtime.sessions,
+        owner_name=settings.default_owner,
+        phone_number_id=settings.whatsapp_phone_number_id if with_number else "",
+        waba_id=settings.whatsapp_business_account_id,
+    )
 
 
 @app.command("seed")
@@ -142,9 +146,7 @@ def seed_command() -> None:
     """Create the default owner and store the built-in templates (idempotent)."""
     settings = settings_or_exit()
     prepare_database(settings)
-    report = run_with_runtime(
-        lambda runtime: _seed(runtime, settings.default_owner, settings.whatsapp_phone_number_id)
-    )
+    report = run_with_runtime(lambda runtime: _seed(runtime, settings))
     print_seed_report(report, settings.default_owner)
 
 
@@ -265,7 +267,7 @@ def chat(
 
     settings = settings_or_exit()
     prepare_database(settings)
-    run_with_runtime(lambda runtime: _seed(runtime, settings.default_owner, ""))
+    run_with_runtime(lambda runtime: _seed(runtime, settings, with_number=False))
     run_with_runtime(
         lambda runtime: run_chat(
             runtime.access,

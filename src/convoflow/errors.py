@@ -16,6 +16,10 @@
     ├── ServiceUnavailable           the database or Redis cannot be reached right now
     │   └── ConversationBusy         the conversation lock was not free in time (retried)
     ├── InvalidArgument              a function called with values it cannot use (a bug)
+    ├── SecretKeyError               no key to seal or open stored access tokens, or not the
+    │                                key a token was sealed with
+    ├── AccessTokenUnavailable       a business number has no usable access token: its
+    │                                messages fail (not retried) saying what to set
     └── GraphError                   the WhatsApp Graph API refused a call or was unreachable
         ├── RetryableGraphError      the same request may succeed later: back off and retry
         │                            (HTTP 429/5xx, timeouts, transport errors, throughput and
@@ -47,6 +51,7 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "AccessTokenUnavailable",
     "Conflict",
     "ConversationBusy",
     "ConvoflowError",
@@ -60,6 +65,7 @@ __all__ = [
     "PermanentGraphError",
     "RequestError",
     "RetryableGraphError",
+    "SecretKeyError",
     "ServiceUnavailable",
     "SettingsError",
     "Unauthenticated",
@@ -145,6 +151,21 @@ class ConversationBusy(ServiceUnavailable, TimeoutError):
 
 class InvalidArgument(ConvoflowError, ValueError):
     """A function was called with values it cannot use: a bug in the caller, not bad input."""
+
+
+class SecretKeyError(ConvoflowError):
+    """No key to seal or open tokens with, or the key is not the one a token was sealed with.
+
+    The message is one sentence saying what to set or check.
+    """
+
+
+class AccessTokenUnavailable(ConvoflowError):
+    """No usable token for a business number; the message says why and what to set.
+
+    A message from such a number cannot be sent until an operator acts, so it is failed
+    with this message rather than retried.
+    """
 
 
 class GraphError(ConvoflowError):

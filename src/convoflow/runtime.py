@@ -13,16 +13,19 @@ from taskiq import AsyncBroker
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.channels.whatsapp.inbound_events import event_for_message
 from convoflow.clock import Clock, SystemClock
+from convoflow.encryption import TokenCipher, load_token_cipher
 from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
+from convoflow.services.access.numbers.tokens import NumberTokens, ServerNumber
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
+from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.workflows.dependencies import dependency_finished
 from convoflow.services.workflows.effect_results import (
@@ -80,6 +83,9 @@ class Runtime:
     jobs: JobHandlers
     sweeper: Sweeper
     clock: Clock
+    token_cipher: TokenCipher
+    access_tokens: NumberTokens
+    phone_numbers: PhoneNumberDirectory
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -125,6 +131,18 @@ class Runtime:
             api_base=settings.whatsapp_api_base,
             api_version=settings.whatsapp_api_version,
         )
+        # Generates the key file beside a SQLite database on first start (no secret key set).
+        token_cipher = load_token_cipher(
+            settings.secret_key.get_secret_value(), settings.database_url
+        )
+        access_tokens = NumberTokens(
+            sessions,
+            cipher=token_cipher,
+            server_number=ServerNumber(
+                settings.whatsapp_phone_number_id, settings.whatsapp_access_token
+            ),
+            clock=clock,
+        )
         rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis, clock=clock)
         broker = create_broker(settings)
         dispatcher = Dispatcher(broker)
@@ -144,12 +162,8 @@ class Runtime:
             ),
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
-            sender_unconfigured=(
-                ""
-                if settings.whatsapp_access_token
-                else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
-            ),
-            mark_read=settings.whatsapp_mark_read and bool(settings.whatsapp_access_token),
+            access_tokens=access_tokens,
+            mark_read=settings.whatsapp_mark_read,
             timers=timers,
             clock=clock,
         )
@@ -161,7 +175,6 @@ class Runtime:
             catalog=catalog,
             conversations=conversations,
             background=dispatcher,
-            default_channel=settings.whatsapp_phone_number_id,
             clock=clock,
         )
         return cls(
@@ -191,6 +204,9 @@ class Runtime:
                 clock=clock,
             ),
             clock=clock,
+            token_cipher=token_cipher,
+            access_tokens=access_tokens,
+            phone_numbers=PhoneNumberDirectory(sessions, clock=clock),
         )
 
     async def close(self) -> None:

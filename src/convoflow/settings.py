@@ -8,13 +8,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from convoflow.encryption.cipher import MIN_SECRET_LENGTH
 from convoflow.errors import InvalidArgument, SettingsError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+#: Settings whose value must never be echoed in an error message.
+_SECRET_SETTINGS = frozenset({"secret_key"})
 
 
 class Settings(BaseSettings):
@@ -28,6 +31,7 @@ class Settings(BaseSettings):
     whatsapp_api_version: str = "v25.0"
     whatsapp_access_token: str = ""
     whatsapp_phone_number_id: str = ""
+    whatsapp_business_account_id: str = ""
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     whatsapp_max_mps: int = Field(default=80, ge=1, le=1000)
@@ -39,6 +43,17 @@ class Settings(BaseSettings):
     end_action_secret: str = ""
     ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     default_owner: str = "admin"
+    secret_key: SecretStr = SecretStr("")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value())
+        if 0 < length < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -base64 32)"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -88,8 +103,10 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "CONVOFLOW_" + str(first["loc"][0]).upper() if first["loc"] else "CONVOFLOW_*"
-        raise SettingsError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = "CONVOFLOW_" + field.upper() if field else "CONVOFLOW_*"
+        shown = "" if field in _SECRET_SETTINGS else f" (got {first.get('input')!r})"
+        raise SettingsError(f"{name}: {first['msg']}{shown}") from None
     settings.check_consistency()
     return settings
 

@@ -13,16 +13,19 @@ from sqlalchemy import func, select
 
 from convoflow.runtime import Runtime
 from convoflow.store import accounts
-from convoflow.store.models import ConversationStateRow, WorkflowTemplate
+from convoflow.store.models import ConversationStateRow, PhoneNumber, User, WorkflowTemplate
 from convoflow.store.types import utcnow
 from tests.conftest import make_settings
 
 BUILTIN_NAMES = ["account", "loan_application", "main_menu", "new_order", "support"]
 
 
-def run_cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database_url: str, *args: str, check: bool = True, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONVOFLOW_")}
     env["CONVOFLOW_DATABASE_URL"] = database_url
+    env.update(settings or {})
     result = subprocess.run(
         [sys.executable, "-m", "convoflow.cli", *args],
         env=env,
@@ -49,6 +52,38 @@ def test_seed_creates_builtins_then_changes_nothing(fresh_sqlite: str) -> None:
     assert "created" not in second
     for name in BUILTIN_NAMES:
         assert f"unchanged: {name}" in second
+
+
+def test_seed_gives_admin_the_settings_number_and_a_0600_token_key_beside_the_database(
+    fresh_sqlite: str, tmp_path: Path
+) -> None:
+    number = {"CONVOFLOW_WHATSAPP_PHONE_NUMBER_ID": "106540352242922"}
+    run_cli(
+        fresh_sqlite, "seed", settings={**number, "CONVOFLOW_WHATSAPP_BUSINESS_ACCOUNT_ID": "1"}
+    )
+    run_cli(
+        fresh_sqlite, "seed", settings={**number, "CONVOFLOW_WHATSAPP_BUSINESS_ACCOUNT_ID": "2"}
+    )
+
+    key_file = tmp_path / "cli.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+    async def registered() -> list[tuple[str, str, str | None]]:
+        runtime = Runtime.build(make_settings(fresh_sqlite))
+        try:
+            async with runtime.sessions() as session:
+                rows = await session.execute(
+                    select(User.username, PhoneNumber.phone_number_id, PhoneNumber.waba_id).join(
+                        User, User.id == PhoneNumber.owner_id
+                    )
+                )
+                return [tuple(row) for row in rows]
+        finally:
+            await runtime.close()
+
+    import asyncio
+
+    assert asyncio.run(registered()) == [("admin", "106540352242922", "2")]
 
 
 def test_seed_script_module_is_the_same_command(fresh_sqlite: str) -> None:

@@ -40,10 +40,10 @@ async def started_runtime(
         await runtime.close()
 
 
-async def owner_id(runtime: Runtime) -> str:
-    """The seeded default owner."""
+async def owner_id(runtime: Runtime, username: str = "admin") -> str:
+    """The id of a platform user (default: the seeded default owner)."""
     async with runtime.sessions() as session:
-        return (await accounts.get_user(session, "admin")).id
+        return (await accounts.get_user(session, username)).id
 
 
 async def add_contact(
@@ -53,9 +53,11 @@ async def add_contact(
     wa_id: str | None = None,
     bsuid: str | None = None,
     last_inbound_at: datetime | None = None,
+    owner_name: str = "admin",
 ) -> str:
-    """A contact who last wrote at ``last_inbound_at`` (default: a minute ago)."""
-    owner = await owner_id(runtime)
+    """A contact of ``owner_name`` who last wrote at ``last_inbound_at`` (default: a minute
+    ago); returns the owner's id."""
+    owner = await owner_id(runtime, owner_name)
     now = utcnow()
     async with runtime.sessions.begin() as session:
         session.add(
@@ -82,9 +84,10 @@ async def queue_texts(
     *,
     phone_number_id: str = PHONE_NUMBER_ID,
     template_id: str | None = None,
+    owner_name: str = "admin",
 ) -> list[int]:
     """Queue text rows for the customer, as the engine would; returns their ids."""
-    owner = await owner_id(runtime)
+    owner = await owner_id(runtime, owner_name)
     now = utcnow()
     rows = [
         WhatsAppMessage(

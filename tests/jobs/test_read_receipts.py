@@ -15,8 +15,8 @@ from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
 from convoflow.settings import Settings
-from convoflow.store import templates
-from convoflow.store.models import WhatsAppMessage
+from convoflow.store import accounts, templates
+from convoflow.store.models import PhoneNumber, WhatsAppMessage
 from tests.jobs.helpers import owner_id, started_runtime
 from tests.jobs.outside_api import OutsideApi
 from tests.jobs.test_effects import lookup_template
@@ -26,9 +26,11 @@ from tests.support.webhooks import PHONE_NUMBER_ID, change, message, text, webho
 CUSTOMER = "15550006666"
 
 
-async def store(runtime: Runtime, *messages: dict[str, Any]) -> None:
-    """One webhook carrying ``messages``, stored but not processed yet."""
-    parsed = parse_webhook(webhook(change(list(messages))))
+async def store(
+    runtime: Runtime, *messages: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID
+) -> None:
+    """One webhook carrying ``messages`` to a business number, stored but not processed yet."""
+    parsed = parse_webhook(webhook(change(list(messages), phone_number_id=phone_number_id)))
     await receive_webhook(
         runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
     )
@@ -43,11 +45,13 @@ async def arrival_of(runtime: Runtime, wamid: str) -> datetime:
     return arrived
 
 
-async def process_finishing(runtime: Runtime, newest_wamid: str, *, seconds: float) -> None:
+async def process_finishing(
+    runtime: Runtime, newest_wamid: str, *, seconds: float, owner: str = "admin"
+) -> None:
     """Run the customer's job as if processing ended ``seconds`` after the newest arrived."""
     finished_at = await arrival_of(runtime, newest_wamid) + timedelta(seconds=seconds)
     runtime.jobs.read_receipts.clock = FakeClock(finished_at)
-    await runtime.jobs.handle_customer(await owner_id(runtime), CUSTOMER)
+    await runtime.jobs.handle_customer(await owner_id(runtime, owner), CUSTOMER)
 
 
 def reaction(customer: str) -> dict[str, Any]:
@@ -153,6 +157,47 @@ async def test_a_failed_read_mark_is_logged_once_and_the_reply_still_goes(
             select(WhatsAppMessage.status).where(WhatsAppMessage.wamid == hello["id"])
         )
     assert status == "processed"
+
+
+async def test_a_read_mark_goes_out_with_the_token_of_the_number_written_to(
+    app_runtime: Runtime, graph_stub: GraphStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice_number = "15551110000"
+    monkeypatch.setenv("ALICE_WHATSAPP_TOKEN", "alice-token")
+    graph_stub.accept_token(alice_number, "alice-token")
+    async with app_runtime.sessions.begin() as session:
+        alice, _ = await accounts.ensure_user(session, "alice")
+        session.add(
+            PhoneNumber(
+                owner_id=alice.id,
+                phone_number_id=alice_number,
+                access_token_env="ALICE_WHATSAPP_TOKEN",
+            )
+        )
+        steps = [{"id": "hello", "type": "end", "text": "Alice here"}]
+        await templates.create_template(
+            session,
+            owner_id=alice.id,
+            definition={
+                "template_name": "hello",
+                "template_type": "text",
+                "trigger_keywords": ["hi"],
+                "menu_structure": {"start": "hello", "steps": steps},
+            },
+        )
+    app_runtime.catalog.invalidate()
+    hello = text(CUSTOMER, "hi")
+    await store(app_runtime, hello, phone_number_id=alice_number)
+
+    await process_finishing(app_runtime, hello["id"], seconds=0.2, owner="alice")
+
+    [read] = graph_stub.reads
+    assert (read.path, read.headers["authorization"]) == (
+        f"/v25.0/{alice_number}/messages",
+        "Bearer alice-token",
+    )
+    [reply] = graph_stub.sent
+    assert (reply.text, reply.headers["authorization"]) == ("Alice here", "Bearer alice-token")
 
 
 @pytest.mark.parametrize(

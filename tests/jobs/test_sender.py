@@ -13,6 +13,7 @@ from convoflow.jobs.backoff import Backoff
 from convoflow.jobs.ratelimit import LocalRateLimiter
 from convoflow.jobs.sender import OutboxSender, SenderPolicy
 from convoflow.runtime import Runtime
+from convoflow.services.access.numbers.tokens import NumberTokens, ServerNumber
 from convoflow.store import templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import utcnow
@@ -316,12 +317,17 @@ async def test_without_an_access_token_rows_fail_saying_what_to_set(
 ) -> None:
     owner = await add_contact(app_runtime, CUSTOMER)
     await queue_texts(app_runtime, CUSTOMER, ["hello"])
+    tokens = NumberTokens(
+        app_runtime.sessions,
+        cipher=app_runtime.token_cipher,
+        server_number=ServerNumber(PHONE_NUMBER_ID, access_token=""),
+    )
     sender = OutboxSender(
         engine=app_runtime.engine,
         sessions=app_runtime.sessions,
         graph=app_runtime.graph,
         limiter=LocalRateLimiter(1000),
-        unconfigured="CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set",
+        tokens=tokens,
     )
 
     await sender.deliver_customer(owner, CUSTOMER)

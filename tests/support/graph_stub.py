@@ -1,7 +1,8 @@
 """A stand-in Graph API: a real HTTP server on 127.0.0.1 that records what it is sent.
 
 It speaks the ``POST /{version}/{phone_number_id}/messages`` protocol of the WhatsApp Cloud
-API well enough for the client, the sender and the benchmarks: it checks the Bearer token,
+API well enough for the client, the sender and the benchmarks: it checks the Bearer token
+(one for every number, or a number's own after :meth:`GraphStub.accept_token`),
 answers sends with a fresh wamid and read receipts with ``{"success": true}``, and can be
 scripted to fail::
 
@@ -93,6 +94,7 @@ class GraphStub:
 
     def __init__(self, access_token: str = DEFAULT_TOKEN) -> None:
         self.access_token = access_token
+        self._number_tokens: dict[str, str] = {}
         self._state = _State()
         self._changed = threading.Condition()
         self._wamid_numbers = itertools.count(1)
@@ -175,6 +177,11 @@ class GraphStub:
         with self._changed:
             self._state.recipient_failures[to] = ScriptedFailure(status, code)
 
+    def accept_token(self, phone_number_id: str, token: str) -> None:
+        """Sends from ``phone_number_id`` need ``token`` (and no longer the default one)."""
+        with self._changed:
+            self._number_tokens[phone_number_id] = token
+
     def reset(self) -> None:
         """Forget recorded requests, scripted failures and the accept hook."""
         with self._changed:
@@ -254,7 +261,8 @@ class GraphStub:
     def _decide(self, record: RecordedRequest, method: str, path_ok: bool) -> _Reply:
         if method != "POST" or not path_ok:
             return _error(404, 100, "Unknown path components")
-        if record.headers.get("authorization") != f"Bearer {self.access_token}":
+        expected = self._number_tokens.get(record.phone_number_id or "", self.access_token)
+        if record.headers.get("authorization") != f"Bearer {expected}":
             return _error(401, 190, "Invalid OAuth access token")
         body = record.json
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":

@@ -180,6 +180,7 @@ async def running_app(settings: Settings, *, seeded: bool = True) -> AsyncIterat
                 app.state.runtime.sessions,
                 owner_name=settings.default_owner,
                 phone_number_id=settings.whatsapp_phone_number_id,
+                waba_id=settings.whatsapp_business_account_id,
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://convoflow.test") as http:

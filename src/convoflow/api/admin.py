@@ -9,6 +9,7 @@ from convoflow.api import (
     flows,
     keys,
     permissions,
+    phone_numbers,
     template_specs,
     templates,
     workflows,
@@ -35,6 +36,7 @@ ROUTERS = (
     workflows.router,
     permissions.router,
     conversations.router,
+    phone_numbers.router,
 )
 
 

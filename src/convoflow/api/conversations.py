@@ -19,6 +19,14 @@ from convoflow.api.schemas.conversations import (
 from convoflow.services.conversations import admin as conversations_admin
 from convoflow.services.templates import statistics as stats
 
+#: ``?phone_number_id=``: for owners with several business numbers.
+OnNumber = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Only what runs on this business number of yours (its phone_number_id).",
+    ),
+]
 router = APIRouter(
     prefix="/api",
     tags=["conversations"],
@@ -34,10 +42,17 @@ async def list_conversations(
     runtime: RuntimeDep,
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
     step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
+    phone_number_id: OnNumber = None,
 ) -> list[ConversationOut]:
-    """Live conversations, newest first."""
+    """Live conversations, newest first (a conversation runs on the business number of the
+    customer's latest message)."""
     live = await conversations_admin.list_conversations(
-        runtime.access, session, caller=caller, flow=flow, step=step
+        runtime.access,
+        session,
+        caller=caller,
+        flow=flow,
+        step=step,
+        phone_number_id=phone_number_id,
     )
     return [ConversationOut.of(item) for item in live]
 
@@ -46,11 +61,15 @@ async def list_conversations(
     "/conversations/{phone}", response_model=ConversationOut, responses=error_responses(404)
 )
 async def get_conversation(
-    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    phone: str,
+    caller: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    phone_number_id: OnNumber = None,
 ) -> ConversationOut:
     """A customer's live conversation, by WhatsApp number."""
     live = await conversations_admin.get_conversation(
-        runtime.access, session, caller=caller, phone=phone
+        runtime.access, session, caller=caller, phone=phone, phone_number_id=phone_number_id
     )
     return ConversationOut.of(live)
 
@@ -91,10 +110,17 @@ async def list_messages(
     direction: Literal["in", "out"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    phone_number_id: OnNumber = None,
 ) -> Page[MessageOut]:
     """The message log, newest first."""
     rows, total = await conversations_admin.list_messages(
-        session, caller=caller, phone=phone, direction=direction, limit=limit, offset=offset
+        session,
+        caller=caller,
+        phone=phone,
+        direction=direction,
+        limit=limit,
+        offset=offset,
+        phone_number_id=phone_number_id,
     )
     items = [MessageOut.of(row) for row in rows]
     return Page[MessageOut](items=items, total=total, limit=limit, offset=offset)

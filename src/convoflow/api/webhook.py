@@ -109,9 +109,5 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _directory(request: Request) -> PhoneNumberDirectory:
-    directory: PhoneNumberDirectory | None = getattr(request.app.state, "phone_numbers", None)
-    if directory is None:
-        runtime = _runtime(request)
-        directory = PhoneNumberDirectory(runtime.sessions, clock=runtime.clock)
-        request.app.state.phone_numbers = directory
-    return directory
+    # The runtime's own: the phone-number API makes it forget a number it changed.
+    return _runtime(request).phone_numbers

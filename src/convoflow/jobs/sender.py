@@ -26,9 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.clock import Clock, SystemClock
-from convoflow.errors import GraphError, GraphErrorCode, PermanentGraphError, RetryableGraphError
+from convoflow.errors import (
+    AccessTokenUnavailable,
+    GraphError,
+    GraphErrorCode,
+    PermanentGraphError,
+    RetryableGraphError,
+)
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
 from convoflow.jobs.ratelimit import RateLimiter, acquire
+from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.inbox.early_statuses import apply_early_statuses
 from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
@@ -96,8 +103,9 @@ class _Claimed:
 class OutboxSender:
     """Delivers one customer's queued rows; safe to run anywhere, any number of times.
 
-    ``unconfigured`` names what is missing for sending at all (no access token): rows then
-    fail with that reason instead of calling the Graph API.
+    Each row goes out from its own ``phone_number_id`` with that number's token, from
+    ``tokens`` (without it, the Graph client's own token). A number without a usable token
+    fails its rows with the reason instead of calling the Graph API.
     """
 
     def __init__(
@@ -108,12 +116,12 @@ class OutboxSender:
         graph: GraphClient,
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
-        unconfigured: str = "",
+        tokens: AccessTokens | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.unconfigured = unconfigured
+        self.tokens = tokens
         self.sessions = sessions
         self.graph = graph
         self.limiter = limiter
@@ -193,8 +201,12 @@ class OutboxSender:
         self, connection: AsyncConnection, row: _Claimed, report: DeliveryReport
     ) -> bool:
         """Send one claimed row; True when the next row may follow now."""
-        if self.unconfigured:  # a call that cannot succeed: say why instead of making it
-            await self._fail(connection, row, None, f"not sent: {self.unconfigured}")
+        try:
+            token = (
+                None if self.tokens is None else await self.tokens.token_for(row.phone_number_id)
+            )
+        except AccessTokenUnavailable as missing:  # a call that cannot succeed: say why
+            await self._fail(connection, row, None, f"not sent: {missing}")
             report.failed += 1
             return True
         if window_is_closed(row.type, row.last_inbound_at, self.clock.now()):
@@ -209,7 +221,7 @@ class OutboxSender:
             return False
         try:
             wamid = await self.graph.send_message(
-                row.phone_number_id, body=row.payload, **row.address()
+                row.phone_number_id, body=row.payload, access_token=token, **row.address()
             )
         except RetryableGraphError as error:
             return await self._retry_later(connection, row, error, report)

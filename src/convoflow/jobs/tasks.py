@@ -39,6 +39,7 @@ from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.sender import OutboxSender
+from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.workflows.effect_results import ResultContext
@@ -95,21 +96,22 @@ class JobHandlers:
         results: ResultContext,
         dispatcher: Dispatcher,
         end_action_secret: str,
-        sender_unconfigured: str = "",
+        access_tokens: AccessTokens | None = None,
         mark_read: bool = False,
         timers: StepTimers | None = None,
         clock: Clock = SystemClock(),
     ) -> JobHandlers:
         """Wire the sender, the effect runner and the read receipts for one process.
 
-        ``mark_read``: send read marks (the setting is on and an access token is set).
+        ``access_tokens`` gives each business number's token, for sends and read marks
+        (default: the graph client's own); ``mark_read``: send read marks (the setting).
         """
         sender = OutboxSender(
             engine=engine,
             sessions=sessions,
             graph=graph,
             limiter=limiter,
-            unconfigured=sender_unconfigured,
+            tokens=access_tokens,
             clock=clock,
         )
         effects = EffectRunner(
@@ -125,7 +127,9 @@ class JobHandlers:
             sender=sender,
             effects=effects,
             dispatcher=dispatcher,
-            read_receipts=ReadReceipts(graph=graph, enabled=mark_read, clock=clock),
+            read_receipts=ReadReceipts(
+                graph=graph, enabled=mark_read, tokens=access_tokens, clock=clock
+            ),
             timers=timers,
             clock=clock,
         )

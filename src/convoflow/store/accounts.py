@@ -147,20 +147,32 @@ def revoke_api_key(key: ApiKey, *, now: datetime) -> bool:
 
 
 async def ensure_phone_number(
-    session: AsyncSession, *, owner: User, phone_number_id: str, display_phone_number: str = ""
+    session: AsyncSession,
+    *,
+    owner: User,
+    phone_number_id: str,
+    display_phone_number: str = "",
+    waba_id: str = "",
 ) -> PhoneNumber:
-    """Register the business number for ``owner`` (idempotent)."""
+    """Register the business number for ``owner`` (idempotent).
+
+    A number registered already is returned as it is, whoever owns it; a ``waba_id`` given
+    for the owner's own number replaces the stored one (the settings are the source).
+    """
     existing = (
         await session.execute(
             select(PhoneNumber).where(PhoneNumber.phone_number_id == phone_number_id)
         )
     ).scalar_one_or_none()
     if existing is not None:
+        if waba_id and existing.owner_id == owner.id:
+            existing.waba_id = waba_id
         return existing
     number = PhoneNumber(
         owner_id=owner.id,
         phone_number_id=phone_number_id,
         display_phone_number=display_phone_number,
+        waba_id=waba_id or None,
     )
     session.add(number)
     await session.flush()

@@ -24,6 +24,8 @@ from tests.support.graph_stub import GraphStub
 USERS = ("alice", "bob")
 END_ACTION_SECRET = "end-action-test-secret"
 BUSINESS_NUMBER = "15550000000"
+#: A secret key for the token cipher: the API tests store encrypted tokens.
+SECRET_KEY = "admin-api-test-secret-key"
 
 
 @dataclass
@@ -79,6 +81,7 @@ async def api(database_url: str, graph_stub: GraphStub) -> AsyncIterator[AdminAp
         whatsapp_api_base=graph_stub.url,
         whatsapp_access_token=graph_stub.access_token,
         whatsapp_phone_number_id=BUSINESS_NUMBER,
+        secret_key=SECRET_KEY,
     )
     app = create_app(settings)
     try:
@@ -104,6 +107,17 @@ async def _clean(database_url: str) -> None:
         await truncate_all(engine)
     finally:
         await engine.dispose()
+
+
+async def connect_number(
+    api: AdminApi, phone_number_id: str, *, user: str = "alice", **fields: Any
+) -> dict[str, Any]:
+    """Register a WhatsApp number for ``user`` (with an encrypted token unless told)."""
+    body = {"phone_number_id": phone_number_id, "access_token": f"token-of-{phone_number_id}"}
+    response = await api.post("/api/phone-numbers", user=user, json={**body, **fields})
+    assert response.status_code == 201, response.text
+    number: dict[str, Any] = response.json()
+    return number
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

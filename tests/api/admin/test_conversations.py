@@ -6,11 +6,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from convoflow.channels.terminal.chat import ChatSession
-from tests.api.admin.conftest import AdminApi
+from convoflow.channels.whatsapp.inbound import parse_webhook
+from convoflow.channels.whatsapp.records import receive_webhook
+from tests.api.admin.conftest import AdminApi, connect_number, error_of
 from tests.api.admin.helpers import menu_template
+from tests.support.webhooks import change, text, webhook
 
 ANA = "4915550100"
 BEN = "4915550200"
+ALICE_NUMBER = "15551110000"
+ALICE_SECOND_NUMBER = "15551112222"
 
 
 async def customer(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
@@ -49,6 +54,47 @@ async def test_live_conversations_are_listed_filtered_and_read(api: AdminApi) ->
     assert (await api.get("/api/conversations/4915559999")).status_code == 404
 
 
+async def on_whatsapp(api: AdminApi, phone_number_id: str, customer: str, body: str) -> None:
+    """A customer's message to a business number, received and processed as a webhook's."""
+    parsed = parse_webhook(webhook(change([text(customer, body)], phone_number_id=phone_number_id)))
+    runtime = api.runtime
+    received = await receive_webhook(
+        runtime.sessions, runtime.phone_numbers, parsed, now=runtime.clock.now()
+    )
+    assert received.unrouted == []
+    for owner_id, key in received.customers:
+        await api.runtime.processor.process_customer(owner_id, key)
+
+
+async def test_an_owner_with_two_numbers_sees_each_numbers_conversations_and_messages(
+    api: AdminApi,
+) -> None:
+    await shop(api)
+    await connect_number(api, ALICE_NUMBER)
+    await connect_number(api, ALICE_SECOND_NUMBER)
+    await on_whatsapp(api, ALICE_NUMBER, ANA, "shop")
+    await on_whatsapp(api, ALICE_SECOND_NUMBER, BEN, "shop")
+
+    def customers(listed: Any) -> set[str]:
+        return {item["phone_number"] for item in listed}
+
+    conversations = "/api/conversations"
+    assert customers((await api.get(conversations)).json()) == {ANA, BEN}
+    first = await api.get(conversations, params={"phone_number_id": ALICE_NUMBER})
+    second = await api.get(conversations, params={"phone_number_id": ALICE_SECOND_NUMBER})
+    assert (customers(first.json()), customers(second.json())) == ({ANA}, {BEN})
+    on_first = {"phone_number_id": ALICE_NUMBER}
+    assert (await api.get(f"{conversations}/{ANA}", params=on_first)).status_code == 200
+    assert (await api.get(f"{conversations}/{BEN}", params=on_first)).status_code == 404
+    log = (await api.get("/api/messages", params=on_first)).json()
+    assert log["total"] == 2  # Ana's "shop" and the menu sent back from the same number
+    assert {(item["customer"], item["phone_number_id"]) for item in log["items"]} == {
+        (ANA, ALICE_NUMBER)
+    }
+    assert (await api.get(conversations, user="bob", params=on_first)).json() == []
+    assert (await api.get("/api/messages", user="bob", params=on_first)).json()["total"] == 0
+
+
 async def test_the_message_log_shows_both_directions(api: AdminApi) -> None:
     await shop(api)
     await (await customer(api, ANA)).say("shop")
@@ -81,6 +127,7 @@ async def test_reset_deletes_the_state_and_cancels_the_instance(api: AdminApi) -
 
 async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> None:
     template = await shop(api)
+    await connect_number(api, ALICE_NUMBER)
     started = await api.post(
         "/api/workflows",
         json={"template_id": template["id"], "conversation_id": ANA, "start_conversation": True},
@@ -92,6 +139,7 @@ async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> N
     assert live["instance_id"] == instance["id"]
     outbound = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
     assert outbound["items"][0]["payload"]["interactive"]["body"]["text"] == "Pick one"
+    assert outbound["items"][0]["phone_number_id"] == ALICE_NUMBER  # her own, not the server's
     no_customer = await api.post(
         "/api/workflows", json={"template_id": template["id"], "start_conversation": True}
     )
@@ -99,6 +147,23 @@ async def test_an_instance_can_start_a_whatsapp_conversation(api: AdminApi) -> N
     cancelled = await api.put(f"/api/workflows/{instance['id']}", json={"status": "cancelled"})
     assert cancelled.json()["status"] == "cancelled"
     assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+
+
+async def test_without_a_number_of_your_own_no_whatsapp_conversation_starts(
+    api: AdminApi,
+) -> None:
+    template = await shop(api)
+
+    refused = await api.post(
+        "/api/workflows",
+        json={"template_id": template["id"], "conversation_id": ANA, "start_conversation": True},
+    )
+
+    assert refused.status_code == 409
+    assert "POST /api/phone-numbers" in error_of(refused)["message"]
+    assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+    assert (await api.get("/api/messages")).json()["total"] == 0
+    assert (await api.get("/api/workflows")).json()["total"] == 0
 
 
 def waiting_template() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from convoflow.store.models import WhatsAppMessage
-from tests.api.admin.conftest import AdminApi, error_of
+from tests.api.admin.conftest import AdminApi, connect_number, error_of
 from tests.api.admin.helpers import greeting, loan_template
 
 TEMPLATES = "/api/workflow-templates"
@@ -155,6 +155,7 @@ async def test_completion_waits_for_dependencies_resolved_from_outside(api: Admi
         api, TEMPLATES, kyc_template(success_message="Your ID check for {{amount}} passed.")
     )
     await api.put("/api/contacts/4915550100", json={"user_type_id": None, "name": "Ana"})
+    await connect_number(api, "15551110000")  # the number Ana is told from
     instance = await ready_instance(api, template, conversation_id="4915550100")
     waiting = (await put(api, instance["id"], status="completed")).json()
     assert waiting["status"] == "waiting"
@@ -185,6 +186,7 @@ async def test_dependency_messages_stay_within_whatsapp_limits(api: AdminApi) ->
         # A failed check saves no result, so the failure message renders blank.
         kyc_template(success_message="{{purpose}}", failure_message=" {{kyc_result}} "),
     )
+    await connect_number(api, "15551110000")  # the number the customers are told from
     customers = {"passed": "4915550111", "failed": "4915550112"}
     for outcome, customer in customers.items():
         state = {"amount": 1000, "purpose": "p" * 5000}

@@ -128,6 +128,29 @@ async def test_wrong_token_is_permanent(http: httpx.AsyncClient, graph_stub: Gra
     assert (caught.value.code, caught.value.http_status) == (190, 401)
 
 
+async def test_a_numbers_own_token_replaces_the_clients_for_that_call(
+    client: GraphClient, graph_stub: GraphStub
+) -> None:
+    other_number = "15552220000"
+    graph_stub.accept_token(other_number, "token-of-the-other-number")
+
+    await client.send_message(
+        other_number,
+        to=CUSTOMER,
+        body=text("x"),
+        access_token="token-of-the-other-number",
+    )
+    await client.mark_as_read(other_number, "wamid.X", access_token="token-of-the-other-number")
+    await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("y"))
+
+    assert [r.headers["authorization"] for r in graph_stub.requests] == [
+        "Bearer token-of-the-other-number",
+        "Bearer token-of-the-other-number",
+        f"Bearer {graph_stub.access_token}",
+    ]
+    assert [r.status for r in graph_stub.requests] == [200, 200, 200]
+
+
 async def test_unreachable_server_is_retryable(http: httpx.AsyncClient) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

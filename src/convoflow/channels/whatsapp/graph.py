@@ -32,11 +32,12 @@ _ADDRESSING_KEYS = frozenset({"messaging_product", "recipient_type", "to", "reci
 
 
 class GraphClient:
-    """Sends messages and read receipts for any of the owner's business numbers.
+    """Sends messages and read receipts for any business number.
 
     ``api_base`` is the scheme and host (``https://graph.facebook.com``), ``api_version``
     the path version (``v25.0``), ``access_token`` the system-user or business token sent as
-    ``Authorization: Bearer``.
+    ``Authorization: Bearer``. Numbers of other owners carry their own token: pass it per
+    call (``access_token=``) and it replaces the client's for that call.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class GraphClient:
         body: Mapping[str, Any],
         reply_to: str | None = None,
         callback_data: str | None = None,
+        access_token: str | None = None,
     ) -> str:
         """Send one message and return its wamid (``messages[0].id`` of the answer).
 
@@ -75,7 +77,8 @@ class GraphClient:
         (``recipient``); Meta uses ``to`` when both are given. ``body`` is the message
         object without addressing (an ``OutboundMessage.body``, built by
         :mod:`convoflow.engine.messages` within WhatsApp's limits); ``reply_to`` quotes an
-        earlier wamid; ``callback_data`` comes back on the status webhooks.
+        earlier wamid; ``callback_data`` comes back on the status webhooks; ``access_token``
+        is the sending number's token (default: the client's).
 
         The answer means *accepted*, not delivered. A timeout may hide an accepted send, so
         a retry after :class:`~convoflow.errors.RetryableGraphError` can duplicate a message.
@@ -96,7 +99,7 @@ class GraphClient:
         if callback_data is not None:
             payload["biz_opaque_callback_data"] = callback_data
 
-        response = await self._post(self.messages_url(phone_number_id), payload)
+        response = await self._post(self.messages_url(phone_number_id), payload, access_token)
         wamid = _first_message_id(response.json_body)
         if wamid is None:
             # Accepted but unreadable: retrying could send the message twice.
@@ -107,7 +110,12 @@ class GraphClient:
         return wamid
 
     async def mark_as_read(
-        self, phone_number_id: str, wamid: str, *, typing_indicator: bool = False
+        self,
+        phone_number_id: str,
+        wamid: str,
+        *,
+        typing_indicator: bool = False,
+        access_token: str | None = None,
     ) -> None:
         """Mark an inbound message (and every earlier one) as read.
 
@@ -120,11 +128,16 @@ class GraphClient:
         }
         if typing_indicator:
             payload["typing_indicator"] = {"type": "text"}
-        await self._post(self.messages_url(phone_number_id), payload)
+        await self._post(self.messages_url(phone_number_id), payload, access_token)
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> _Answer:
+    async def _post(
+        self, url: str, payload: dict[str, Any], access_token: str | None = None
+    ) -> _Answer:
+        headers = self._headers
+        if access_token is not None:
+            headers = {"Authorization": f"Bearer {access_token}"}
         try:
-            response = await self._http.post(url, json=payload, headers=self._headers)
+            response = await self._http.post(url, json=payload, headers=headers)
         except httpx.TimeoutException as exc:
             raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
         except httpx.RequestError as exc:

@@ -1,1 +1,2 @@
-"""Who is calling: platform users and API keys as callers, visibility rules, seeding."""
+"""Who is calling: platform users and API keys as callers, visibility rules, seeding, and
+each user's WhatsApp business numbers with their access tokens."""

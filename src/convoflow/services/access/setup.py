@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.builtin import load_builtin_templates
 from convoflow.sessions.states import ConversationStates
 from convoflow.store import accounts, templates
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -27,15 +30,27 @@ async def seed(
     *,
     owner_name: str = "admin",
     phone_number_id: str = "",
+    waba_id: str = "",
 ) -> SeedReport:
-    """Create the default owner and store the built-in templates for it (idempotent)."""
+    """Create the default owner and store the built-in templates for it (idempotent).
+
+    ``phone_number_id`` (the settings' number, with its ``waba_id``) is registered for the
+    default owner: the zero-setup number, answered by the built-in templates.
+    """
     report = SeedReport()
     async with sessions.begin() as session:
         owner, report.owner_created = await accounts.ensure_user(session, owner_name)
         if phone_number_id:
-            await accounts.ensure_phone_number(
-                session, owner=owner, phone_number_id=phone_number_id
+            number = await accounts.ensure_phone_number(
+                session, owner=owner, phone_number_id=phone_number_id, waba_id=waba_id
             )
+            if number.owner_id != owner.id:
+                logger.warning(
+                    "phone number %s of the settings is registered to another user: its "
+                    "webhooks go to them, not to %s",
+                    phone_number_id,
+                    owner_name,
+                )
         for definition in load_builtin_templates():
             result = await templates.upsert_template(
                 session,

@@ -17,7 +17,11 @@ from convoflow.sessions.states import ConversationStates
 @dataclass(frozen=True, slots=True)
 class ConversationAccess:
     """Database sessions, the conversation lock and state store, the conversation service,
-    the template catalog, background kicks, the number to reply from by default and the clock."""
+    the template catalog, background kicks and the clock.
+
+    There is no default number to reply from: a customer is written to only from one of
+    their owner's own numbers.
+    """
 
     sessions: async_sessionmaker[AsyncSession]
     locks: ConversationLocks
@@ -25,5 +29,4 @@ class ConversationAccess:
     catalog: TemplateCatalog
     conversations: ConversationService
     background: BackgroundWork
-    default_channel: str = ""
     clock: Clock = field(default_factory=SystemClock)

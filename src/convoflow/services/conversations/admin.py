@@ -16,6 +16,7 @@ from convoflow.engine.events import Release
 from convoflow.errors import Conflict, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.conversations.access import ConversationAccess
+from convoflow.services.conversations.channels import customers_on_number
 from convoflow.services.conversations.customers import (
     conversation_locked,
     customer_of,
@@ -53,27 +54,45 @@ async def list_conversations(
     caller: Caller,
     flow: str | None,
     step: str | None,
+    phone_number_id: str | None = None,
 ) -> list[LiveConversation]:
-    """The caller's live conversations, newest first, by template (flow) and step."""
+    """The caller's live conversations, newest first, by template (flow), step and the
+    business number they run on."""
     async with session.begin():
         live = await access.store.list_live(session, owner_id=caller.id, now=access.clock.now())
+        on_number = None
+        if phone_number_id is not None:
+            on_number = await customers_on_number(
+                session, owner_id=caller.id, phone_number_id=phone_number_id
+            )
     return [
         conversation
         for conversation in live
         if (flow is None or conversation.state.template_name == flow)
         and (step is None or conversation.state.current_step == step)
+        and (on_number is None or conversation.customer in on_number)
     ]
 
 
 async def get_conversation(
-    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess,
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    phone: str,
+    phone_number_id: str | None = None,
 ) -> LiveConversation:
-    """A customer's live conversation (404 when there is none)."""
+    """A customer's live conversation (404 when there is none, or not on that number)."""
     async with session.begin():
         key = await _customer_key(session, caller, phone)
         live = await access.store.load(
             session, owner_id=caller.id, customer=key, now=access.clock.now()
         )
+        if live is not None and phone_number_id is not None:
+            on_number = await customers_on_number(
+                session, owner_id=caller.id, phone_number_id=phone_number_id, customer=key
+            )
+            live = live if key in on_number else None
     if live is None:
         raise NotFound(f"no live conversation with {phone}")
     return live
@@ -142,9 +161,13 @@ async def list_messages(
     direction: str | None,
     limit: int,
     offset: int,
+    phone_number_id: str | None = None,
 ) -> tuple[list[WhatsAppMessage], int]:
-    """The caller's message log (both directions), newest first, and the total."""
+    """The caller's message log (both directions, one or all of their business numbers),
+    newest first, and the total."""
     query = select(WhatsAppMessage).where(WhatsAppMessage.owner_id == caller.id)
+    if phone_number_id is not None:
+        query = query.where(WhatsAppMessage.phone_number_id == phone_number_id)
     async with session.begin():
         if phone:
             key = await _customer_key(session, caller, phone)

@@ -43,13 +43,15 @@ async def channel_number(session: AsyncSession, owner_id: str, customer_key: str
     return str(owned or "")
 
 
-async def customer_of(
-    session: AsyncSession, owner_id: str, customer_key: str, *, default_channel: str = ""
-) -> Customer:
-    """The customer as the message path sees them (contact details and reply number)."""
+async def customer_of(session: AsyncSession, owner_id: str, customer_key: str) -> Customer:
+    """The customer as the message path sees them (contact details and reply number).
+
+    The reply number is always one of the owner's: never the server's own number for an
+    owner who has none (``channel_number`` is then empty).
+    """
     contact = await find_contact(session, owner_id, customer_key)
     key = contact.customer_key if contact else customer_key
-    number = await channel_number(session, owner_id, key) or default_channel
+    number = await channel_number(session, owner_id, key)
     return Customer.of_contact(contact, owner_id=owner_id, key=key, channel_number=number)
 
 

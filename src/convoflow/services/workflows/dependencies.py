@@ -90,7 +90,6 @@ async def resolve_dependency(
                 text,
                 dependency_name=name,
                 now=now,
-                default_channel=access.default_channel,
             ):
                 customers.append((caller.id, customer_key))
         new_effects = await pending_effects(work, [instance.id])
@@ -149,12 +148,7 @@ async def _resume_conversation(
     live = await store.load(session, owner_id=instance.owner_id, customer=customer_key, now=now)
     if live is None or live.instance_id != instance.id:
         raise Conflict("the conversation of this instance is no longer live")
-    customer = await customer_of(
-        session,
-        instance.owner_id,
-        customer_key,
-        default_channel=access.default_channel,
-    )
+    customer = await customer_of(session, instance.owner_id, customer_key)
     event = EffectResult(effect_id, ok=ok, data=data, error=error or "reported as failed")
     _, resumed = await access.conversations.resume(session, customer, event, now=now)
     await session.execute(
@@ -197,12 +191,9 @@ async def _notify(
     *,
     dependency_name: str,
     now: datetime,
-    default_channel: str = "",
 ) -> bool:
     """Tell the customer of the instance's conversation what happened."""
-    customer = await customer_of(
-        session, instance.owner_id, customer_key, default_channel=default_channel
-    )
+    customer = await customer_of(session, instance.owner_id, customer_key)
     return queue_text(
         session,
         customer,

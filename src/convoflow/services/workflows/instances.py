@@ -162,10 +162,12 @@ async def _start_conversation(
     )
     store = access.store
     async with conversation_locked(access, caller.id, customer_key) as locked:
-        default_channel = access.default_channel
-        customer = await customer_of(
-            locked, caller.id, customer_key, default_channel=default_channel
-        )
+        customer = await customer_of(locked, caller.id, customer_key)
+        if not customer.channel_number:
+            raise Conflict(
+                "you have no WhatsApp number to write from: connect one with "
+                "POST /api/phone-numbers"
+            )
         turn, live = await access.conversations.start(locked, customer, ref, values, now=now)
         instance = await locked.get(WorkflowInstance, turn.instance_id or "")
         effect_ids = await pending_effects(locked, [turn.instance_id or ""])

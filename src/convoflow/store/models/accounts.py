@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from convoflow.store.models.base import Base, created_at_column, ulid_pk
+from convoflow.store.models.base import Base, created_at_column, ulid_pk, updated_at_column
 from convoflow.store.types import UTCDateTime
 
 
@@ -42,15 +42,30 @@ class ApiKey(Base):
 
 
 class PhoneNumber(Base):
-    """A WhatsApp business number of an owner; webhooks are routed on ``phone_number_id``."""
+    """A WhatsApp business number of an owner; webhooks are routed on ``phone_number_id``.
+
+    The number's Graph API token is kept in one of two ways, never both: sealed with the
+    server's token key (``access_token_encrypted``), or as the name of an environment
+    variable holding it (``access_token_env``). With neither, the server's own
+    ``CONVOFLOW_WHATSAPP_ACCESS_TOKEN`` serves the server's own number.
+    """
 
     __tablename__ = "phone_numbers"
+    __table_args__ = (
+        CheckConstraint(
+            "access_token_env IS NULL OR access_token_encrypted IS NULL", name="one_access_token"
+        ),
+    )
 
     id: Mapped[str] = ulid_pk()
     owner_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
     phone_number_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    waba_id: Mapped[str | None] = mapped_column(String(64))
     display_phone_number: Mapped[str] = mapped_column(String(32), nullable=False, default="")
-    access_token_ref: Mapped[str | None] = mapped_column(Text)
+    messaging_limit_tier: Mapped[str | None] = mapped_column(String(32))
+    access_token_env: Mapped[str | None] = mapped_column(String(255))
+    access_token_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()

@@ -1,0 +1,106 @@
+"""``/api/phone-numbers``: each user's own WhatsApp business numbers and their tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.errors import error_responses
+from convoflow.api.schemas.common import Page
+from convoflow.api.schemas.phone_numbers import PhoneNumberIn, PhoneNumberOut, PhoneNumberUpdate
+from convoflow.services.access.numbers.registry import NumberRegistry
+
+router = APIRouter(
+    prefix="/api/phone-numbers",
+    tags=["phone numbers"],
+    dependencies=[Depends(reject_nul_characters)],
+    responses=error_responses(401, 422),
+)
+
+NumberRef = Annotated[
+    str, Path(max_length=64, description="The number's `id`, or its `phone_number_id`.")
+]
+
+
+def number_registry(runtime: RuntimeDep) -> NumberRegistry:
+    """The registry on this process's token key, dropping this process's caches on change."""
+
+    def forget(phone_number_id: str) -> None:
+        runtime.access_tokens.forget(phone_number_id)
+        runtime.phone_numbers.forget()
+
+    return NumberRegistry(
+        cipher=runtime.token_cipher,
+        server_number=runtime.access_tokens.server_number,
+        forget=forget,
+    )
+
+
+Numbers = Annotated[NumberRegistry, Depends(number_registry)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PhoneNumberOut,
+    responses=error_responses(409),
+)
+async def register_number(
+    body: PhoneNumberIn, caller: CurrentUser, session: SessionDep, numbers: Numbers
+) -> PhoneNumberOut:
+    """Connect a WhatsApp business number: its webhooks reach you, and your replies go out
+    from it with its token (409 when the phone_number_id is registered already)."""
+    view = await numbers.create(session, caller=caller, fields=body.model_dump(exclude_none=True))
+    return PhoneNumberOut.of(view)
+
+
+@router.get("", response_model=Page[PhoneNumberOut])
+async def list_numbers(
+    caller: CurrentUser,
+    session: SessionDep,
+    numbers: Numbers,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[PhoneNumberOut]:
+    """Your numbers, oldest first."""
+    views, total = await numbers.page(session, caller=caller, limit=limit, offset=offset)
+    items = [PhoneNumberOut.of(view) for view in views]
+    return Page[PhoneNumberOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{number}", response_model=PhoneNumberOut, responses=error_responses(404))
+async def get_number(
+    number: NumberRef, caller: CurrentUser, session: SessionDep, numbers: Numbers
+) -> PhoneNumberOut:
+    """One of your numbers."""
+    return PhoneNumberOut.of(await numbers.get(session, caller=caller, number=number))
+
+
+@router.patch("/{number}", response_model=PhoneNumberOut, responses=error_responses(404))
+async def update_number(
+    number: NumberRef,
+    body: PhoneNumberUpdate,
+    caller: CurrentUser,
+    session: SessionDep,
+    numbers: Numbers,
+) -> PhoneNumberOut:
+    """Change the display number, tier, WABA id or token (fields left out keep their value)."""
+    fields = body.model_dump(exclude_unset=True)
+    view = await numbers.update(session, caller=caller, number=number, fields=fields)
+    return PhoneNumberOut.of(view)
+
+
+@router.delete(
+    "/{number}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404),
+)
+async def delete_number(
+    number: NumberRef, caller: CurrentUser, session: SessionDep, numbers: Numbers
+) -> Response:
+    """Disconnect a number: its webhooks are stored as ignored, its queued messages fail."""
+    await numbers.delete(session, caller=caller, number=number)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
