@@ -37,7 +37,7 @@ async def test_native_template_is_created_with_all_fields(api: AdminApi) -> None
     assert body["template_name"] == "loan_application"
     assert body["version"] == 1 and body["is_latest"] and body["is_active"]
     assert body["category"] == "fintech"
-    assert body["trigger_keywords"] == ["apply", "loan"]
+    assert body["trigger_keywords"] == ["loan", "apply"]
     assert body["state_schema"]["amount"]["type"] == "number"
     assert body["guidelines"] == "Be kind"
     assert body["session_ttl_seconds"] == 3600
