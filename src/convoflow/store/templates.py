@@ -307,14 +307,18 @@ async def record_rating(session: AsyncSession, *, template_id: str, rating: int)
     )
 
 
-async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+def versions_query(family_id: str) -> Select[WorkflowTemplate]:
     """Every version of a template family, newest first."""
-    query = (
+    return (
         select(WorkflowTemplate)
         .where(WorkflowTemplate.family_id == family_id)
         .order_by(WorkflowTemplate.version.desc())
     )
-    return list((await session.execute(query)).scalars())
+
+
+async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+    """Every version of a template family, newest first."""
+    return list((await session.execute(versions_query(family_id))).scalars())
 
 
 async def count_latest(session: AsyncSession, owner_id: str) -> int:

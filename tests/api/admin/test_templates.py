@@ -207,7 +207,7 @@ async def test_put_writes_a_new_version_and_unchanged_keeps_it(api: AdminApi) ->
     assert same.headers["x-convoflow-save"] == "unchanged"
     assert same.json()["id"] == second["id"]
     assert same.json()["changelog"] == "describe it"
-    versions = (await api.get(f"{BASE}/{second['id']}/versions")).json()
+    versions = (await api.get(f"{BASE}/{second['id']}/versions")).json()["items"]
     assert [(v["version"], v["is_latest"]) for v in versions] == [(2, True), (1, False)]
     old = (await api.get(f"{BASE}/{first['id']}")).json()
     assert old["is_latest"] is False and old["description"] == ""
@@ -283,7 +283,11 @@ async def test_forks_are_private_copies_and_lineage_follows_them(api: AdminApi) 
     clash = await api.post(f"{BASE}/{fork['id']}/fork", user="bob", json={"name": "mine"})
     assert clash.status_code == 409
     lineage = (await api.get(f"{BASE}/{named.json()['id']}/lineage", user="bob")).json()
-    assert [item["id"] for item in lineage] == [named.json()["id"], fork["id"], source["id"]]
+    assert [item["id"] for item in lineage["items"]] == [
+        named.json()["id"],
+        fork["id"],
+        source["id"],
+    ]
 
 
 async def test_ratings_update_the_average(api: AdminApi) -> None:
@@ -309,9 +313,10 @@ async def test_popular_lists_public_templates_by_usage_then_rating(api: AdminApi
         await api.post("/api/workflows", json={"template_id": ids["c"]})
     await api.post(f"{BASE}/{ids['b']}/ratings", json={"rating": 5})
     popular = (await api.get(f"{BASE}/popular", user="bob", params={"category": "demo"})).json()
-    assert [item["template_name"] for item in popular] == ["c", "b", "a"]
+    assert [item["template_name"] for item in popular["items"]] == ["c", "b", "a"]
+    assert popular["total"] == 3
     everywhere = (await api.get(f"{BASE}/popular", params={"limit": 100})).json()
-    assert {"main_menu", "c"} <= {item["template_name"] for item in everywhere}
+    assert {"main_menu", "c"} <= {item["template_name"] for item in everywhere["items"]}
 
 
 async def test_secrets_in_headers_are_hidden_from_other_owners(api: AdminApi) -> None:

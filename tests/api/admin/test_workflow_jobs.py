@@ -130,7 +130,7 @@ async def test_kyc_dependency_is_retried_until_it_passes_then_the_end_action_run
     assert kyc.received[0].json == {"amount": 2500, "purpose": "A new roof"}
     (delivery,) = receiver.deliveries
     assert delivery.body["state_data"]["kyc"]["level"] == "gold"
-    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
     assert {(e["kind"], e["status"], e["attempts"]) for e in effects} == {
         ("dependency", "done", 3),
         ("end_action", "done", 1),
@@ -165,7 +165,7 @@ async def test_a_check_that_takes_hours_is_started_then_resolved_from_outside(
     instance = await loan_with(api, workflow_dependencies=[dependency])
     await api.put(f"/api/workflows/{instance['id']}", json={"status": "completed"})
     for _ in range(100):
-        effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+        effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
         if effects and effects[0]["status"] == "done":
             break
         await asyncio.sleep(0.1)
