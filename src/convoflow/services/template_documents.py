@@ -14,16 +14,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
+from convoflow.engine.importers import detect_format
 from convoflow.services.dependency_specs import dependency_problems, end_action_problems
+from convoflow.services.template_fields import (
+    NATIVE_GRAPH_KEYS,
+    TEMPLATE_KEYS,
+    fold_name_alias,
+    unknown_field_problems,
+)
+from convoflow.services.template_limits import size_problems
 from convoflow.store.errors import InvalidData
 from convoflow.store.models import WorkflowTemplate
 from convoflow.store.templates import DEFINITION_FIELDS, normalise_definition
 
-#: Keys of a document that are template fields, not part of a top-level graph.
-TEMPLATE_KEYS = frozenset({"template_name", "name", "changelog", *DEFINITION_FIELDS})
 #: Where the original Flow Runner steps are kept, so the flow is served back unchanged.
 FLOW_RUNNER_STEPS = "flow_runner_steps"
 _INTERACTIVE_TYPES = {"buttons": "button", "list": "list"}
@@ -48,24 +55,44 @@ def _flow_runner_fields(flow: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _split(
-    document: Mapping[str, Any], has_current: bool
-) -> tuple[dict[str, Any], dict[str, Any] | None, str, Any]:
-    """(template fields, native graph or None to keep, format, original Flow Runner steps)."""
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """A document taken apart: template fields and the graph (None: keep the current one)."""
+
+    fields: dict[str, Any]
+    graph: dict[str, Any] | None = None
+    original_steps: Any = None
+
+
+def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
+    """Take a document apart; raise :class:`TemplateInvalid` naming every misplaced field.
+
+    A native body may hold only template fields (and a top-level native graph): any other
+    key is refused. Flow Runner and interactive bodies keep every other key in the graph.
+    """
     fields = {key: value for key, value in document.items() if key in TEMPLATE_KEYS}
+    problems = fold_name_alias(fields)
     if "menu_structure" in document:
         graph_document = document["menu_structure"]
+        problems += unknown_field_problems(document, TEMPLATE_KEYS)
         if not isinstance(graph_document, Mapping):
-            raise TemplateInvalid([Problem("", "menu_structure", "must be an object")])
+            problems.append(Problem("", "menu_structure", "must be an object"))
     elif "steps" in document or "action" in document or document.get("type") == "interactive":
         graph_document = {k: v for k, v in document.items() if k not in TEMPLATE_KEYS}
         if "name" in document:
             graph_document["name"] = document["name"]
-    elif has_current:
-        return fields, None, "native", None
+        if detect_format(graph_document) == "native":
+            problems += unknown_field_problems(document, TEMPLATE_KEYS | NATIVE_GRAPH_KEYS)
     else:
-        message = "required: the step graph (native, Flow Runner or interactive format)"
-        raise TemplateInvalid([Problem("", "menu_structure", message)])
+        problems += unknown_field_problems(document, TEMPLATE_KEYS)
+        if not has_current:
+            message = "required: the step graph (native, Flow Runner or interactive format)"
+            problems.append(Problem("", "menu_structure", message))
+        if problems:
+            raise TemplateInvalid(problems)
+        return _Parts(fields)
+    if problems:
+        raise TemplateInvalid(problems)
     graph, detected = to_native(graph_document)
     fields.pop("menu_structure", None)
     original_steps = None
@@ -75,7 +102,7 @@ def _split(
     elif detected == "interactive" and "template_type" not in fields:
         first = graph["steps"][0]
         fields["template_type"] = _INTERACTIVE_TYPES.get(str(first.get("type")), "flow")
-    return fields, graph, detected, original_steps
+    return _Parts(fields, graph, original_steps)
 
 
 def prepare_definition(
@@ -86,27 +113,30 @@ def prepare_definition(
     ``current`` is the stored definition a PUT starts from: fields the document leaves out
     keep their current values (the graph too, when no graph is given).
     """
-    fields, graph, _format, original_steps = _split(document, current is not None)
-    merged: dict[str, Any] = {**(current or {}), **fields}
-    if graph is not None:
-        merged["menu_structure"] = graph
+    parts = _split(document, current is not None)
+    merged: dict[str, Any] = {**(current or {}), **parts.fields}
+    if parts.graph is not None:
+        merged["menu_structure"] = parts.graph
         metadata = dict(merged.get("extra_metadata") or {})
         metadata.pop(FLOW_RUNNER_STEPS, None)
-        if original_steps is not None:
-            metadata[FLOW_RUNNER_STEPS] = original_steps
+        if parts.original_steps is not None:
+            metadata[FLOW_RUNNER_STEPS] = parts.original_steps
         merged["extra_metadata"] = metadata
     try:
         data = normalise_definition(merged)
     except InvalidData as exc:
-        raise TemplateInvalid([Problem("", exc.field, exc.message)]) from None
-    check_definition(data)
+        # The name may have come as `name`, its alias: point at what was sent.
+        sent_alias = exc.field == "template_name" and "template_name" not in document
+        field = "name" if sent_alias and "name" in document else exc.field
+        raise TemplateInvalid([Problem("", field, exc.message)]) from None
+    check_definition(data, changelog=document.get("changelog"))
     return data
 
 
-def check_definition(data: Mapping[str, Any]) -> None:
-    """Check a normalised definition: graph, state schema, dependencies, end action."""
+def check_definition(data: Mapping[str, Any], *, changelog: str | None = None) -> None:
+    """Check a normalised definition: sizes, graph, state schema, dependencies, end action."""
     graph = data["menu_structure"]
-    problems: list[Problem] = []
+    problems = size_problems(data, changelog=changelog)
     try:
         load_template(
             graph,
