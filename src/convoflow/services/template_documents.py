@@ -20,6 +20,7 @@ from typing import Any
 from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
 from convoflow.engine.importers import detect_format
 from convoflow.services.dependency_specs import dependency_problems, end_action_problems
+from convoflow.services.problem_paths import locate_graph_problems
 from convoflow.services.template_fields import (
     NATIVE_GRAPH_KEYS,
     TEMPLATE_KEYS,
@@ -57,11 +58,16 @@ def _flow_runner_fields(flow: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class _Parts:
-    """A document taken apart: template fields and the graph (None: keep the current one)."""
+    """A document taken apart: template fields and the graph (None: keep the current one).
+
+    ``graph_path`` is where the graph was in the document (``""``: at the top level), so
+    problems in it can be named by their path in the request.
+    """
 
     fields: dict[str, Any]
     graph: dict[str, Any] | None = None
     original_steps: Any = None
+    graph_path: str = "menu_structure"
 
 
 def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
@@ -72,12 +78,14 @@ def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
     """
     fields = {key: value for key, value in document.items() if key in TEMPLATE_KEYS}
     problems = fold_name_alias(fields)
+    graph_path = "menu_structure"
     if "menu_structure" in document:
         graph_document = document["menu_structure"]
         problems += unknown_field_problems(document, TEMPLATE_KEYS)
         if not isinstance(graph_document, Mapping):
             problems.append(Problem("", "menu_structure", "must be an object"))
     elif "steps" in document or "action" in document or document.get("type") == "interactive":
+        graph_path = ""
         graph_document = {k: v for k, v in document.items() if k not in TEMPLATE_KEYS}
         if "name" in document:
             graph_document["name"] = document["name"]
@@ -93,7 +101,10 @@ def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
         return _Parts(fields)
     if problems:
         raise TemplateInvalid(problems)
-    graph, detected = to_native(graph_document)
+    try:
+        graph, detected = to_native(graph_document)
+    except TemplateInvalid as invalid:
+        raise TemplateInvalid(locate_graph_problems(invalid.problems, graph_path)) from None
     fields.pop("menu_structure", None)
     original_steps = None
     if detected == "flow_runner":
@@ -102,7 +113,7 @@ def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
     elif detected == "interactive" and "template_type" not in fields:
         first = graph["steps"][0]
         fields["template_type"] = _INTERACTIVE_TYPES.get(str(first.get("type")), "flow")
-    return _Parts(fields, graph, original_steps)
+    return _Parts(fields, graph, original_steps, graph_path)
 
 
 def prepare_definition(
@@ -111,7 +122,8 @@ def prepare_definition(
     """Convert, normalise and check a document; raise :class:`TemplateInvalid` with every problem.
 
     ``current`` is the stored definition a PUT starts from: fields the document leaves out
-    keep their current values (the graph too, when no graph is given).
+    keep their current values (the graph too, when no graph is given). Each problem names
+    its field by its path in ``document``.
     """
     parts = _split(document, current is not None)
     merged: dict[str, Any] = {**(current or {}), **parts.fields}
@@ -129,12 +141,17 @@ def prepare_definition(
         sent_alias = exc.field == "template_name" and "template_name" not in document
         field = "name" if sent_alias and "name" in document else exc.field
         raise TemplateInvalid([Problem("", field, exc.message)]) from None
-    check_definition(data, changelog=document.get("changelog"))
+    check_definition(data, changelog=document.get("changelog"), graph_path=parts.graph_path)
     return data
 
 
-def check_definition(data: Mapping[str, Any], *, changelog: str | None = None) -> None:
-    """Check a normalised definition: sizes, graph, state schema, dependencies, end action."""
+def check_definition(
+    data: Mapping[str, Any], *, changelog: str | None = None, graph_path: str = "menu_structure"
+) -> None:
+    """Check a normalised definition: sizes, graph, state schema, dependencies, end action.
+
+    ``graph_path`` is where the client sent the graph, so its problems are named there.
+    """
     graph = data["menu_structure"]
     problems = size_problems(data, changelog=changelog)
     try:
@@ -147,7 +164,7 @@ def check_definition(data: Mapping[str, Any], *, changelog: str | None = None) -
             end_action_target=data["end_action_target"],
         )
     except TemplateInvalid as invalid:
-        problems += invalid.problems
+        problems += locate_graph_problems(invalid.problems, graph_path)
     steps = graph.get("steps") if isinstance(graph, Mapping) else None
     step_ids = {str(step.get("id")) for step in steps or [] if isinstance(step, Mapping)}
     problems += dependency_problems(data["workflow_dependencies"], step_ids)

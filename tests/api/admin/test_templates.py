@@ -100,10 +100,13 @@ async def test_invalid_template_lists_every_problem_with_step_and_field(api: Adm
     response = await api.post(BASE, json=document)
     assert response.status_code == 422
     error = error_of(response)
-    assert error["code"] == "invalid_template"
+    assert error["code"] == "validation_error"
     where = {(detail["step"], detail["field"]) for detail in error["details"]}
-    assert ("done", "next") in where
-    assert any(step == "welcome" and field.startswith("buttons") for step, field in where)
+    assert ("done", "menu_structure.steps.done.next") in where
+    assert any(
+        step == "welcome" and field.startswith("menu_structure.steps.welcome.buttons")
+        for step, field in where
+    )
     assert ("", "workflow_dependencies[0].url") in where
     assert ("x", "workflow_dependencies[1].on_failure") in where
     listed = await api.get(BASE, params={"mine": True})
@@ -118,7 +121,7 @@ async def test_missing_name_and_bad_request_bodies_are_422(api: AdminApi) -> Non
         BASE, content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert malformed.status_code == 422
-    assert error_of(malformed)["code"] == "invalid_request"
+    assert error_of(malformed)["code"] == "validation_error"
     wrong_type = await api.post(BASE, json={**greeting(), "template_type": "carousel"})
     assert error_of(wrong_type)["details"][0]["field"] == "template_type"
     bad_end = await api.post(BASE, json={**greeting(), "end_action_type": "api_call"})

@@ -56,7 +56,7 @@ async def test_loan_application_lifecycle_from_permission_to_completion(api: Adm
     wrong = await put(api, instance["id"], state_data={"amount": "lots", "purpose": "A car"})
     assert wrong.status_code == 422
     error = error_of(wrong)
-    assert error["code"] == "invalid_state_data"
+    assert error["code"] == "validation_error"
     assert [d["field"] for d in error["details"]] == ["state_data.amount"]
     unknown = await put(api, instance["id"], state_data={"colour": "red"})
     assert error_of(unknown)["details"][0]["field"] == "state_data.colour"
