@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.conversations import (
     ConversationOut,
@@ -27,19 +28,20 @@ router = APIRouter(
 )
 
 
-@router.get("/conversations", response_model=list[ConversationOut])
+@router.get("/conversations", response_model=Page[ConversationOut])
 async def list_conversations(
     caller: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    page: Paging,
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
     step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
-) -> list[ConversationOut]:
+) -> Page[ConversationOut]:
     """Live conversations, newest first."""
-    live = await conversations_admin.list_conversations(
-        runtime.access, session, caller=caller, flow=flow, step=step
+    live, total = await conversations_admin.list_conversations(
+        runtime.access, session, caller=caller, flow=flow, step=step, page=page
     )
-    return [ConversationOut.of(item) for item in live]
+    return Page[ConversationOut].of([ConversationOut.of(item) for item in live], total, page)
 
 
 @router.get(
@@ -87,17 +89,20 @@ async def release_conversation(
 async def list_messages(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     phone: Annotated[str | None, Query(description="Only this customer.")] = None,
     direction: Literal["in", "out"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[MessageOut]:
     """The message log, newest first."""
     rows, total = await conversations_admin.list_messages(
-        session, caller=caller, phone=phone, direction=direction, limit=limit, offset=offset
+        session,
+        caller=caller,
+        phone=phone,
+        direction=direction,
+        limit=page.limit,
+        offset=page.offset,
     )
-    items = [MessageOut.of(row) for row in rows]
-    return Page[MessageOut](items=items, total=total, limit=limit, offset=offset)
+    return Page[MessageOut].of([MessageOut.of(row) for row in rows], total, page)
 
 
 @router.get(

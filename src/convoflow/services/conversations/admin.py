@@ -25,6 +25,7 @@ from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
+from convoflow.store.paging import PageRequest, slice_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +54,26 @@ async def list_conversations(
     caller: Caller,
     flow: str | None,
     step: str | None,
-) -> list[LiveConversation]:
-    """The caller's live conversations, newest first, by template (flow) and step."""
+    page: PageRequest,
+) -> tuple[list[LiveConversation], int]:
+    """One page of the caller's live conversations, newest first, by template (flow) and
+    step, and how many match.
+
+    The session store (SQL or Redis) hands over every live conversation of the owner, so
+    filtering and paging happen here.
+    """
     async with session.begin():
         live = await access.store.list_live(session, owner_id=caller.id, now=access.clock.now())
-    return [
+    matching = [
         conversation
         for conversation in live
         if (flow is None or conversation.state.template_name == flow)
         and (step is None or conversation.state.current_step == step)
     ]
+    # Newest first, ties by customer: pages must not overlap when two started together.
+    matching.sort(key=lambda conversation: conversation.customer)
+    matching.sort(key=lambda conversation: conversation.created_at, reverse=True)
+    return slice_page(matching, page)
 
 
 async def get_conversation(
