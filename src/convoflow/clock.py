@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from convoflow.errors import InvalidArgument
+
 __all__ = ["Clock", "FakeClock", "SystemClock"]
 
 
@@ -42,7 +44,7 @@ class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
         if self._now.tzinfo is None:
-            raise ValueError("a FakeClock needs a timezone-aware start time")
+            raise InvalidArgument("a FakeClock needs a timezone-aware start time")
         self._monotonic = 1_000.0
 
     def now(self) -> datetime:
@@ -57,7 +59,7 @@ class FakeClock:
         """Move forward by ``seconds`` (plus any :class:`~datetime.timedelta` keywords)."""
         step = timedelta(seconds=seconds, **delta)
         if step < timedelta(0):
-            raise ValueError("a clock does not go back")
+            raise InvalidArgument("a clock does not go back")
         self._now += step
         self._monotonic += step.total_seconds()
         return self._now

@@ -21,6 +21,7 @@ from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
+from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.workflows.dependencies import dependency_finished
@@ -70,6 +71,7 @@ class Runtime:
     conversations: ConversationService
     access: ConversationAccess
     processor: MessageProcessor
+    timers: StepTimers
     http: httpx.AsyncClient
     graph: GraphClient
     rate_limiter: RateLimiter
@@ -111,6 +113,7 @@ class Runtime:
             decode_event=decode_stored_message,
             clock=clock,
         )
+        timers = StepTimers(sessions=sessions, locks=locks, conversations=conversations)
         # One HTTP client per process: its connection pool is shared by every send.
         http = httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS,
@@ -147,6 +150,7 @@ class Runtime:
                 else "CONVOFLOW_WHATSAPP_ACCESS_TOKEN is not set"
             ),
             mark_read=settings.whatsapp_mark_read and bool(settings.whatsapp_access_token),
+            timers=timers,
             clock=clock,
         )
         register_tasks(broker, jobs)
@@ -171,6 +175,7 @@ class Runtime:
             conversations=conversations,
             access=access,
             processor=processor,
+            timers=timers,
             http=http,
             graph=graph,
             rate_limiter=rate_limiter,
@@ -178,7 +183,12 @@ class Runtime:
             dispatcher=dispatcher,
             jobs=jobs,
             sweeper=Sweeper(
-                sessions=sessions, dispatcher=dispatcher, redis=redis, states=store, clock=clock
+                sessions=sessions,
+                dispatcher=dispatcher,
+                redis=redis,
+                states=store,
+                timers=timers,
+                clock=clock,
             ),
             clock=clock,
         )

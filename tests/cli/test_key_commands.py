@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_settings
 
 from convoflow.runtime import Runtime
 from convoflow.store import accounts
 from convoflow.store.models import ApiKey
+from tests.conftest import make_settings
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

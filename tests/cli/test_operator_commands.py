@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import make_settings
 
 from convoflow.runtime import Runtime
 from convoflow.store import accounts
-from convoflow.store.models import ConversationState, WorkflowTemplate
+from convoflow.store.models import ConversationStateRow, WorkflowTemplate
 from convoflow.store.types import utcnow
+from tests.conftest import make_settings
 
 BUILTIN_NAMES = ["account", "loan_application", "main_menu", "new_order", "support"]
 
@@ -132,7 +132,7 @@ def test_cleanup_reports_and_removes_expired_states(fresh_sqlite: str) -> None:
             template = (await session.execute(select(WorkflowTemplate).limit(1))).scalar_one()
             for index, delta in enumerate((-60, -1, 3600)):
                 session.add(
-                    ConversationState(
+                    ConversationStateRow(
                         owner_id=owner.id,
                         phone_number=f"1555000{index}",
                         conversation_flow=template.template_name,
@@ -147,7 +147,9 @@ def test_cleanup_reports_and_removes_expired_states(fresh_sqlite: str) -> None:
     async def remaining() -> int:
         runtime = Runtime.build(make_settings(fresh_sqlite))
         async with runtime.sessions() as session:
-            count = (await session.execute(select(func.count(ConversationState.id)))).scalar_one()
+            count = (
+                await session.execute(select(func.count(ConversationStateRow.id)))
+            ).scalar_one()
         await runtime.close()
         return int(count)
 

@@ -205,6 +205,10 @@ def _step(draw: st.DrawFn, number: int, ids: list[str]) -> dict[str, Any]:
         step = {"type": "end", "text": draw(st.none() | texts)}
     else:
         step = {"type": "connect", "template": "other"}
+    if kind in {"buttons", "list", "ask", "collect", "handoff"}:
+        timeout = draw(st.sampled_from([None, None, 300, "30m", "1h"]))
+        if timeout is not None:
+            step.update(timeout=timeout, on_timeout=draw(st.sampled_from(ids)))
     return {"id": ids[number], **step}
 
 
@@ -240,6 +244,8 @@ def valid_templates(draw: st.DrawFn) -> Template:
 
 EFFECT = "effect"
 """Marks an effect result in an event list; the driver fills in the waiting effect id."""
+TIMER = "timer"
+"""Marks a timeout in an event list; the driver fills in the current timer id (or a stale one)."""
 
 typed = st.sampled_from(
     [
@@ -280,7 +286,8 @@ events = st.one_of(
         st.sampled_from([None, {"status": "ok"}, "x" * 5000, 5]),
         st.booleans(),
     ),
-    st.just(Timeout()),
+    st.tuples(st.just(TIMER), st.booleans()),
+    st.builds(Timeout, st.sampled_from(["s0@2025-01-01T12:00:00+00:00", ""])),
     st.just(Release()),
 )
 event_lists = st.lists(events, max_size=15).map(lambda items: [Start(), *items])

@@ -241,14 +241,22 @@ def test_any_message_without_a_conversation_starts_the_template() -> None:
 
 
 def test_effect_result_release_or_timeout_without_a_conversation_do_nothing() -> None:
-    for event in (EffectResult("x#1", ok=True), Release(), Timeout()):
+    for event in (
+        EffectResult("x#1", ok=True),
+        Release(),
+        Timeout("welcome@2025-01-01T12:00:00+00:00"),
+    ):
         outcome = advance(menu(), None, event, NOW)
         assert (outcome.status, outcome.state, outcome.messages) == (FlowStatus.FAILED, None, [])
 
 
 def test_timeouts_and_stray_events_leave_a_waiting_step_unchanged() -> None:
     first = drive(menu(), [Start()])[0]
-    for event in (Timeout(), Release(), EffectResult("x", ok=True)):
+    for event in (
+        Timeout("welcome@2025-01-01T12:00:00+00:00"),
+        Release(),
+        EffectResult("x", ok=True),
+    ):
         outcome = advance(menu(), first.state, event, NOW)
         assert outcome.status is FlowStatus.WAITING_INPUT
         assert outcome.state == first.state

@@ -1,6 +1,7 @@
 """Property tests: for random valid templates and random events, advance() behaves."""
 
 import copy
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -9,15 +10,17 @@ from hypothesis import strategies as st
 from convoflow.engine import (
     ConversationState,
     EffectResult,
+    Event,
     FlowStatus,
     Outcome,
     Template,
+    Timeout,
     advance,
     validate_template,
 )
 
 from .helpers import CONTACT, NOW, limit_violations
-from .strategies import EFFECT, event_lists, valid_templates
+from .strategies import EFFECT, TIMER, event_lists, valid_templates
 
 OVER = {FlowStatus.COMPLETED, FlowStatus.FAILED, FlowStatus.CANCELLED}
 
@@ -26,6 +29,32 @@ def effect_for(item: tuple[Any, ...], state: ConversationState | None) -> Effect
     _, ok, data, matches = item
     waiting = state.waiting_effect if state is not None else None
     return EffectResult(waiting if matches and waiting else "stale#0", ok=ok, data=data)
+
+
+def timeout_for(item: tuple[Any, ...], state: ConversationState | None) -> Timeout:
+    _, matches = item
+    timer = state.timer if state is not None else None
+    return Timeout(timer.id if matches and timer is not None else "stale@0")
+
+
+def event_for(item: Any, state: ConversationState | None) -> Event:
+    if isinstance(item, tuple) and item[0] == EFFECT:
+        return effect_for(item, state)
+    if isinstance(item, tuple) and item[0] == TIMER:
+        return timeout_for(item, state)
+    return item
+
+
+def check_timer(template: Template, outcome: Outcome, now: datetime) -> None:
+    """A timer belongs to the step the state waits at, and only to a step with a timeout."""
+    state = outcome.state
+    if state is None or state.timer is None:
+        return
+    step = template.step(state.current_step)
+    assert state.timer.step_id == state.current_step
+    assert getattr(step, "on_timeout", None) is not None
+    if outcome.status is FlowStatus.WAITING_INPUT and outcome.visited_steps:
+        assert state.timer.due_at > now, "a step just reached waits its whole timeout"
 
 
 def check(template: Template, state: ConversationState | None, outcome: Outcome) -> None:
@@ -47,12 +76,14 @@ def check(template: Template, state: ConversationState | None, outcome: Outcome)
 def play(template: Template, items: list[Any]) -> list[Outcome]:
     state: ConversationState | None = None
     outcomes = []
-    for item in items:
-        event = effect_for(item, state) if isinstance(item, tuple) and item[0] == EFFECT else item
+    for number, item in enumerate(items):
+        event = event_for(item, state)
+        now = NOW + timedelta(minutes=20 * number)  # long enough for some timers to run out
         before = copy.deepcopy(state)
-        outcome = advance(template, state, event, NOW, contact=CONTACT)
+        outcome = advance(template, state, event, now, contact=CONTACT)
         assert state == before, "advance modified its input state"
         check(template, state, outcome)
+        check_timer(template, outcome, now)
         outcomes.append(outcome)
         state = None if outcome.connect_to else outcome.state
     return outcomes

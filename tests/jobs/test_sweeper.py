@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -13,8 +14,10 @@ from convoflow.channels.whatsapp.records import receive_webhook
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.runtime import Runtime
+from convoflow.services.conversations.customers import customer_of
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
-from convoflow.store.models import ConversationState, WhatsAppMessage, WorkflowInstance
+from convoflow.store import templates
+from convoflow.store.models import ConversationStateRow, WhatsAppMessage, WorkflowInstance
 from convoflow.store.types import utcnow
 from tests.jobs.helpers import add_contact, outbound, queue_texts
 from tests.support.graph_stub import GraphStub
@@ -35,6 +38,9 @@ class RecordingDispatcher(Dispatcher):
 
     async def run_effects(self, effect_row_ids: Iterable[str]) -> None:
         self.kicks.extend(("effect", effect_id) for effect_id in effect_row_ids)
+
+    async def fire_timers(self, conversations: Iterable[tuple[str, str]]) -> None:
+        self.kicks.extend(("timer", *pair) for pair in conversations)
 
 
 async def store_without_processing(runtime: Runtime, customer: str, words: str) -> None:
@@ -113,8 +119,8 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
         await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer))
     async with app_runtime.sessions.begin() as session:
         await session.execute(
-            update(ConversationState)
-            .where(ConversationState.phone_number == "15550007777")
+            update(ConversationStateRow)
+            .where(ConversationStateRow.phone_number == "15550007777")
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
 
@@ -122,7 +128,7 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
 
     assert report.expired == 1
     async with app_runtime.sessions() as session:
-        states = (await session.scalars(select(ConversationState.phone_number))).all()
+        states = (await session.scalars(select(ConversationStateRow.phone_number))).all()
         runs = {
             run.user_id: (run.status, run.error)
             for run in (await session.scalars(select(WorkflowInstance))).all()
@@ -159,3 +165,76 @@ async def pending_customer(runtime: Runtime, customer: str) -> tuple[str, str]:
         )
     assert owner is not None
     return owner, customer
+
+
+CALLBACK: dict[str, Any] = {
+    "template_name": "callback",
+    "trigger_keywords": ["callback"],
+    "menu_structure": {
+        "start": "name",
+        "steps": [
+            {
+                "id": "name",
+                "type": "ask",
+                "field": "name",
+                "prompt": "Who should we call back?",
+                "timeout": "30m",
+                "on_timeout": "reminder",
+                "next": "thanks",
+            },
+            {"id": "reminder", "type": "message", "text": "Still there?", "next": "name"},
+            {"id": "thanks", "type": "end", "text": "Thanks {{name}}."},
+        ],
+    },
+}
+
+
+async def asked_callback(runtime: Runtime, customer: str, *, at: datetime) -> str:
+    """The customer's conversation started (and asked) at ``at``; returns the owner id."""
+    owner = await add_contact(runtime, customer)
+    async with runtime.sessions.begin() as session:
+        await templates.create_template(session, owner_id=owner, definition=CALLBACK)
+    async with runtime.sessions() as session:
+        async with runtime.locks.hold(session, owner_id=owner, customer=customer):
+            ref = await runtime.catalog.by_name(session, owner_id=owner, name="callback")
+            assert ref is not None
+            who = await customer_of(session, owner, customer)
+            _, live = await runtime.conversations.start(session, who, ref, {}, now=at)
+            await runtime.store.commit(session, live)
+    return owner
+
+
+async def test_due_step_timers_are_kicked_once(app_runtime: Runtime) -> None:
+    asked = app_runtime.clock.now()
+    owner = await asked_callback(app_runtime, "15550001212", at=asked)
+    dispatcher = RecordingDispatcher()
+    sweeper = Sweeper(
+        sessions=app_runtime.sessions, dispatcher=dispatcher, timers=app_runtime.timers
+    )
+
+    assert (await sweeper.sweep_once(now=asked + timedelta(minutes=29))).timers == 0
+    assert (await sweeper.sweep_once(now=asked + timedelta(minutes=31))).timers == 1
+    await sweeper.sweep_once(now=asked + timedelta(minutes=32))
+
+    assert [kick for kick in dispatcher.kicks if kick[0] == "timer"] == [
+        ("timer", owner, "15550001212")
+    ]
+
+
+async def test_a_step_timer_is_fired_by_the_sweeper_and_the_reminder_delivered(
+    app_runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    await asked_callback(
+        app_runtime, "15550001313", at=app_runtime.clock.now() - timedelta(minutes=31)
+    )
+
+    report = await app_runtime.sweeper.sweep_once(grace_seconds=0)
+
+    assert report.timers == 1
+    sent = await graph_stub.wait_for_async(3, timeout=30)
+    assert [request.text for request in sent] == [
+        "Who should we call back?",
+        "Still there?",
+        "Who should we call back?",
+    ]
+    assert (await app_runtime.sweeper.sweep_once(grace_seconds=0)).timers == 0

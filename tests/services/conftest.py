@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
 
 
 @pytest.fixture(params=["sql-sqlite", "sql-postgres", "redis-postgres"])

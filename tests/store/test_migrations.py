@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from convoflow.store import accounts, migrate, templates
+from convoflow.store.database import create_engine, create_session_factory
+from convoflow.store.models import Base, ConversationStateRow
+from convoflow.store.types import utcnow
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
@@ -20,9 +25,6 @@ from tests.support.databases import (
     recreate_postgres_database,
     require_service,
 )
-
-from convoflow.store import migrate
-from convoflow.store.models import Base
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -102,3 +104,64 @@ def test_offline_sql_prints_full_postgres_ddl() -> None:
     assert "USING gin (trigger_keywords)" in ddl
     assert "TEXT[]" in ddl
     assert "CREATE UNIQUE INDEX uq_workflow_templates_owner_name_latest" in ddl
+
+
+async def _timer_schema(url: str) -> tuple[set[str], set[str], int]:
+    """The timer columns and index on conversation_state, and how many rows it holds."""
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+
+        def read(sync: Any) -> tuple[set[str], set[str]]:
+            inspector = inspect(sync)
+            columns = {column["name"] for column in inspector.get_columns("conversation_state")}
+            indexes = {index["name"] for index in inspector.get_indexes("conversation_state")}
+            return {c for c in columns if c.startswith("timer_")}, {
+                i for i in indexes if i and "timer" in i
+            }
+
+        columns, indexes = await connection.run_sync(read)
+        rows = (await connection.execute(text("SELECT count(*) FROM conversation_state"))).scalar()
+    await engine.dispose()
+    return columns, indexes, int(rows or 0)
+
+
+async def test_step_timer_migration_reverts_and_reapplies_keeping_conversations(
+    scratch_url: str,
+) -> None:
+    import asyncio
+
+    await migrate.upgrade_async(scratch_url)
+    engine = create_engine(scratch_url)
+    async with create_session_factory(engine).begin() as session:
+        owner = await accounts.create_user(session, username="owner")
+        template = await templates.create_template(
+            session,
+            owner_id=owner.id,
+            definition={
+                "template_name": "menu",
+                "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "end"}]},
+            },
+        )
+        now = utcnow()
+        session.add(
+            ConversationStateRow(
+                owner_id=owner.id,
+                phone_number="15550001111",
+                conversation_flow="menu",
+                current_step="a",
+                context={},
+                template_id=template.id,
+                expires_at=now,
+                timer_id="a@x",
+                timer_due_at=now,
+            )
+        )
+    await engine.dispose()
+    timer_index = {"ix_conversation_state_timer_due_at"}
+    assert await _timer_schema(scratch_url) == ({"timer_id", "timer_due_at"}, timer_index, 1)
+
+    await asyncio.to_thread(migrate.downgrade, scratch_url, "0001")
+    assert await _timer_schema(scratch_url) == (set(), set(), 1)
+
+    await migrate.upgrade_async(scratch_url)
+    assert await _timer_schema(scratch_url) == ({"timer_id", "timer_due_at"}, timer_index, 1)

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
 from convoflow.store import accounts, templates
-from convoflow.store.models import ConversationState
+from convoflow.store.models import ConversationStateRow
 from convoflow.store.types import utcnow
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +35,7 @@ async def add_state(runtime: Runtime, phone: str, flow: str, step: str, ttl: int
         template = await templates.find_latest(session, owner_id=owner.id, name=flow)
         assert template is not None
         session.add(
-            ConversationState(
+            ConversationStateRow(
                 owner_id=owner.id,
                 phone_number=phone,
                 conversation_flow=flow,

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
+
+from convoflow.runtime import Runtime
+from convoflow.services.access.callers import Caller
+from convoflow.services.templates.ratings import rate_template
+from convoflow.store import accounts, migrate, templates
+from convoflow.store.models import WorkflowTemplate
 from tests.conftest import make_settings
 from tests.support.databases import (
     POSTGRES_HOST,
@@ -18,12 +24,6 @@ from tests.support.databases import (
     recreate_postgres_database,
     require_service,
 )
-
-from convoflow.runtime import Runtime
-from convoflow.services.access.callers import Caller
-from convoflow.services.templates.ratings import rate_template
-from convoflow.store import accounts, migrate, templates
-from convoflow.store.models import WorkflowTemplate
 
 BEFORE = "0001"
 GREETING = {

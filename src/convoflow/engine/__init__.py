@@ -35,6 +35,7 @@ from .outcome import (
     HttpCall,
     OutboundMessage,
     Outcome,
+    Timer,
 )
 from .problems import Problem, TemplateInvalid
 from .render import render
@@ -67,6 +68,7 @@ __all__ = [
     "TemplateInvalid",
     "TextReceived",
     "Timeout",
+    "Timer",
     "accepts",
     "advance",
     "coerce_state_data",

@@ -14,6 +14,10 @@ modified, and no event on a valid template and state raises. The rules:
 * ``http`` waits for the :class:`EffectResult` carrying its effect id; ``handoff`` waits for
   :class:`Release`. A state that points at a step which no longer waits (the template
   changed) restarts the flow, keeping the variables.
+* Stopping at a step with a ``timeout`` arms the state's :class:`~.outcome.Timer`, due that
+  long after ``now``; any answer (even one re-asked) re-arms it, moving on replaces or
+  clears it. A :class:`Timeout` naming the current timer at or after its due time goes to
+  ``on_timeout``; any other Timeout changes nothing.
 """
 
 from __future__ import annotations
@@ -32,10 +36,20 @@ from .events import (
     Release,
     Start,
     TextReceived,
+    Timeout,
 )
 from .outcome import ConversationState, FlowStatus, Outcome
 from .runner import Run
-from .steps import AskStep, ButtonsStep, CollectStep, HandoffStep, HttpStep, ListStep, Step
+from .steps import (
+    AskStep,
+    ButtonsStep,
+    CollectStep,
+    HandoffStep,
+    HttpStep,
+    ListStep,
+    Step,
+    TimedWait,
+)
 from .template import Template
 
 CUSTOMER_INPUT = (TextReceived, ChoiceReceived, MediaReceived, LocationReceived)
@@ -52,14 +66,14 @@ def advance(
 ) -> Outcome:
     """Move one conversation by one event and say what follows (see the module docstring).
 
-    ``now`` is accepted for timers and never read from a clock; ``contact`` supplies
-    ``{{contact.name}}`` and ``{{contact.phone}}``.
+    ``now`` arms step timers and tells whether a :class:`Timeout` is due; it is never read
+    from a clock. ``contact`` supplies ``{{contact.name}}`` and ``{{contact.phone}}``.
     """
     contact_fields = contact if contact is not None else _NO_CONTACT
     try:
-        return _advance(template, state, event, contact_fields)
+        return _advance(template, state, event, now, contact_fields)
     except Exception as exc:  # a bug must not take the conversation down with it
-        run = Run(template, {}, contact_fields, [])
+        run = Run(template, {}, contact_fields, [], now=now)
         return run.fail("", template.texts.effect_failed, f"internal error: {exc!r}")
 
 
@@ -67,19 +81,21 @@ def _advance(
     template: Template,
     state: ConversationState | None,
     event: Event,
+    now: datetime,
     contact: Mapping[str, str],
 ) -> Outcome:
     if isinstance(event, Start):
-        return Run(template, _starting_variables(template, event.variables), contact, []).run_from(
-            template.start
-        )
+        variables = _starting_variables(template, event.variables)
+        return Run(template, variables, contact, [], now=now).run_from(template.start)
     if state is None:
         if isinstance(event, CUSTOMER_INPUT):
             variables = _starting_variables(template, {})
-            return Run(template, variables, contact, []).run_from(template.start)
+            return Run(template, variables, contact, [], now=now).run_from(template.start)
         return Outcome(FlowStatus.FAILED, None, error="no conversation to resume")
-    run = Run(template, dict(state.variables), contact, list(state.history))
+    run = Run(template, dict(state.variables), contact, list(state.history), now=now)
     step = run.compiled.step(state.current_step)
+    if isinstance(event, Timeout):  # before the restart below: a timer never restarts a flow
+        return _time_out(run, state, step, event, now)
     waits_for_effect = isinstance(step, HttpStep)
     if step is None or not step.waits or waits_for_effect != (state.waiting_effect is not None):
         outcome = run.run_from(template.start)
@@ -99,13 +115,41 @@ def _starting_variables(template: Template, given: Mapping[str, Any]) -> dict[st
 
 
 def _unchanged(run: Run, state: ConversationState, status: FlowStatus, error: str = "") -> Outcome:
+    """Keep waiting where the state is, with its retries, effect and timer as they were."""
     return run.outcome(
         status,
         state.current_step,
         retries=state.retries,
         waiting_effect=state.waiting_effect,
+        timer=state.timer,
         error=error,
     )
+
+
+def _waiting_status(step: Step | None) -> FlowStatus:
+    """What a conversation resting at ``step`` waits for."""
+    if isinstance(step, HttpStep):
+        return FlowStatus.WAITING_EFFECT
+    if isinstance(step, HandoffStep):
+        return FlowStatus.HANDOFF
+    return FlowStatus.WAITING_INPUT
+
+
+def _time_out(
+    run: Run, state: ConversationState, step: Step | None, event: Timeout, now: datetime
+) -> Outcome:
+    """Give up waiting at ``step`` and go to its ``on_timeout``, if the timer is due."""
+    timer = state.timer
+    if timer is None or timer.id != event.timer_id or timer.step_id != state.current_step:
+        return _unchanged(run, state, _waiting_status(step), "stale timer")
+    if not timer.is_due(now):
+        return _unchanged(run, state, _waiting_status(step), "timer not due yet")
+    if not isinstance(step, TimedWait) or step.on_timeout is None:
+        outcome = _unchanged(run, state, _waiting_status(step), "step has no on_timeout")
+        if outcome.state is not None:
+            outcome.state.timer = None  # nowhere to go: keep waiting, without the timer
+        return outcome
+    return run.run_from(step.on_timeout)
 
 
 def _typed_text(event: Event) -> str | None:
@@ -234,6 +278,6 @@ def accepts(template: Template, state: ConversationState | None, event: Event) -
         if isinstance(event, ChoiceReceived):
             return menu.match_choice(event.choice_id, event.title) is not None
         return text is not None and menu.match(text) is not None
-    run = Run(template, dict(state.variables), _NO_CONTACT, [])
+    run = Run(template, dict(state.variables), _NO_CONTACT, [])  # no now: arms no timer
     field, _, parsed = _parse_field(run, step, event)
     return field is not None and parsed.error is None

@@ -7,11 +7,11 @@ a pydantic attribute lookup.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .fields import FieldSpec
 from .menus import Menu, MenuOption
-from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step
+from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step, TimedWait
 
 Sections = tuple[tuple[str, tuple[MenuOption, ...]], ...]
 """A list step's sections: (title, options) pairs."""
@@ -19,7 +19,10 @@ Sections = tuple[tuple[str, tuple[MenuOption, ...]], ...]
 
 @dataclass(frozen=True, slots=True)
 class CompiledTemplate:
-    """Step index, option tables, collect fields and retry limits of one template."""
+    """Step index, option tables, collect fields, retry limits and timeouts of one template.
+
+    ``timeouts`` maps a step with both ``timeout`` and ``on_timeout`` to its seconds.
+    """
 
     index: Mapping[str, Step]
     menus: Mapping[str, Menu]
@@ -28,6 +31,7 @@ class CompiledTemplate:
     retries: Mapping[str, int]
     default_retries: int
     cancel_words: frozenset[str]
+    timeouts: Mapping[str, float] = field(default_factory=dict)
 
     def step(self, step_id: str | None) -> Step | None:
         """The step called ``step_id``, or None."""
@@ -55,11 +59,16 @@ def compile_template(
     sections: dict[str, Sections] = {}
     collect_fields: dict[str, tuple[str, ...]] = {}
     retries: dict[str, int] = {}
+    timeouts: dict[str, float] = {}
     for step in steps:
         index.setdefault(step.id, step)
         if step.waits:
             own = getattr(step, "max_retries", None)
             retries[step.id] = max_retries if own is None else own
+        if isinstance(step, TimedWait) and step.on_timeout is not None:
+            seconds = step.timeout_seconds
+            if seconds is not None:
+                timeouts.setdefault(step.id, seconds)
         if isinstance(step, ButtonsStep):
             menus[step.id] = Menu.of(MenuOption(b.id, b.label, b.next) for b in step.buttons)
         elif isinstance(step, ListStep):
@@ -76,5 +85,5 @@ def compile_template(
             collect_fields[step.id] = tuple(name for name in wanted if name in state_schema)
     cancel_words = frozenset(word.strip().casefold() for word in cancel_keywords)
     return CompiledTemplate(
-        index, menus, sections, collect_fields, retries, max_retries, cancel_words
+        index, menus, sections, collect_fields, retries, max_retries, cancel_words, timeouts
     )

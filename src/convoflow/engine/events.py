@@ -64,7 +64,13 @@ class EffectResult:
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
-    """The conversation's timer fired (reserved for step timeouts)."""
+    """A waiting step's timer ran out; ``timer_id`` is the ``Timer.id`` it was armed with.
+
+    A Timeout whose id is not the state's current timer, or that comes before the due
+    time, is stale and changes nothing.
+    """
+
+    timer_id: str
 
 
 @dataclass(frozen=True, slots=True)

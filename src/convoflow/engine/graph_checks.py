@@ -3,7 +3,8 @@
 * every ``next`` (and ``on_failure``, branch, option) names an existing step;
 * every step is reachable from ``start``;
 * no cycle runs without waiting (message → condition → message ... would never stop);
-* ``collect`` steps have fields to ask; an ``api_call`` end action has an endpoint.
+* ``collect`` steps have fields to ask; an ``api_call`` end action has an endpoint;
+* a step's ``timeout`` and ``on_timeout`` come together.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from .problems import Problem
-from .steps import CollectStep, Step
+from .steps import CollectStep, Step, TimedWait
 from .template import Template
 
 TERMINAL_TYPES = frozenset({"end", "connect"})
@@ -151,6 +152,25 @@ def end_action_problems(template: Template) -> list[Problem]:
     return problems
 
 
+def timer_problems(template: Template) -> list[Problem]:
+    """A ``timeout`` needs an ``on_timeout`` to go to, and ``on_timeout`` needs a ``timeout``.
+
+    There is no default route: whether no answer means a reminder, closing the case or a
+    hand-off is the author's decision, so it must be written down.
+    """
+    problems = []
+    for step in template.steps:
+        if not isinstance(step, TimedWait):
+            continue
+        if step.timeout is not None and step.on_timeout is None:
+            message = "required when timeout is set: the step to go to when no answer comes"
+            problems.append(Problem(step.id, "on_timeout", message))
+        if step.on_timeout is not None and step.timeout is None:
+            message = "required when on_timeout is set: how long to wait (90, 30s, 30m, 2h, 1d)"
+            problems.append(Problem(step.id, "timeout", message))
+    return problems
+
+
 def graph_problems(template: Template) -> list[Problem]:
     """All shape checks, in a stable order."""
     return [
@@ -159,4 +179,5 @@ def graph_problems(template: Template) -> list[Problem]:
         *loops_without_wait(template),
         *collect_problems(template),
         *end_action_problems(template),
+        *timer_problems(template),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,13 +19,46 @@ class FlowStatus(StrEnum):
     CANCELLED = "cancelled"  # the customer cancelled
 
 
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A waiting step's timeout: at ``due_at`` the step gives up waiting.
+
+    Armed by the engine when the conversation stops at a step with a ``timeout`` (due
+    ``timeout`` after the ``now`` of that advance) and delivered back as
+    ``Timeout(timer.id)``. The id names this arming, so a Timeout meant for an earlier
+    wait is recognised as stale.
+    """
+
+    step_id: str
+    due_at: datetime
+
+    @property
+    def id(self) -> str:
+        """``<step id>@<due time>``: unique per arming of a step."""
+        return f"{self.step_id}@{self.due_at.isoformat()}"
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether the timer has run out at ``now``."""
+        return now >= self.due_at
+
+    def to_json(self) -> dict[str, str]:
+        """Serialise for storage."""
+        return {"step_id": self.step_id, "due_at": self.due_at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Timer:
+        """Load what :meth:`to_json` stored."""
+        return cls(step_id=str(data["step_id"]), due_at=datetime.fromisoformat(data["due_at"]))
+
+
 @dataclass(slots=True)
 class ConversationState:
     """Where one customer stands in one template.
 
     ``variables`` holds what the flow collected and set (rendered as ``{{name}}``);
     ``retries`` counts invalid answers at ``current_step``; ``waiting_effect`` names the
-    effect an ``http`` step waits for. The service persists this as the ``context`` JSON.
+    effect an ``http`` step waits for; ``timer`` is the waiting step's timeout, if it has
+    one. The service persists this as the ``context`` JSON.
     """
 
     template_name: str
@@ -33,6 +67,7 @@ class ConversationState:
     retries: int = 0
     waiting_effect: str | None = None
     history: list[str] = field(default_factory=list)
+    timer: Timer | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for storage."""
@@ -43,6 +78,7 @@ class ConversationState:
             "retries": self.retries,
             "waiting_effect": self.waiting_effect,
             "history": self.history,
+            "timer": self.timer.to_json() if self.timer is not None else None,
         }
 
     @classmethod
@@ -55,6 +91,7 @@ class ConversationState:
             retries=int(data.get("retries") or 0),
             waiting_effect=data.get("waiting_effect"),
             history=list(data.get("history") or []),
+            timer=Timer.from_json(data["timer"]) if data.get("timer") else None,
         )
 
 

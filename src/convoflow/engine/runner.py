@@ -8,6 +8,7 @@ precomputed by :class:`Template`; no model is built here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import messages
@@ -20,6 +21,7 @@ from .outcome import (
     HttpCall,
     OutboundMessage,
     Outcome,
+    Timer,
 )
 from .render import render, render_value
 from .steps import (
@@ -48,7 +50,11 @@ Continue = str | None
 
 
 class Run:
-    """The working state of one advance: variables, history and what to send."""
+    """The working state of one advance: variables, history and what to send.
+
+    ``now`` is the advance's time, from which step timers are armed; None (only checking
+    whether an answer fits) arms none.
+    """
 
     __slots__ = (
         "compiled",
@@ -56,6 +62,7 @@ class Run:
         "effects",
         "history",
         "messages",
+        "now",
         "template",
         "variables",
         "visited",
@@ -67,12 +74,15 @@ class Run:
         variables: dict[str, Any],
         contact: Mapping[str, str],
         history: list[str],
+        *,
+        now: datetime | None = None,
     ) -> None:
         self.template = template
         self.compiled = template.compiled
         self.variables = variables
         self.contact = contact
         self.history = history
+        self.now = now
         self.messages: list[OutboundMessage] = []
         self.effects: list[HttpCall | EndAction] = []
         self.visited: list[str] = []
@@ -86,13 +96,20 @@ class Run:
         *,
         retries: int = 0,
         waiting_effect: str | None = None,
+        timer: Timer | None = None,
         **extra: Any,
     ) -> Outcome:
         """Close the run; ``at_step`` None means the conversation is over."""
         state = None
         if at_step is not None:
             state = ConversationState(
-                self.template.name, at_step, self.variables, retries, waiting_effect, self.history
+                self.template.name,
+                at_step,
+                self.variables,
+                retries,
+                waiting_effect,
+                self.history,
+                timer,
             )
         return Outcome(
             status,
@@ -166,10 +183,21 @@ class Run:
         return self.fail(last, self.template.texts.failed, "too many steps without waiting")
 
     def waiting(self, step_id: str, *, retries: int = 0, input_rejected: bool = False) -> Outcome:
-        """Stop and wait for the customer's answer at ``step_id``."""
+        """Stop and wait for the customer's answer at ``step_id`` (its timer starts now)."""
         return self.outcome(
-            FlowStatus.WAITING_INPUT, step_id, retries=retries, input_rejected=input_rejected
+            FlowStatus.WAITING_INPUT,
+            step_id,
+            retries=retries,
+            input_rejected=input_rejected,
+            timer=self.timer_for(step_id),
         )
+
+    def timer_for(self, step_id: str) -> Timer | None:
+        """A fresh timer for waiting at ``step_id``: due its ``timeout`` from now, if any."""
+        seconds = self.compiled.timeouts.get(step_id)
+        if self.now is None or seconds is None:
+            return None
+        return Timer(step_id, self.now + timedelta(seconds=seconds))
 
     def missing_field(self, step: CollectStep) -> str | None:
         """The first field the collect step still needs, or None."""
@@ -305,7 +333,7 @@ def _connect(run: Run, step: ConnectStep) -> Outcome:
 
 def _handoff(run: Run, step: HandoffStep) -> Outcome:
     run.say(step.text, step.id)
-    return run.outcome(FlowStatus.HANDOFF, step.id)
+    return run.outcome(FlowStatus.HANDOFF, step.id, timer=run.timer_for(step.id))
 
 
 def _end(run: Run, step: EndStep) -> Outcome:

@@ -3,8 +3,10 @@
 Every step has an ``id`` and may carry the builder's canvas ``position``. A missing ``next``
 ends the flow (as if an ``end`` step without text followed). Steps that wait for the
 customer (:data:`WAITING_TYPES`) may set ``max_retries``; the template's value applies
-otherwise. Size limits are not enforced here but by :mod:`.validation` (with WhatsApp's
-numbers in the message) and defensively when messages are built.
+otherwise. The steps that wait for a person (:data:`TIMED_TYPES`) may also set a
+``timeout`` and the step to go to when it passes, ``on_timeout``. Size limits are not
+enforced here but by :mod:`.validation` (with WhatsApp's numbers in the message) and
+defensively when messages are built.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from . import limits
+from .durations import duration_seconds
 from .fields import VARIABLE_NAME, AnswerRules, InputType
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
@@ -52,6 +62,35 @@ class NextStep(StepBase):
         return [("next", self.next)]
 
 
+class TimedWait(BaseModel):
+    """A wait that may run out: after ``timeout`` without an answer, go to ``on_timeout``.
+
+    ``timeout`` is seconds (``90``) or a duration text (``30s``, ``30m``, ``2h``, ``1d``),
+    kept as written; both fields go together (see :mod:`.graph_checks`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout: int | float | str | None = None
+    on_timeout: StepId | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _readable_duration(cls, value: Any) -> Any:
+        if value is not None:
+            duration_seconds(value)
+        return value
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """The timeout in seconds, or None when the step has none."""
+        return None if self.timeout is None else duration_seconds(self.timeout)
+
+    def timer_edges(self) -> list[Edge]:
+        """The ``on_timeout`` edge, when there is one."""
+        return [] if self.on_timeout is None else [("on_timeout", self.on_timeout)]
+
+
 class MessageStep(NextStep):
     """Send a text message."""
 
@@ -70,7 +109,7 @@ class ButtonOption(BaseModel):
     next: StepId | None = None
 
 
-class InteractiveStep(StepBase):
+class InteractiveStep(StepBase, TimedWait):
     """Fields shared by the menus the customer answers by tapping."""
 
     text: Text
@@ -95,8 +134,9 @@ class ButtonsStep(InteractiveStep):
     button: Label = "Options"
 
     def edges(self) -> list[Edge]:
-        """One edge per button."""
-        return [(f"buttons[{i}].next", option.next) for i, option in enumerate(self.buttons)]
+        """One edge per button, then ``on_timeout``."""
+        options = [(f"buttons[{i}].next", option.next) for i, option in enumerate(self.buttons)]
+        return [*options, *self.timer_edges()]
 
 
 class ListRow(BaseModel):
@@ -127,12 +167,13 @@ class ListStep(InteractiveStep):
     sections: list[ListSection] = Field(min_length=1)
 
     def edges(self) -> list[Edge]:
-        """One edge per row."""
-        return [
+        """One edge per row, then ``on_timeout``."""
+        rows = [
             (f"sections[{s}].rows[{r}].next", row.next)
             for s, section in enumerate(self.sections)
             for r, row in enumerate(section.rows)
         ]
+        return [*rows, *self.timer_edges()]
 
 
 class MediaStep(NextStep):
@@ -172,7 +213,7 @@ class TemplateStep(NextStep):
     parameters: list[str] = Field(default_factory=list)
 
 
-class AskStep(NextStep, AnswerRules):
+class AskStep(NextStep, AnswerRules, TimedWait):
     """Ask one typed question and store the answer under ``field``.
 
     ``input`` is the answer type; ``options``, ``pattern``, ``min``, ``max`` and ``error``
@@ -190,8 +231,12 @@ class AskStep(NextStep, AnswerRules):
     def _input_kind(self) -> str:
         return self.input
 
+    def edges(self) -> list[Edge]:
+        """``next``, then ``on_timeout``."""
+        return [*super().edges(), *self.timer_edges()]
 
-class CollectStep(NextStep):
+
+class CollectStep(NextStep, TimedWait):
     """Ask, in turn, each missing field of the template's ``state_schema``.
 
     ``fields`` limits and orders the fields (default: every required field, in schema
@@ -204,6 +249,10 @@ class CollectStep(NextStep):
     max_retries: int | None = Field(default=None, ge=0, le=20)
 
     waits: ClassVar[bool] = True
+
+    def edges(self) -> list[Edge]:
+        """``next``, then ``on_timeout``."""
+        return [*super().edges(), *self.timer_edges()]
 
 
 ConditionOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists", "matches"]
@@ -287,13 +336,20 @@ class ConnectStep(StepBase):
     template: Text
 
 
-class HandoffStep(NextStep):
-    """Send ``text`` and pause the bot until a human agent releases the conversation."""
+class HandoffStep(NextStep, TimedWait):
+    """Send ``text`` and pause the bot until a human agent releases the conversation.
+
+    A ``timeout`` here runs out when no agent released the conversation in time.
+    """
 
     type: Literal["handoff"]
     text: Text = "A member of our team will reply here shortly."
 
     waits: ClassVar[bool] = True
+
+    def edges(self) -> list[Edge]:
+        """``next``, then ``on_timeout``."""
+        return [*super().edges(), *self.timer_edges()]
 
 
 class EndStep(StepBase):
@@ -345,3 +401,6 @@ STEP_TYPES: tuple[str, ...] = (
 )
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document"})
 WAITING_TYPES = frozenset({"buttons", "list", "ask", "collect", "handoff", "http"})
+TIMED_TYPES = frozenset({"buttons", "list", "ask", "collect", "handoff"})
+"""Steps that wait for a person and so may set ``timeout``/``on_timeout`` (not ``http``,
+whose ``timeout`` bounds its request)."""

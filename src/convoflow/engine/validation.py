@@ -21,6 +21,7 @@ from .graph_checks import (
     end_action_problems,
     graph_problems,
     loops_without_wait,
+    timer_problems,
 )
 from .importers import parse_document, to_native
 from .problems import Problem, TemplateInvalid, problems_from_validation_error
@@ -95,6 +96,7 @@ def _partial_checks(template: Template, step_ids: set[str]) -> list[Problem]:
         *loops_without_wait(template),
         *collect_problems(template),
         *end_action_problems(template),
+        *timer_problems(template),
         *limit_problems(template),
     ]
 

@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
-__all__ = ["DELIVER_OUTBOX", "HANDLE_CUSTOMER", "RUN_EFFECT", "Dispatcher"]
+__all__ = ["DELIVER_OUTBOX", "FIRE_TIMER", "HANDLE_CUSTOMER", "RUN_EFFECT", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
 
 HANDLE_CUSTOMER = "convoflow.handle_customer"
 DELIVER_OUTBOX = "convoflow.deliver_outbox"
 RUN_EFFECT = "convoflow.run_effect"
+FIRE_TIMER = "convoflow.fire_timer"
 
 
 class Dispatcher:
@@ -41,6 +42,11 @@ class Dispatcher:
         """These effect rows are due: run them."""
         for effect_row_id in effect_row_ids:
             await self._kick(RUN_EFFECT, effect_row_id)
+
+    async def fire_timers(self, conversations: Iterable[tuple[str, str]]) -> None:
+        """Each (owner, customer) has a step timer that ran out: fire it."""
+        for owner_id, customer in conversations:
+            await self._kick(FIRE_TIMER, owner_id, customer)
 
     async def _kick(self, task_name: str, *args: str) -> None:
         kicker: AsyncKicker[..., None] = AsyncKicker(

@@ -8,6 +8,8 @@ Each pass looks in the database for
   that nobody picked up → ``deliver_outbox``;
 * effects that are due: retries, lost first attempts, and ``running`` rows whose runner
   died (their lease ran out) → ``run_effect`` (only kinds this version can run);
+* conversations whose step timer is due (in the session store's timer index)
+  → ``fire_timer``;
 * expired ``conversation_state`` rows → deleted; their instances still ``active`` or
   ``waiting`` become ``cancelled`` with the error "conversation expired";
 * delivery statuses kept for a wamid that never showed up (older than
@@ -37,6 +39,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.effects import ATTEMPT_RUNNERS
 from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
+from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.early_statuses import purge_early_statuses
 from convoflow.sessions.states import ConversationStates
 from convoflow.store.models import (
@@ -59,13 +62,14 @@ Work = TypeVar("Work")
 
 @dataclass(slots=True)
 class SweepReport:
-    """How much one pass found (and kicked, for the first three)."""
+    """How much one pass found (and kicked, for all but ``expired``)."""
 
     inbound: int = 0
     outbound: int = 0
     effects: int = 0
     expired: int = 0
     purged_statuses: int = 0
+    timers: int = 0
 
 
 class Sweeper:
@@ -78,6 +82,7 @@ class Sweeper:
         dispatcher: Dispatcher,
         redis: Redis | None = None,
         states: ConversationStates | None = None,
+        timers: StepTimers | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
@@ -85,11 +90,17 @@ class Sweeper:
         self.dispatcher = dispatcher
         self.redis = redis
         self.states = states
+        self.timers = timers
         self._kicked: dict[str, float] = {}
 
-    async def sweep_once(self, *, grace_seconds: float = GRACE_SECONDS) -> SweepReport:
-        """One pass; ``grace_seconds=0`` (the start-up pass) takes everything pending."""
-        now = self.clock.now()
+    async def sweep_once(
+        self, *, grace_seconds: float = GRACE_SECONDS, now: datetime | None = None
+    ) -> SweepReport:
+        """One pass; ``grace_seconds=0`` (the start-up pass) takes everything pending.
+
+        ``now`` (default: the clock) is when the pass looks.
+        """
+        now = self.clock.now() if now is None else now
         settled_before = now - timedelta(seconds=grace_seconds)
         report = SweepReport()
         async with self.sessions() as session:
@@ -104,9 +115,10 @@ class Sweeper:
         for owner_id, customer in (await self._not_recently_kicked(outbound)).values():
             await self.dispatcher.deliver(owner_id, customer)
         await self.dispatcher.run_effects((await self._not_recently_kicked(effects)).values())
+        report.timers = await self._kick_due_timers(now)
         report.expired = await self._expire_states(now)
         report.purged_statuses = await self._purge_early_statuses(now)
-        if report.inbound or report.outbound or report.effects or report.expired:
+        if report.inbound or report.outbound or report.effects or report.expired or report.timers:
             logger.info("sweep: %s", report)
         return report
 
@@ -182,6 +194,20 @@ class Sweeper:
             .limit(BATCH_SIZE)
         )
         return {f"fx:{row.id}:{row.next_attempt_at.timestamp()}": row.id for row in rows}
+
+    async def _kick_due_timers(self, now: datetime) -> int:
+        """Kick ``fire_timer`` for each conversation whose step timer is due; how many."""
+        if self.timers is None:
+            return 0
+        due = {
+            f"timer:{timer.owner_id}:{timer.customer}:{timer.due_at.timestamp()}": (
+                timer.owner_id,
+                timer.customer,
+            )
+            for timer in await self.timers.due(now=now)
+        }
+        await self.dispatcher.fire_timers((await self._not_recently_kicked(due)).values())
+        return len(due)
 
     async def _not_recently_kicked(self, work: dict[str, Work]) -> dict[str, Work]:
         """The part of ``work`` (keyed by kick key) not kicked in the last few seconds."""

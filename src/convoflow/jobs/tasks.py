@@ -9,6 +9,8 @@ task                           work
 ``convoflow.deliver_outbox``   deliver the customer's due outbox rows
 ``convoflow.run_effect``       attempt one effect; on a final result feed it back, deliver
                                the replies it produced and kick the effects that followed
+``convoflow.fire_timer``       fire the conversation's step timer if it is due, deliver what
+                               it sent, kick the effects that followed
 =============================  ==============================================================
 
 Each job is idempotent, so a repeated or concurrent job changes nothing.
@@ -26,11 +28,18 @@ from taskiq import AsyncBroker
 from convoflow.channels.whatsapp.graph import GraphClient
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.outcome import FlowStatus
-from convoflow.jobs.dispatcher import DELIVER_OUTBOX, HANDLE_CUSTOMER, RUN_EFFECT, Dispatcher
+from convoflow.jobs.dispatcher import (
+    DELIVER_OUTBOX,
+    FIRE_TIMER,
+    HANDLE_CUSTOMER,
+    RUN_EFFECT,
+    Dispatcher,
+)
 from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.sender import OutboxSender
+from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.workflows.effect_results import ResultContext
 from convoflow.services.workflows.instances import pending_effects
@@ -59,14 +68,18 @@ class JobHandlers:
         effects: EffectRunner,
         dispatcher: Dispatcher,
         read_receipts: ReadReceipts,
+        timers: StepTimers | None = None,
         concurrency: int = DEFAULT_JOB_CONCURRENCY,
+        clock: Clock = SystemClock(),
     ) -> None:
+        self.clock = clock
         self.sessions = sessions
         self.processor = processor
         self.sender = sender
         self.effects = effects
         self.dispatcher = dispatcher
         self.read_receipts = read_receipts
+        self.timers = timers
         self._slots = asyncio.Semaphore(concurrency)
 
     @classmethod
@@ -84,6 +97,7 @@ class JobHandlers:
         end_action_secret: str,
         sender_unconfigured: str = "",
         mark_read: bool = False,
+        timers: StepTimers | None = None,
         clock: Clock = SystemClock(),
     ) -> JobHandlers:
         """Wire the sender, the effect runner and the read receipts for one process.
@@ -112,6 +126,8 @@ class JobHandlers:
             effects=effects,
             dispatcher=dispatcher,
             read_receipts=ReadReceipts(graph=graph, enabled=mark_read, clock=clock),
+            timers=timers,
+            clock=clock,
         )
 
     def limit_concurrency(self, jobs: int) -> None:
@@ -153,13 +169,26 @@ class JobHandlers:
             effect_ids = await self._pending_effects(fed_back.instance_ids)
         await self.dispatcher.run_effects(effect_ids)
 
+    async def fire_timer(self, owner_id: str, customer: str) -> None:
+        """Fire the conversation's step timer if it is due now; deliver what it sent."""
+        if self.timers is None:
+            return
+        async with self._slots:
+            turn = await self.timers.fire(owner_id, customer, now=self.clock.now())
+            if turn is None:
+                return
+            await self.sender.deliver_customer(owner_id, customer)
+            instance_ids = [turn.instance_id] if turn.instance_id is not None else []
+            effect_ids = await self._pending_effects(instance_ids)
+        await self.dispatcher.run_effects(effect_ids)
+
     async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
         async with self.sessions() as session:
             return await pending_effects(session, instance_ids)
 
 
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
-    """Register the three jobs on ``broker`` under their stable names."""
+    """Register the jobs on ``broker`` under their stable names."""
 
     # taskiq renames the functions it registers, so each task is a function of its own.
     async def handle_customer(owner_id: str, customer: str) -> None:
@@ -171,6 +200,10 @@ def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
     async def run_effect(effect_row_id: str) -> None:
         await handlers.run_effect(effect_row_id)
 
+    async def fire_timer(owner_id: str, customer: str) -> None:
+        await handlers.fire_timer(owner_id, customer)
+
     broker.register_task(handle_customer, task_name=HANDLE_CUSTOMER)
     broker.register_task(deliver_outbox, task_name=DELIVER_OUTBOX)
     broker.register_task(run_effect, task_name=RUN_EFFECT)
+    broker.register_task(fire_timer, task_name=FIRE_TIMER)

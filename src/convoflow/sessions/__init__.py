@@ -1,5 +1,5 @@
 """Conversation-state stores (SQL, Redis) behind one contract, and per-conversation locks."""
 
-from convoflow.sessions.base import ConversationLocks, LiveConversation
+from convoflow.sessions.base import ConversationLocks, DueTimer, LiveConversation
 
-__all__ = ["ConversationLocks", "LiveConversation"]
+__all__ = ["ConversationLocks", "DueTimer", "LiveConversation"]

@@ -12,6 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.engine.outcome import ConversationState
 
 
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    """A conversation whose waiting step's timer has run out, as a store's index lists it.
+
+    ``timer_id`` is the timer the index saw (None when the index does not keep it); the
+    firing re-reads the state under the conversation lock before acting on it.
+    """
+
+    owner_id: str
+    customer: str
+    due_at: datetime
+    timer_id: str | None = None
+
+
 @dataclass(slots=True)
 class LiveConversation:
     """A customer's live conversation: the engine state plus what pins it.

@@ -1,22 +1,33 @@
-"""Conversation state in Redis: key ``flow_session:{owner}:{customer}``, TTL = session TTL."""
+"""Conversation state in Redis: key ``flow_session:{owner}:{customer}``, TTL = session TTL.
+
+Two sorted sets are written in the same MULTI as the state, so they never disagree with it:
+``flow_session_expiry`` notes when each conversation expires (the sweeper cancels the
+instance of one that Redis let expire), and ``flow_session_timers`` indexes step timers (the
+member names the conversation, ``["owner", "customer"]`` as JSON; the score is the due time
+in Unix seconds). A timer member whose state expired is dropped when it comes due
+(:meth:`RedisSessionStore.forget_timer`).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from convoflow.engine.outcome import ConversationState as EngineState
-from convoflow.sessions.base import LiveConversation
+from convoflow.sessions.base import DueTimer, LiveConversation
 
 KEY_PREFIX = "flow_session"
 #: Sorted set of live conversations by expiry time (member ``owner|customer|instance``), so
 #: the sweeper can cancel the instance of a conversation whose key Redis let expire.
 EXPIRY_KEY = "flow_session_expiry"
 _SEPARATOR = "|"
+#: Sorted set of conversations with a step timer by due time (member: ``["owner", "customer"]``
+#: as JSON), so the sweeper finds due timers without scanning the states.
+TIMERS_KEY = "flow_session_timers"
 
 
 def session_key(owner_id: str, customer: str) -> str:
@@ -38,6 +49,11 @@ def _expiry_member(conversation: LiveConversation) -> str:
     return _SEPARATOR.join(
         (conversation.owner_id, conversation.customer, conversation.instance_id or "")
     )
+
+
+def timer_member(owner_id: str, customer: str) -> str:
+    """A conversation's member in :data:`TIMERS_KEY` (JSON: customer keys may hold ``:``)."""
+    return json.dumps([owner_id, customer])
 
 
 def _encode(conversation: LiveConversation) -> str:
@@ -84,10 +100,13 @@ class RedisSessionStore:
         return conversation if conversation.expires_at > now else None
 
     async def save(self, conversation: LiveConversation) -> None:
-        """Write with a TTL ending at ``expires_at``, and note when it expires."""
+        """Write with a TTL ending at ``expires_at``; note when it expires and index its timer
+        in the same MULTI."""
         ttl_ms = int(
             (conversation.expires_at - conversation.last_interaction).total_seconds() * 1000
         )
+        member = timer_member(conversation.owner_id, conversation.customer)
+        timer = conversation.state.timer
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(
                 session_key(conversation.owner_id, conversation.customer),
@@ -97,14 +116,19 @@ class RedisSessionStore:
             pipe.zadd(
                 EXPIRY_KEY, {_expiry_member(conversation): conversation.expires_at.timestamp()}
             )
+            if timer is None:
+                pipe.zrem(TIMERS_KEY, member)
+            else:
+                pipe.zadd(TIMERS_KEY, {member: timer.due_at.timestamp()})
             await pipe.execute()
 
     async def delete(self, *, owner_id: str, customer: str) -> bool:
-        """Remove the key (an ended conversation has nothing left to expire)."""
+        """Remove the key and its timer (an ended conversation has nothing left to expire)."""
         key = session_key(owner_id, customer)
         raw = await self._redis.get(key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
+            pipe.zrem(TIMERS_KEY, timer_member(owner_id, customer))
             if raw is not None:
                 pipe.zrem(EXPIRY_KEY, _expiry_member(_decode(raw)))
             deleted, *_ = await pipe.execute()
@@ -148,3 +172,19 @@ class RedisSessionStore:
                     found.append(conversation)
         found.sort(key=lambda conversation: conversation.created_at, reverse=True)
         return found
+
+    async def due_timers(self, *, now: datetime, limit: int) -> list[DueTimer]:
+        """Members of the timer index due at ``now``, the longest overdue first."""
+        due = await self._redis.zrangebyscore(
+            TIMERS_KEY, "-inf", now.timestamp(), start=0, num=limit, withscores=True
+        )
+        timers = []
+        for item in due:
+            member, score = cast(tuple[bytes, float], item)  # withscores: (member, score)
+            owner_id, customer = json.loads(member)
+            timers.append(DueTimer(owner_id, customer, datetime.fromtimestamp(score, UTC)))
+        return timers
+
+    async def forget_timer(self, *, owner_id: str, customer: str) -> None:
+        """Drop the conversation from the timer index (its state expired or was removed)."""
+        await self._redis.zrem(TIMERS_KEY, timer_member(owner_id, customer))

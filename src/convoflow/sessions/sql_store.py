@@ -1,4 +1,8 @@
-"""Conversation state in the ``conversation_state`` table (the default)."""
+"""Conversation state in the ``conversation_state`` table (the default).
+
+The state's timer is also written to ``timer_id``/``timer_due_at`` in the same row, so due
+timers are one indexed query away.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from convoflow.engine.outcome import ConversationState as EngineState
-from convoflow.sessions.base import LiveConversation
-from convoflow.store.models import ConversationState as StateRow
+from convoflow.sessions.base import DueTimer, LiveConversation
+from convoflow.store.models import ConversationStateRow as StateRow
 
 #: Rows read by ``load`` in a session (None: no row), so ``save`` needs no second query.
 _LOADED_KEY = "convoflow.loaded_states"
@@ -88,6 +92,9 @@ class SqlSessionStore:
         row.instance_id = conversation.instance_id
         row.last_interaction = conversation.last_interaction
         row.expires_at = conversation.expires_at
+        timer = conversation.state.timer
+        row.timer_id = timer.id if timer is not None else None
+        row.timer_due_at = timer.due_at if timer is not None else None
         await session.flush()
 
     async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
@@ -110,3 +117,24 @@ class SqlSessionStore:
             )
         ).scalars()
         return [_to_live(row) for row in rows]
+
+    async def due_timers(
+        self, session: AsyncSession, *, now: datetime, limit: int
+    ) -> list[DueTimer]:
+        """Unexpired rows whose timer is due, the longest overdue first."""
+        rows = await session.execute(
+            select(
+                StateRow.owner_id, StateRow.phone_number, StateRow.timer_due_at, StateRow.timer_id
+            )
+            .where(StateRow.timer_due_at <= now, StateRow.expires_at > now)
+            .order_by(StateRow.timer_due_at)
+            .limit(limit)
+        )
+        return [
+            DueTimer(row.owner_id, row.phone_number, row.timer_due_at, row.timer_id)
+            for row in rows
+            if row.timer_due_at is not None
+        ]
+
+    async def forget_timer(self, session: AsyncSession, *, owner_id: str, customer: str) -> None:
+        """Nothing to do: an expired row (and its timer) is deleted by the sweeper."""

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.sessions.base import LiveConversation
+from convoflow.sessions.base import DueTimer, LiveConversation
 from convoflow.sessions.redis_store import RedisSessionStore
 from convoflow.sessions.sql_store import SqlSessionStore
 from convoflow.store.expiry import cancel_expired_instances, expire_states
@@ -53,6 +53,26 @@ class ConversationStates:
         if isinstance(self._store, SqlSessionStore):
             return await self._store.delete(db_session, owner_id=owner_id, customer=customer)
         return await self._store.delete(owner_id=owner_id, customer=customer)
+
+    async def due_timers(
+        self, db_session: AsyncSession, *, now: datetime, limit: int
+    ) -> list[DueTimer]:
+        """Up to ``limit`` conversations (of every owner) whose step timer is due at ``now``,
+        the longest overdue first.
+
+        Kept in step with :meth:`commit` and :meth:`delete`; may still list a conversation
+        that expired meanwhile (the firing finds no live state and calls :meth:`forget_timer`).
+        """
+        if isinstance(self._store, SqlSessionStore):
+            return await self._store.due_timers(db_session, now=now, limit=limit)
+        return await self._store.due_timers(now=now, limit=limit)
+
+    async def forget_timer(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
+        """Drop a due-timer entry left by a conversation that is no longer live."""
+        if isinstance(self._store, SqlSessionStore):
+            await self._store.forget_timer(db_session, owner_id=owner_id, customer=customer)
+            return
+        await self._store.forget_timer(owner_id=owner_id, customer=customer)
 
     async def expire(self, db_session: AsyncSession, now: datetime) -> int:
         """End the conversations expired at ``now``; their unfinished instances are cancelled.

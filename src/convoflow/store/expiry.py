@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.store.models import ConversationState, WorkflowInstance
+from convoflow.store.models import ConversationStateRow, WorkflowInstance
 
 EXPIRED_ERROR = "conversation expired"
 
@@ -18,9 +18,9 @@ async def expire_states(session: AsyncSession, now: datetime) -> int:
     Runs in the caller's transaction and returns how many states went.
     """
     expired = await session.execute(
-        delete(ConversationState)
-        .where(ConversationState.expires_at <= now)
-        .returning(ConversationState.instance_id)
+        delete(ConversationStateRow)
+        .where(ConversationStateRow.expires_at <= now)
+        .returning(ConversationStateRow.instance_id)
         .execution_options(synchronize_session=False)
     )
     rows = expired.all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from convoflow.channels.terminal.chat import ChatSession
@@ -161,3 +162,17 @@ async def test_release_gives_a_handed_off_conversation_back_to_the_bot(api: Admi
     log = (await api.get("/api/messages", params={"phone": ANA, "direction": "out"})).json()
     assert "Thanks for talking to us" in log["items"][0]["payload"]["text"]["body"]
     assert (await api.get(f"/api/conversations/{ANA}")).status_code == 404
+
+
+async def test_a_conversation_shows_when_its_waiting_step_times_out(api: AdminApi) -> None:
+    document = menu_template("timed")
+    document["menu_structure"]["steps"][0].update(timeout="2h", on_timeout="done")
+    await shop(api, **document)
+    await (await customer(api, ANA)).say("timed")
+    one = (await api.get(f"/api/conversations/{ANA}")).json()
+    due = datetime.fromisoformat(one["timer_due_at"])
+    assert due - datetime.fromisoformat(one["last_interaction"]) == timedelta(hours=2)
+    assert one["context"]["timer"]["step_id"] == "welcome"
+    await shop(api, template_name="plain", trigger_keywords=["plain"])
+    await (await customer(api, BEN, "Ben")).say("plain")
+    assert (await api.get(f"/api/conversations/{BEN}")).json()["timer_due_at"] is None

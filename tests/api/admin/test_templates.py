@@ -113,6 +113,21 @@ async def test_invalid_template_lists_every_problem_with_step_and_field(api: Adm
     assert listed.json()["total"] == 0
 
 
+async def test_bad_step_timers_are_422_naming_step_and_field(api: AdminApi) -> None:
+    document = menu_template()
+    steps = document["menu_structure"]["steps"]
+    steps[0].update(timeout="soon")
+    steps.append({"id": "ask", "type": "ask", "field": "x", "prompt": "?", "on_timeout": "gone"})
+    steps[0]["buttons"][0]["next"] = "ask"
+    response = await api.post(BASE, json=document)
+    assert response.status_code == 422
+    where = {(d["step"], d["field"]): d["message"] for d in error_of(response)["details"]}
+    assert where[("welcome", "timeout")].startswith("'soon' is not a duration")
+    assert where[("ask", "on_timeout")] == "points to unknown step 'gone'"
+    assert where[("ask", "timeout")].startswith("required when on_timeout is set")
+    assert (await api.get(BASE, params={"mine": True})).json()["total"] == 0
+
+
 async def test_missing_name_and_bad_request_bodies_are_422(api: AdminApi) -> None:
     no_name = await api.post(BASE, json={"menu_structure": greeting()["menu_structure"]})
     assert no_name.status_code == 422

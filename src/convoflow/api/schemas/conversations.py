@@ -19,12 +19,17 @@ class ConversationOut(BaseModel):
     phone_number: str = Field(description="The customer (wa_id, or business-scoped id).")
     conversation_flow: str = Field(description="The template's name.")
     current_step: str
-    context: dict[str, Any] = Field(description="Variables, retries, what it waits for.")
+    context: dict[str, Any] = Field(
+        description="Variables, retries, what it waits for, the waiting step's timer."
+    )
     template_id: str = Field(description="The template version the conversation is pinned to.")
     instance_id: str | None
     created_at: datetime
     last_interaction: datetime
     expires_at: datetime
+    timer_due_at: datetime | None = Field(
+        description="When the waiting step times out and goes to its on_timeout (None: never)."
+    )
 
     @classmethod
     def of(cls, live: LiveConversation) -> ConversationOut:
@@ -39,6 +44,7 @@ class ConversationOut(BaseModel):
             created_at=live.created_at,
             last_interaction=live.last_interaction,
             expires_at=live.expires_at,
+            timer_due_at=live.state.timer.due_at if live.state.timer is not None else None,
         )
 
 

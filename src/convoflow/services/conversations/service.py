@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template, accepts, advance
-from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived
+from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived, Timeout
 from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
 from convoflow.services.conversations.outcomes import (
     FINISHED,
@@ -149,6 +149,41 @@ class ConversationService:
             session, customer, live, template_id=row.id, outcome=outcome, now=now
         )
 
+    async def fire_timer(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        *,
+        now: datetime,
+        timer_id: str | None = None,
+    ) -> tuple[TurnResult, LiveConversation | None] | None:
+        """Run out the live conversation's step timer if it is due at ``now``.
+
+        ``timer_id``, when given, must still be the conversation's timer. Returns None when
+        there is nothing to fire (no live conversation, no timer, not due, another timer);
+        a live conversation's due timer moves it to the step's ``on_timeout``, persisted as
+        a customer turn is, clearing or re-arming the timer in the same transaction. The
+        caller holds the conversation lock. A timer does not extend the conversation's
+        lifetime: only the customer's messages do, so reminders stop when it expires.
+        """
+        live = await self.store.load(
+            session, owner_id=customer.owner_id, customer=customer.key, now=now
+        )
+        if live is None:
+            await self.store.forget_timer(
+                session, owner_id=customer.owner_id, customer=customer.key
+            )
+            return None
+        timer = live.state.timer
+        if timer is None or not timer.is_due(now) or timer_id not in (None, timer.id):
+            return None
+        row, template = await self.catalog.compiled(session, live.template_id)
+        event = Timeout(timer.id)
+        outcome = advance(template, live.state, event, now, contact=customer.render_context())
+        return await self._persist(
+            session, customer, live, template_id=row.id, outcome=outcome, now=now, touch=False
+        )
+
     async def _starting_template(
         self, session: AsyncSession, customer: Customer, event: Event
     ) -> TemplateRef | None:
@@ -244,7 +279,10 @@ class ConversationService:
         now: datetime,
         instance: WorkflowInstance | None = None,
         hops: int = 0,
+        touch: bool = True,
     ) -> tuple[TurnResult, LiveConversation | None]:
+        """Write what ``outcome`` decided; ``touch`` False keeps the last interaction and expiry
+        (a timer is not the customer)."""
         if instance is None and live.instance_id is not None:
             instance = await session.get(WorkflowInstance, live.instance_id)
         result = TurnResult(status=outcome.status, template_name=live.state.template_name)
@@ -303,10 +341,10 @@ class ConversationService:
         ):
             await self.store.delete(session, owner_id=customer.owner_id, customer=customer.key)
             return result, None
-        ttl = self._ttl_of(live)
         live.state = outcome.state
-        live.last_interaction = now
-        live.expires_at = now + timedelta(seconds=ttl)
+        if touch:
+            live.last_interaction = now
+            live.expires_at = now + timedelta(seconds=self._ttl_of(live))
         return result, live
 
     def _ttl_of(self, live: LiveConversation) -> int:

@@ -30,7 +30,7 @@ from convoflow.services.templates.documents import (
 )
 from convoflow.services.templates.limits import size_problems
 from convoflow.store import templates
-from convoflow.store.models import ConversationState, WorkflowInstance, WorkflowTemplate
+from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
 
 LIVE_INSTANCE_STATUSES = ("active", "waiting")
 
@@ -118,7 +118,7 @@ async def _live_uses(session: AsyncSession, family_id: str, now: datetime) -> in
     versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
     states = await session.execute(
         select(func.count()).where(
-            ConversationState.template_id.in_(versions), ConversationState.expires_at > now
+            ConversationStateRow.template_id.in_(versions), ConversationStateRow.expires_at > now
         )
     )
     instances = await session.execute(

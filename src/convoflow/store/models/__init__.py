@@ -4,7 +4,7 @@ from convoflow.store.models.accounts import ApiKey, PhoneNumber, User
 from convoflow.store.models.base import Base
 from convoflow.store.models.conversations import (
     Contact,
-    ConversationState,
+    ConversationStateRow,
     WorkflowEffect,
     WorkflowInstance,
 )
@@ -23,7 +23,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Contact",
-    "ConversationState",
+    "ConversationStateRow",
     "LegacyTemplateRating",
     "PendingStatus",
     "PhoneNumber",

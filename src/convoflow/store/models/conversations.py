@@ -44,8 +44,12 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
-class ConversationState(Base):
-    """Where a customer is now: one live row per (owner, customer), removed when expired."""
+class ConversationStateRow(Base):
+    """Where a customer is now: one live row per (owner, customer), removed when expired.
+
+    ``timer_id``/``timer_due_at`` copy the waiting step's timer out of ``context`` so that
+    due timers are found through an index.
+    """
 
     __tablename__ = "conversation_state"
     __table_args__ = (
@@ -53,6 +57,7 @@ class ConversationState(Base):
         Index("ix_conversation_state_phone_number", "phone_number"),
         Index("ix_conversation_state_conversation_flow", "conversation_flow"),
         Index("ix_conversation_state_expires_at", "expires_at"),
+        Index("ix_conversation_state_timer_due_at", "timer_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
@@ -67,6 +72,8 @@ class ConversationState(Base):
     instance_id: Mapped[str | None] = mapped_column(String(26))
     last_interaction: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    timer_id: Mapped[str | None] = mapped_column(String(200))
+    timer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

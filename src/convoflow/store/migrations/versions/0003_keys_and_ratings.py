@@ -11,7 +11,7 @@ Downgrading drops both tables; the averages stored on the templates stay as they
 upgrading again keeps the ratings given meanwhile, as anonymous ones).
 
 Revision ID: 0003_keys_ratings
-Revises: 0001
+Revises: 0002_timers
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_keys_ratings"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_timers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
@@ -16,6 +14,8 @@ from convoflow.services.inbox.intake import InboundRecord, store_inbound
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id, utcnow
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
 
 pytestmark = pytest.mark.postgres
 

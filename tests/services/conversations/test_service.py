@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
-from convoflow.store.models import ConversationState, TemplatePermission, User, UserType
+from convoflow.store.models import ConversationStateRow, TemplatePermission, User, UserType
+from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
 
 DAY = 86_400  # the default conversation lifetime, in seconds
 
@@ -115,7 +115,7 @@ async def test_customer_writing_after_expiry_starts_fresh_and_cleanup_removes_ro
     assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) >= 1
     assert await live_state(seeded, "15550000020") is None
     async with seeded.sessions() as session:
-        count = (await session.execute(select(func.count(ConversationState.id)))).scalar_one()
+        count = (await session.execute(select(func.count(ConversationStateRow.id)))).scalar_one()
     assert count == 0
 
 

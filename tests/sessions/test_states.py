@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -10,10 +9,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 
-from convoflow.engine.outcome import ConversationState
+from convoflow.engine.outcome import ConversationState, Timer
 from convoflow.runtime import Runtime
 from convoflow.sessions.base import LiveConversation
-from convoflow.sessions.locks import InProcessLocks, PostgresAdvisoryLocks, RedisLocks
 from convoflow.sessions.redis_store import RedisSessionStore, session_key
 from convoflow.sessions.sql_store import SqlSessionStore
 from convoflow.sessions.states import ConversationStates
@@ -114,6 +112,82 @@ async def test_a_failed_commit_keeps_no_state(runtime: Runtime, states: Conversa
         assert await states.load(session, owner_id=owner_id, customer="555", now=now) is None
 
 
+def timed(
+    owner_id: str, template_id: str, customer: str, now: datetime, due_in: timedelta | None
+) -> LiveConversation:
+    """A conversation waiting at step `a`, with a timer due ``due_in`` from now (or none)."""
+    live = conversation(owner_id, template_id, customer, now, 86_400)
+    if due_in is not None:
+        live.state.timer = Timer("a", now + due_in)
+    return live
+
+
+async def due_at(
+    runtime: Runtime, states: ConversationStates, now: datetime
+) -> list[tuple[str, datetime]]:
+    async with runtime.sessions() as session:
+        return [
+            (due.customer, due.due_at)
+            for due in await states.due_timers(session, now=now, limit=100)
+        ]
+
+
+async def test_due_timers_follow_the_saved_state(
+    runtime: Runtime, states: ConversationStates
+) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow().replace(microsecond=0)
+    for customer, due_in in (
+        ("a30", timedelta(minutes=30)),
+        ("b10", timedelta(minutes=10)),
+        ("none", None),
+    ):
+        async with runtime.sessions() as session:
+            await states.commit(session, timed(owner_id, template_id, customer, now, due_in))
+
+    assert await due_at(runtime, states, now) == []
+    assert await due_at(runtime, states, now + timedelta(minutes=15)) == [
+        ("b10", now + timedelta(minutes=10))
+    ]
+    assert await due_at(runtime, states, now + timedelta(minutes=31)) == [
+        ("b10", now + timedelta(minutes=10)),
+        ("a30", now + timedelta(minutes=30)),
+    ]
+    async with runtime.sessions() as session:  # a30 answered; b10 ended
+        await states.delete(session, owner_id=owner_id, customer="b10")
+        await states.commit(session, timed(owner_id, template_id, "a30", now, None))
+    assert await due_at(runtime, states, now + timedelta(days=1) - timedelta(seconds=1)) == []
+
+
+async def test_sql_due_timers_name_the_timer_they_saw(runtime: Runtime) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    states, now = ConversationStates(SqlSessionStore()), utcnow()
+    live = timed(owner_id, template_id, "555", now, timedelta(seconds=30))
+    async with runtime.sessions() as session:
+        await states.commit(session, live)
+    async with runtime.sessions() as session:
+        [due] = await states.due_timers(session, now=now + timedelta(minutes=1), limit=10)
+    assert live.state.timer is not None and due.timer_id == live.state.timer.id
+
+
+async def test_timers_of_expired_conversations_never_come_back(
+    runtime: Runtime, states: ConversationStates
+) -> None:
+    owner_id, template_id = await owner_and_template(runtime)
+    now = utcnow()
+    live = timed(owner_id, template_id, "666", now, timedelta(minutes=5))
+    live.expires_at = now + timedelta(minutes=1)
+    async with runtime.sessions() as session:
+        await states.commit(session, live)
+    later = now + timedelta(minutes=6)
+    async with runtime.sessions() as session:
+        assert await states.load(session, owner_id=owner_id, customer="666", now=later) is None
+        # The firing does this for whatever the index still lists.
+        for due in await states.due_timers(session, now=later, limit=10):
+            await states.forget_timer(session, owner_id=due.owner_id, customer=due.customer)
+    assert await due_at(runtime, states, later) == []
+
+
 async def test_redis_key_expires_with_the_session_ttl(
     runtime: Runtime, redis_client: Redis
 ) -> None:
@@ -123,40 +197,3 @@ async def test_redis_key_expires_with_the_session_ttl(
     await store.save(conversation(owner_id, template_id, "444", now, 86_400))
     ttl = await redis_client.ttl(session_key(owner_id, "444"))
     assert 86_000 < ttl <= 86_400
-
-
-async def _overlap_seen(runtime: Runtime, locks: object, holders: int = 5) -> int:
-    inside = 0
-    most = 0
-
-    async def hold() -> None:
-        nonlocal inside, most
-        async with runtime.sessions() as session:
-            async with locks.hold(session, owner_id="o", customer="c"):  # type: ignore[attr-defined]
-                inside += 1
-                most = max(most, inside)
-                await asyncio.sleep(0.02)
-                inside -= 1
-                await session.commit()
-
-    await asyncio.gather(*(hold() for _ in range(holders)))
-    return most
-
-
-async def test_in_process_lock_serialises(runtime: Runtime) -> None:
-    assert await _overlap_seen(runtime, InProcessLocks()) == 1
-
-
-async def test_redis_lock_serialises(runtime: Runtime, redis_client: Redis) -> None:
-    assert await _overlap_seen(runtime, RedisLocks(redis_client)) == 1
-
-
-@pytest.mark.postgres
-async def test_postgres_advisory_lock_serialises(pg_url: str) -> None:
-    from tests.conftest import make_settings
-
-    runtime = Runtime.build(make_settings(pg_url))
-    try:
-        assert await _overlap_seen(runtime, PostgresAdvisoryLocks()) == 1
-    finally:
-        await runtime.close()

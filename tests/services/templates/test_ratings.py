@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
-from tests.support.webhooks import eventually
 
 from convoflow.runtime import Runtime
 from convoflow.services.access.callers import Caller
 from convoflow.services.templates.ratings import RatedTemplate, rate_template
 from convoflow.store import accounts, templates
 from convoflow.store.models import WorkflowTemplate
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+from tests.support.webhooks import eventually
 
 pytestmark = pytest.mark.postgres
 
