@@ -122,9 +122,10 @@ async def test_bad_step_timers_are_422_naming_step_and_field(api: AdminApi) -> N
     response = await api.post(BASE, json=document)
     assert response.status_code == 422
     where = {(d["step"], d["field"]): d["message"] for d in error_of(response)["details"]}
-    assert where[("welcome", "timeout")].startswith("'soon' is not a duration")
-    assert where[("ask", "on_timeout")] == "points to unknown step 'gone'"
-    assert where[("ask", "timeout")].startswith("required when on_timeout is set")
+    welcome, ask = "menu_structure.steps.welcome", "menu_structure.steps.ask"
+    assert where[("welcome", f"{welcome}.timeout")].startswith("'soon' is not a duration")
+    assert where[("ask", f"{ask}.on_timeout")] == "points to unknown step 'gone'"
+    assert where[("ask", f"{ask}.timeout")].startswith("required when on_timeout is set")
     assert (await api.get(BASE, params={"mine": True})).json()["total"] == 0
 
 
