@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: SecretStr) -> SecretStr:
         length = len(value.get_secret_value())
         if 0 < length < MIN_SECRET_LENGTH:
-            raise ValueError(
+            raise InvalidArgument(
                 f"must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -base64 32)"
             )
         return value

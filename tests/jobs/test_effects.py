@@ -119,6 +119,9 @@ async def test_http_step_answer_resumes_the_conversation_and_end_action_posts_si
     assert hook.json == {
         "instance": done.id,
         "template": "lookup",
+        "template_id": done.template_id,
+        "template_version": 1,
+        "family_id": done.template_id,
         "state_data": {"answer": {"status": "shipped"}},
     }
     assert hook.headers["idempotency-key"] == done.id

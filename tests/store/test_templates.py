@@ -63,12 +63,34 @@ async def test_unchanged_definition_creates_nothing(runtime: Runtime) -> None:
     owner_id = await make_owner(runtime)
     async with runtime.sessions.begin() as session:
         await templates.create_template(session, owner_id=owner_id, definition=definition())
+    same_keywords = ["hi", "HELLO", "Hi"]
     async with runtime.sessions.begin() as session:
         result = await templates.upsert_template(
-            session, owner_id=owner_id, definition=definition(trigger_keywords=["hello", "hi"])
+            session, owner_id=owner_id, definition=definition(trigger_keywords=same_keywords)
         )
     assert result.action == "unchanged"
     assert await count_rows(runtime) == 1
+
+
+async def test_trigger_keywords_keep_the_order_given(runtime: Runtime) -> None:
+    owner_id = await make_owner(runtime)
+    keywords = ["Zebra", " apple ", "zebra", "buy   now", "  "]
+    async with runtime.sessions.begin() as session:
+        first = await templates.create_template(
+            session, owner_id=owner_id, definition=definition(trigger_keywords=keywords)
+        )
+    async with runtime.sessions() as session:
+        stored = await session.get(WorkflowTemplate, first.id, populate_existing=True)
+        assert stored is not None
+        assert stored.trigger_keywords == ["zebra", "apple", "buy now"]
+        found = await templates.find_by_trigger(session, owner_ids=[owner_id], keyword="Buy Now ")
+        assert [row.id for row in found] == [first.id]
+    async with runtime.sessions.begin() as session:
+        reordered = await templates.upsert_template(
+            session, owner_id=owner_id, definition=definition(trigger_keywords=["apple", "zebra"])
+        )
+    assert reordered.action == "updated"
+    assert reordered.template.trigger_keywords == ["apple", "zebra"]
 
 
 async def test_trigger_lookup_is_case_insensitive_and_only_active_latest(runtime: Runtime) -> None:

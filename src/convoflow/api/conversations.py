@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.conversations import (
     ConversationOut,
@@ -35,26 +36,28 @@ router = APIRouter(
 )
 
 
-@router.get("/conversations", response_model=list[ConversationOut])
+@router.get("/conversations", response_model=Page[ConversationOut])
 async def list_conversations(
     caller: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    page: Paging,
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
     step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
     phone_number_id: OnNumber = None,
-) -> list[ConversationOut]:
+) -> Page[ConversationOut]:
     """Live conversations, newest first (a conversation runs on the business number of the
     customer's latest message)."""
-    live = await conversations_admin.list_conversations(
+    live, total = await conversations_admin.list_conversations(
         runtime.access,
         session,
         caller=caller,
         flow=flow,
         step=step,
+        page=page,
         phone_number_id=phone_number_id,
     )
-    return [ConversationOut.of(item) for item in live]
+    return Page[ConversationOut].of([ConversationOut.of(item) for item in live], total, page)
 
 
 @router.get(
@@ -106,10 +109,9 @@ async def release_conversation(
 async def list_messages(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     phone: Annotated[str | None, Query(description="Only this customer.")] = None,
     direction: Literal["in", "out"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     phone_number_id: OnNumber = None,
 ) -> Page[MessageOut]:
     """The message log, newest first."""
@@ -118,12 +120,11 @@ async def list_messages(
         caller=caller,
         phone=phone,
         direction=direction,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
         phone_number_id=phone_number_id,
     )
-    items = [MessageOut.of(row) for row in rows]
-    return Page[MessageOut](items=items, total=total, limit=limit, offset=offset)
+    return Page[MessageOut].of([MessageOut.of(row) for row in rows], total, page)
 
 
 @router.get(

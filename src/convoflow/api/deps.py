@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.api.text_guard import first_bad_json_text, first_bad_parameter
 from convoflow.errors import InvalidData
 from convoflow.runtime import Runtime
 from convoflow.services.access.callers import Caller, authenticate
@@ -53,16 +54,17 @@ async def current_user(
 
 CurrentUser = Annotated[Caller, Depends(current_user)]
 
-_NUL_IN_TARGET = (b"\x00", b"%00")
-_NUL_IN_BODY = (b"\x00", b"\\u0000")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def reject_nul_characters(request: Request) -> None:
-    """Refuse NUL characters anywhere in the request: PostgreSQL cannot store them in text."""
-    path = request.scope.get("raw_path") or request.url.path.encode()
-    raw_target = path + b"?" + request.scope.get("query_string", b"")
-    body = await request.body()
-    if any(marker in raw_target for marker in _NUL_IN_TARGET) or any(
-        marker in body for marker in _NUL_IN_BODY
-    ):
-        raise InvalidData("", "NUL characters (\\u0000) are not allowed")
+    """Refuse text the database cannot store (NUL characters, lone surrogates) anywhere
+    in the request, naming the parameter or body field it is in."""
+    found = first_bad_parameter(request.path_params.items()) or first_bad_parameter(
+        request.query_params.multi_items()
+    )
+    if found is None and request.method in BODY_METHODS:
+        found = first_bad_json_text(await request.body())
+    if found is not None:
+        field, reason = found
+        raise InvalidData(field, reason)

@@ -3,11 +3,18 @@
 Services raise the data-layer errors (:mod:`convoflow.errors`), the access errors
 (:mod:`convoflow.services.access.callers`) or :class:`~convoflow.engine.TemplateInvalid`; the
 handlers here translate them to HTTP. Requests outside ``/api`` keep FastAPI's defaults.
+
+There is one ``code`` per kind of mistake, whatever raised it (the table of
+:data:`STATUS_CODES`, also in docs/api.md): every 422 is ``validation_error`` — a body
+or parameter that does not fit the schema, malformed JSON, a refused template, state data
+that does not fit the state schema — and its ``details`` name each field by its path in
+the request (``menu_structure.steps.ask_amount.options[2].title``, ``trigger_keywords[1]``,
+``state_data.amount``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convoflow.api.schemas.common import ErrorBody, ErrorDetail, ErrorResponse
+from convoflow.api.validation_paths import validation_details
 from convoflow.engine import TemplateInvalid
-from convoflow.engine.problems import field_path
 from convoflow.errors import (
     Conflict,
     Forbidden,
@@ -44,7 +51,7 @@ STATUS_CODES: dict[int, str] = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
-    422: "invalid_request",
+    422: "validation_error",
     500: "internal_error",
 }
 
@@ -88,17 +95,6 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
-    """Pydantic request errors as details; the location's first part (body, query) is dropped."""
-    details = []
-    for error in errors:
-        location = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
-        details.append(
-            ErrorDetail(field=field_path(location[1:]), message=str(error.get("msg", "invalid")))
-        )
-    return details
-
-
 async def _unauthenticated(_request: Request, exc: Exception) -> Response:
     return error_response(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
 
@@ -128,7 +124,7 @@ async def _integrity(_request: Request, _exc: Exception) -> Response:
 async def _invalid_data(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidData)
     detail = ErrorDetail(field=exc.field, message=exc.message)
-    return error_response(422, str(exc), code="invalid_data", details=[detail])
+    return error_response(422, str(exc), details=[detail])
 
 
 async def _invalid_template(_request: Request, exc: Exception) -> Response:
@@ -136,7 +132,7 @@ async def _invalid_template(_request: Request, exc: Exception) -> Response:
     details = [ErrorDetail(**problem.to_json()) for problem in exc.problems]
     count = len(details)
     message = f"the template has {count} problem{'s' if count != 1 else ''}"
-    return error_response(422, message, code="invalid_template", details=details)
+    return error_response(422, message, details=details)
 
 
 async def _invalid_state_data(_request: Request, exc: Exception) -> Response:
@@ -145,14 +141,14 @@ async def _invalid_state_data(_request: Request, exc: Exception) -> Response:
         ErrorDetail(field=f"state_data.{name}", message=message)
         for name, message in sorted(exc.errors.items())
     ]
-    return error_response(422, str(exc), code="invalid_state_data", details=details)
+    return error_response(422, str(exc), details=details)
 
 
 async def _request_invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not _is_api(request):
         return await request_validation_exception_handler(request, exc)
-    details = validation_details(exc.errors())
+    details = validation_details(exc.errors(), exc.body)
     return error_response(422, "the request is invalid", details=details)
 
 
@@ -162,7 +158,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     message = exc.detail if isinstance(exc.detail, str) else "the request failed"
     if exc.status_code == 400:  # FastAPI could not parse the body: malformed input, like 422
-        return error_response(422, message, code="invalid_request")
+        return error_response(422, message)
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from convoflow.api.deps import CurrentUser, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.keys import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from convoflow.services.access import keys as api_keys
@@ -24,13 +23,11 @@ router = APIRouter(
 async def list_keys(
     caller: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: Paging,
 ) -> Page[ApiKeyOut]:
     """Your API keys, newest first, revoked ones included; never the keys themselves."""
-    rows, total = await api_keys.list_keys(session, caller=caller, limit=limit, offset=offset)
-    items = [ApiKeyOut.of(row) for row in rows]
-    return Page[ApiKeyOut](items=items, total=total, limit=limit, offset=offset)
+    rows, total = await api_keys.list_keys(session, caller=caller, page=page)
+    return Page[ApiKeyOut].of([ApiKeyOut.of(row) for row in rows], total, page)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Deleted, Page
 from convoflow.api.schemas.permissions import (
     ContactOut,
@@ -44,12 +45,13 @@ async def create_user_type(
     return UserTypeOut.of(row)
 
 
-@router.get("/user-types", response_model=list[UserTypeOut])
-async def list_user_types(caller: CurrentUser, session: SessionDep) -> list[UserTypeOut]:
+@router.get("/user-types", response_model=Page[UserTypeOut])
+async def list_user_types(
+    caller: CurrentUser, session: SessionDep, page: Paging
+) -> Page[UserTypeOut]:
     """Your user types, by name."""
-    return [
-        UserTypeOut.of(row) for row in await permissions.list_user_types(session, caller=caller)
-    ]
+    rows, total = await permissions.list_user_types(session, caller=caller, page=page)
+    return Page[UserTypeOut].of([UserTypeOut.of(row) for row in rows], total, page)
 
 
 @router.get(
@@ -113,18 +115,23 @@ async def grant_permission(
     return PermissionOut.of(view)
 
 
-@router.get("/permissions", response_model=list[PermissionOut])
+@router.get("/permissions", response_model=Page[PermissionOut])
 async def list_permissions(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     workflow_template_id: str | None = None,
     user_type_id: str | None = None,
-) -> list[PermissionOut]:
-    """Your permissions, optionally for one template or one user type."""
-    views = await permissions.list_permissions(
-        session, caller=caller, template_id=workflow_template_id, user_type_id=user_type_id
+) -> Page[PermissionOut]:
+    """Your permissions, oldest first, optionally for one template or one user type."""
+    views, total = await permissions.list_permissions(
+        session,
+        caller=caller,
+        template_id=workflow_template_id,
+        user_type_id=user_type_id,
+        page=page,
     )
-    return [PermissionOut.of(view) for view in views]
+    return Page[PermissionOut].of([PermissionOut.of(view) for view in views], total, page)
 
 
 @router.delete(
@@ -142,17 +149,20 @@ async def revoke_permission(
 async def list_contacts(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     user_type_id: str | None = None,
     q: Annotated[str | None, Query(description="Searched in name and number.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[ContactOut]:
     """Your WhatsApp customers, most recently seen first."""
     rows, total = await permissions.list_contacts(
-        session, caller=caller, user_type_id=user_type_id, q=q, limit=limit, offset=offset
+        session,
+        caller=caller,
+        user_type_id=user_type_id,
+        q=q,
+        limit=page.limit,
+        offset=page.offset,
     )
-    items = [ContactOut.of(row) for row in rows]
-    return Page[ContactOut](items=items, total=total, limit=limit, offset=offset)
+    return Page[ContactOut].of([ContactOut.of(row) for row in rows], total, page)
 
 
 @router.get("/contacts/{contact}", response_model=ContactOut, responses=error_responses(404))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.phone_numbers import PhoneNumberIn, PhoneNumberOut, PhoneNumberUpdate
 from convoflow.services.access.numbers.registry import NumberRegistry
@@ -61,13 +62,11 @@ async def list_numbers(
     caller: CurrentUser,
     session: SessionDep,
     numbers: Numbers,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: Paging,
 ) -> Page[PhoneNumberOut]:
     """Your numbers, oldest first."""
-    views, total = await numbers.page(session, caller=caller, limit=limit, offset=offset)
-    items = [PhoneNumberOut.of(view) for view in views]
-    return Page[PhoneNumberOut](items=items, total=total, limit=limit, offset=offset)
+    views, total = await numbers.page(session, caller=caller, limit=page.limit, offset=page.offset)
+    return Page[PhoneNumberOut].of([PhoneNumberOut.of(view) for view in views], total, page)
 
 
 @router.get("/{number}", response_model=PhoneNumberOut, responses=error_responses(404))

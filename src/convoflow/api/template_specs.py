@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, status
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
-from convoflow.api.schemas.common import Deleted
+from convoflow.api.paging import Paging
+from convoflow.api.schemas.common import Deleted, Page
 from convoflow.api.schemas.template_specs import SpecIn, SpecOut, SpecUpdate
 from convoflow.api.schemas.templates import TemplateIn, TemplateOut
 from convoflow.services.templates import specs as template_specs
@@ -28,10 +29,11 @@ async def create_spec(body: SpecIn, caller: CurrentUser, session: SessionDep) ->
     return SpecOut.of(row)
 
 
-@router.get("", response_model=list[SpecOut])
-async def list_specs(caller: CurrentUser, session: SessionDep) -> list[SpecOut]:
+@router.get("", response_model=Page[SpecOut])
+async def list_specs(caller: CurrentUser, session: SessionDep, page: Paging) -> Page[SpecOut]:
     """Your template specifications, by name."""
-    return [SpecOut.of(row) for row in await template_specs.list_specs(session, caller=caller)]
+    rows, total = await template_specs.list_specs(session, caller=caller, page=page)
+    return Page[SpecOut].of([SpecOut.of(row) for row in rows], total, page)
 
 
 @router.get("/{spec_id}", response_model=SpecOut, responses=error_responses(404))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Deleted, Page
 from convoflow.api.schemas.templates import (
     ForkIn,
@@ -56,6 +57,7 @@ async def create_template(
 async def list_templates(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     category: str | None = None,
     workflow_type: WorkflowType | None = None,
     template_type: TemplateType | None = None,
@@ -66,8 +68,6 @@ async def list_templates(
     q: Annotated[str | None, Query(description="Searched in name and description.")] = None,
     sort: SortField = "created_at",
     order: SortOrder = "desc",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[TemplateSummary]:
     """Your templates plus public and built-in ones (latest versions), filtered and sorted."""
     filters = TemplateFilters(
@@ -81,26 +81,22 @@ async def list_templates(
         q=q,
         sort=sort,
         order=order,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
     rows, total = await template_queries.list_templates(session, caller=caller, filters=filters)
-    items = [TemplateSummary.of(row) for row in rows]
-    return Page[TemplateSummary](items=items, total=total, limit=limit, offset=offset)
+    return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
-@router.get("/popular", response_model=list[TemplateSummary])
+@router.get("/popular", response_model=Page[TemplateSummary])
 async def popular_templates(
-    caller: CurrentUser,
-    session: SessionDep,
-    category: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> list[TemplateSummary]:
+    caller: CurrentUser, session: SessionDep, page: Paging, category: str | None = None
+) -> Page[TemplateSummary]:
     """Active public templates, most used first, then best rated."""
-    rows = await template_queries.popular_templates(
-        session, caller=caller, category=category, limit=limit
+    rows, total = await template_queries.popular_templates(
+        session, caller=caller, category=category, page=page
     )
-    return [TemplateSummary.of(row) for row in rows]
+    return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
 @router.get("/{template_id}", response_model=TemplateOut, responses=error_responses(404))
@@ -146,25 +142,29 @@ async def delete_template(
 
 
 @router.get(
-    "/{template_id}/versions", response_model=list[TemplateVersion], responses=error_responses(404)
+    "/{template_id}/versions", response_model=Page[TemplateVersion], responses=error_responses(404)
 )
 async def template_versions(
-    template_id: str, caller: CurrentUser, session: SessionDep
-) -> list[TemplateVersion]:
+    template_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+) -> Page[TemplateVersion]:
     """Every version of the template, newest first."""
-    rows = await template_queries.template_versions(session, caller=caller, template_id=template_id)
-    return [TemplateVersion.of(row) for row in rows]
+    rows, total = await template_queries.template_versions(
+        session, caller=caller, template_id=template_id, page=page
+    )
+    return Page[TemplateVersion].of([TemplateVersion.of(row) for row in rows], total, page)
 
 
 @router.get(
-    "/{template_id}/lineage", response_model=list[TemplateSummary], responses=error_responses(404)
+    "/{template_id}/lineage", response_model=Page[TemplateSummary], responses=error_responses(404)
 )
 async def template_lineage(
-    template_id: str, caller: CurrentUser, session: SessionDep
-) -> list[TemplateSummary]:
+    template_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+) -> Page[TemplateSummary]:
     """The inheritance chain from this template up to its root."""
-    rows = await template_queries.template_lineage(session, caller=caller, template_id=template_id)
-    return [TemplateSummary.of(row) for row in rows]
+    rows, total = await template_queries.template_lineage(
+        session, caller=caller, template_id=template_id, page=page
+    )
+    return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
 @router.post(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
+from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
 from convoflow.api.schemas.workflows import (
     DependencyResolution,
@@ -56,14 +57,13 @@ async def start_instance(
 async def list_instances(
     caller: CurrentUser,
     session: SessionDep,
+    page: Paging,
     status: InstanceStatus | None = None,
     template_id: Annotated[
         str | None, Query(description="Any version id: lists the whole template.")
     ] = None,
     user_id: str | None = None,
     conversation_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[InstanceOut]:
     """Your instances, newest first, filtered by status, template, user or conversation."""
     filters = InstanceFilters(
@@ -71,12 +71,11 @@ async def list_instances(
         template_id=template_id,
         user_id=user_id,
         conversation_id=conversation_id,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
     rows, total = await workflows.list_instances(session, caller=caller, filters=filters)
-    items = [InstanceOut.of(row) for row in rows]
-    return Page[InstanceOut](items=items, total=total, limit=limit, offset=offset)
+    return Page[InstanceOut].of([InstanceOut.of(row) for row in rows], total, page)
 
 
 @router.get("/{instance_id}", response_model=InstanceOut, responses=error_responses(404))
@@ -143,11 +142,13 @@ async def resolve_dependency(
 
 
 @router.get(
-    "/{instance_id}/effects", response_model=list[EffectOut], responses=error_responses(404)
+    "/{instance_id}/effects", response_model=Page[EffectOut], responses=error_responses(404)
 )
 async def list_effects(
-    instance_id: str, caller: CurrentUser, session: SessionDep
-) -> list[EffectOut]:
-    """The instance's background jobs (dependency calls, end action) and their results."""
-    rows = await workflows.list_effects(session, caller=caller, instance_id=instance_id)
-    return [EffectOut.of(row) for row in rows]
+    instance_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+) -> Page[EffectOut]:
+    """The instance's background jobs (dependency calls, end action), oldest first."""
+    rows, total = await workflows.list_effects(
+        session, caller=caller, instance_id=instance_id, page=page
+    )
+    return Page[EffectOut].of([EffectOut.of(row) for row in rows], total, page)

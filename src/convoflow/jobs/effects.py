@@ -6,7 +6,8 @@ attempted once, then either rescheduled with backoff (a transport error, a timeo
 :func:`convoflow.services.workflows.effect_results.feed_back`, which applies it once. A runner that
 dies mid-call leaves a ``running`` row whose lease expires; the sweeper runs it again.
 
-An ``api_call`` end action sends ``{"instance", "template", "state_data"}`` as JSON to
+An ``api_call`` end action sends ``{"instance", "template", "template_id",
+"template_version", "family_id", "state_data"}`` as JSON to
 ``end_action_target.endpoint`` (method ``end_action_target.method``, default POST, plus
 ``end_action_target.headers``) with ``Idempotency-Key: <instance id>`` (a retried call
 repeats it, so the receiver can drop duplicates) and, when ``CONVOFLOW_END_ACTION_SECRET``
@@ -40,7 +41,13 @@ from convoflow.services.workflows.effect_types import (
 )
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 
-__all__ = ["END_ACTION_SIGNATURE_HEADER", "Attempt", "EffectRunner", "end_action_body"]
+__all__ = [
+    "END_ACTION_SIGNATURE_HEADER",
+    "Attempt",
+    "EffectRunner",
+    "RunTemplate",
+    "end_action_body",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -174,15 +181,22 @@ class EffectRunner:
                 .execution_options(synchronize_session=False)
             )
 
-    async def template_name_of(self, instance_id: str) -> str:
-        """The name of the template an instance runs (for the end action's body)."""
+    async def template_of(self, instance_id: str) -> RunTemplate:
+        """Which template version an instance runs (for the end action's body)."""
         async with self.sessions() as session:
-            name = await session.scalar(
-                select(WorkflowTemplate.template_name)
-                .join(WorkflowInstance, WorkflowInstance.template_id == WorkflowTemplate.id)
-                .where(WorkflowInstance.id == instance_id)
-            )
-        return name or ""
+            row = (
+                await session.execute(
+                    select(
+                        WorkflowTemplate.id,
+                        WorkflowTemplate.template_name,
+                        WorkflowTemplate.version,
+                        WorkflowTemplate.family_id,
+                    )
+                    .join(WorkflowInstance, WorkflowInstance.template_id == WorkflowTemplate.id)
+                    .where(WorkflowInstance.id == instance_id)
+                )
+            ).one_or_none()
+        return RunTemplate(*row) if row is not None else RunTemplate()
 
     async def request(self, method: str, url: str, *, seconds: float, **options: Any) -> Attempt:
         """One HTTP call, every failure turned into an :class:`Attempt`."""
@@ -239,9 +253,30 @@ async def _call_http(runner: EffectRunner, effect: FinishedEffect, spec: dict[st
     )
 
 
-def end_action_body(instance_id: str, template_name: str, state_data: dict[str, Any]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class RunTemplate:
+    """The template version an instance runs, as its end action names it.
+
+    ``family_id`` names the template across versions, ``id`` and ``version`` the version
+    the instance ran, so a receiver can tell runs of an older version apart.
+    """
+
+    id: str | None = None
+    name: str = ""
+    version: int | None = None
+    family_id: str | None = None
+
+
+def end_action_body(instance_id: str, template: RunTemplate, state_data: dict[str, Any]) -> bytes:
     """The exact bytes an ``api_call`` end action sends (and signs)."""
-    document = {"instance": instance_id, "template": template_name, "state_data": state_data}
+    document = {
+        "instance": instance_id,
+        "template": template.name,
+        "template_id": template.id,
+        "template_version": template.version,
+        "family_id": template.family_id,
+        "state_data": state_data,
+    }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
@@ -256,8 +291,8 @@ async def _call_end_action(
     endpoint = target.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         return Attempt(ok=False, error="end_action_target.endpoint is missing")
-    template_name = await runner.template_name_of(effect.instance_id)
-    raw = end_action_body(effect.instance_id, template_name, dict(spec.get("state_data") or {}))
+    template = await runner.template_of(effect.instance_id)
+    raw = end_action_body(effect.instance_id, template, dict(spec.get("state_data") or {}))
     headers = {str(key): str(value) for key, value in (target.get("headers") or {}).items()}
     headers.update({"Content-Type": "application/json", "Idempotency-Key": effect.instance_id})
     if runner.end_action_secret:

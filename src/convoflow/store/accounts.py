@@ -7,11 +7,12 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import ApiKey, PhoneNumber, User
+from convoflow.store.paging import PageRequest, read_page
 from convoflow.store.types import utcnow
 
 KEY_PREFIX = "cfk_"
@@ -104,21 +105,26 @@ async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
     return row[0]
 
 
-async def list_api_keys(
-    session: AsyncSession, *, user_id: str, limit: int | None = None, offset: int = 0
-) -> tuple[list[ApiKey], int]:
-    """A page of the user's keys, newest first (revoked ones too), and how many there are."""
-    total = (
-        await session.execute(select(func.count()).where(ApiKey.user_id == user_id))
-    ).scalar_one()
-    query = (
+def api_keys_query(user_id: str) -> Select[ApiKey]:
+    """The user's keys, newest first (revoked ones too)."""
+    return (
         select(ApiKey)
         .where(ApiKey.user_id == user_id)
         .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-        .limit(limit)
-        .offset(offset)
     )
-    return list((await session.execute(query)).scalars()), int(total)
+
+
+async def list_api_keys(
+    session: AsyncSession, *, user_id: str, page: PageRequest | None = None
+) -> tuple[list[ApiKey], int]:
+    """One page of the user's keys (every key without ``page``), newest first (revoked
+    ones too), and how many there are."""
+    query = api_keys_query(user_id)
+    if page is None:
+        rows = list((await session.execute(query)).scalars())
+        return rows, len(rows)
+    result, total = await read_page(session, query, page)
+    return list(result.scalars()), total
 
 
 async def lock_api_key(session: AsyncSession, key_id: str, *, user_id: str | None = None) -> ApiKey:

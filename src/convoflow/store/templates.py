@@ -73,9 +73,7 @@ def normalise_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
         result[field] = [str(item) for item in (result[field] or [])]
     for field in DICT_FIELDS:
         result[field] = dict(result[field] or {})
-    result["trigger_keywords"] = sorted(
-        {keyword.strip().lower() for keyword in result["trigger_keywords"] if keyword.strip()}
-    )
+    result["trigger_keywords"] = ordered_keywords(result["trigger_keywords"])
     result["workflow_dependencies"] = list(result["workflow_dependencies"] or [])
     result["description"] = str(result["description"] or "")
     result["template_type"] = result["template_type"] or "flow"
@@ -93,6 +91,16 @@ def normalise_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
     if ttl is not None and (not isinstance(ttl, int) or ttl < 60):
         raise InvalidData("session_ttl_seconds", "must be a whole number of seconds, at least 60")
     return result
+
+
+def ordered_keywords(keywords: Sequence[str]) -> list[str]:
+    """Trigger keywords as compared (trimmed, case folded, inner spaces collapsed).
+
+    The order given is kept (a Flow Runner serves its trigger list back as it was sent);
+    a keyword given twice keeps its first place, and blank ones are dropped.
+    """
+    normalised = (" ".join(keyword.split()).lower() for keyword in keywords)
+    return list(dict.fromkeys(keyword for keyword in normalised if keyword))
 
 
 def compute_config_hash(definition: Mapping[str, Any]) -> str:
@@ -232,7 +240,7 @@ def trigger_match(session: AsyncSession, keyword: str) -> Any:
     PostgreSQL uses ``keyword = ANY(trigger_keywords)`` (GIN-indexed via ``@>``); SQLite
     looks inside the JSON array with ``json_each``.
     """
-    keyword = keyword.strip().lower()
+    keyword = " ".join(keyword.split()).lower()
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         return text(
             "workflow_templates.trigger_keywords @> ARRAY[CAST(:trigger_keyword AS TEXT)]"
@@ -284,14 +292,18 @@ async def lineage(session: AsyncSession, template_id: str) -> list[WorkflowTempl
     return rows
 
 
-async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+def versions_query(family_id: str) -> Select[WorkflowTemplate]:
     """Every version of a template family, newest first."""
-    query = (
+    return (
         select(WorkflowTemplate)
         .where(WorkflowTemplate.family_id == family_id)
         .order_by(WorkflowTemplate.version.desc())
     )
-    return list((await session.execute(query)).scalars())
+
+
+async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+    """Every version of a template family, newest first."""
+    return list((await session.execute(versions_query(family_id))).scalars())
 
 
 async def count_latest(session: AsyncSession, owner_id: str) -> int:

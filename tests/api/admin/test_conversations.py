@@ -39,18 +39,19 @@ async def test_live_conversations_are_listed_filtered_and_read(api: AdminApi) ->
     ben = await customer(api, BEN, "Ben")
     await ben.say("hi")
     listed = (await api.get("/api/conversations")).json()
-    assert {(item["phone_number"], item["conversation_flow"]) for item in listed} == {
+    assert (listed["total"], listed["limit"], listed["offset"]) == (2, 50, 0)
+    assert {(item["phone_number"], item["conversation_flow"]) for item in listed["items"]} == {
         (ANA, "shop"),
         (BEN, "main_menu"),
     }
     only_shop = (await api.get("/api/conversations", params={"flow": "shop"})).json()
-    assert [item["phone_number"] for item in only_shop] == [ANA]
+    assert [item["phone_number"] for item in only_shop["items"]] == [ANA]
     at_step = await api.get("/api/conversations", params={"flow": "shop", "step": "nowhere"})
-    assert at_step.json() == []
+    assert (at_step.json()["items"], at_step.json()["total"]) == ([], 0)
     one = (await api.get(f"/api/conversations/+{ANA}")).json()
     assert (one["current_step"], one["instance_id"] is not None) == ("welcome", True)
     assert (await api.get(f"/api/conversations/{ANA}", user="bob")).status_code == 404
-    assert (await api.get("/api/conversations", user="bob")).json() == []
+    assert (await api.get("/api/conversations", user="bob")).json()["items"] == []
     assert (await api.get("/api/conversations/4915559999")).status_code == 404
 
 
@@ -76,7 +77,7 @@ async def test_an_owner_with_two_numbers_sees_each_numbers_conversations_and_mes
     await on_whatsapp(api, ALICE_SECOND_NUMBER, BEN, "shop")
 
     def customers(listed: Any) -> set[str]:
-        return {item["phone_number"] for item in listed}
+        return {item["phone_number"] for item in listed["items"]}
 
     conversations = "/api/conversations"
     assert customers((await api.get(conversations)).json()) == {ANA, BEN}
@@ -91,7 +92,7 @@ async def test_an_owner_with_two_numbers_sees_each_numbers_conversations_and_mes
     assert {(item["customer"], item["phone_number_id"]) for item in log["items"]} == {
         (ANA, ALICE_NUMBER)
     }
-    assert (await api.get(conversations, user="bob", params=on_first)).json() == []
+    assert (await api.get(conversations, user="bob", params=on_first)).json()["items"] == []
     assert (await api.get("/api/messages", user="bob", params=on_first)).json()["total"] == 0
 
 

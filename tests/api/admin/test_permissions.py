@@ -25,7 +25,8 @@ async def test_user_types_crud_and_names_unique_per_owner(api: AdminApi) -> None
     await make(api, "/api/user-types", {"name": "verified_users"}, user="bob")
     await make(api, "/api/user-types", {"name": "staff", "description": "Our team"})
     listed = (await api.get("/api/user-types")).json()
-    assert [item["name"] for item in listed] == ["staff", "verified_users"]
+    assert [item["name"] for item in listed["items"]] == ["staff", "verified_users"]
+    assert listed["total"] == 2
     path = f"/api/user-types/{verified['id']}"
     assert (await api.get(path)).json()["name"] == "verified_users"
     renamed = await api.put(path, json={"name": "kyc_passed", "description": "KYC done"})
@@ -58,9 +59,9 @@ async def test_permissions_cover_every_version_and_only_your_templates(api: Admi
     by_new_version = await api.get(
         "/api/permissions", params={"workflow_template_id": second.json()["id"]}
     )
-    assert [item["id"] for item in by_new_version.json()] == [granted["id"]]
+    assert [item["id"] for item in by_new_version.json()["items"]] == [granted["id"]]
     by_type = await api.get("/api/permissions", params={"user_type_id": user_type["id"]})
-    assert len(by_type.json()) == 1
+    assert by_type.json()["total"] == 1
     bob_type = await make(api, "/api/user-types", {"name": "friends"}, user="bob")
     not_yours = await api.post(
         "/api/permissions",
@@ -80,7 +81,7 @@ async def test_permissions_cover_every_version_and_only_your_templates(api: Admi
         json={"user_type_id": bob_type["id"], "workflow_template_id": private["id"]},
     )
     assert other_type.status_code == 404
-    assert (await api.get("/api/permissions", user="bob")).json() == []
+    assert (await api.get("/api/permissions", user="bob")).json()["items"] == []
     revoked = await api.delete(f"/api/permissions/{granted['id']}")
     assert revoked.json()["action"] == "deleted"
     assert (await api.delete(f"/api/permissions/{granted['id']}")).status_code == 404

@@ -22,7 +22,7 @@ async def test_specs_crud_and_names_unique_per_owner(api: AdminApi) -> None:
     assert (spec["workflow_type"], spec["usage_count"]) == ("plain", 0)
     assert (await api.post(SPECS, json={"name": "loans"})).status_code == 409
     await make_spec(api, user="bob")
-    assert [item["name"] for item in (await api.get(SPECS)).json()] == ["loans"]
+    assert [item["name"] for item in (await api.get(SPECS)).json()["items"]] == ["loans"]
     path = f"{SPECS}/{spec['id']}"
     assert (await api.get(path)).json()["required_tools"] == ["credit_score"]
     changed = (await api.put(path, json={"workflow_type": "tools", "tags": ["x"]})).json()

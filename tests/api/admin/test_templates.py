@@ -37,7 +37,7 @@ async def test_native_template_is_created_with_all_fields(api: AdminApi) -> None
     assert body["template_name"] == "loan_application"
     assert body["version"] == 1 and body["is_latest"] and body["is_active"]
     assert body["category"] == "fintech"
-    assert body["trigger_keywords"] == ["apply", "loan"]
+    assert body["trigger_keywords"] == ["loan", "apply"]
     assert body["state_schema"]["amount"]["type"] == "number"
     assert body["guidelines"] == "Be kind"
     assert body["session_ttl_seconds"] == 3600
@@ -100,10 +100,13 @@ async def test_invalid_template_lists_every_problem_with_step_and_field(api: Adm
     response = await api.post(BASE, json=document)
     assert response.status_code == 422
     error = error_of(response)
-    assert error["code"] == "invalid_template"
+    assert error["code"] == "validation_error"
     where = {(detail["step"], detail["field"]) for detail in error["details"]}
-    assert ("done", "next") in where
-    assert any(step == "welcome" and field.startswith("buttons") for step, field in where)
+    assert ("done", "menu_structure.steps.done.next") in where
+    assert any(
+        step == "welcome" and field.startswith("menu_structure.steps.welcome.buttons")
+        for step, field in where
+    )
     assert ("", "workflow_dependencies[0].url") in where
     assert ("x", "workflow_dependencies[1].on_failure") in where
     listed = await api.get(BASE, params={"mine": True})
@@ -119,9 +122,10 @@ async def test_bad_step_timers_are_422_naming_step_and_field(api: AdminApi) -> N
     response = await api.post(BASE, json=document)
     assert response.status_code == 422
     where = {(d["step"], d["field"]): d["message"] for d in error_of(response)["details"]}
-    assert where[("welcome", "timeout")].startswith("'soon' is not a duration")
-    assert where[("ask", "on_timeout")] == "points to unknown step 'gone'"
-    assert where[("ask", "timeout")].startswith("required when on_timeout is set")
+    welcome, ask = "menu_structure.steps.welcome", "menu_structure.steps.ask"
+    assert where[("welcome", f"{welcome}.timeout")].startswith("'soon' is not a duration")
+    assert where[("ask", f"{ask}.on_timeout")] == "points to unknown step 'gone'"
+    assert where[("ask", f"{ask}.timeout")].startswith("required when on_timeout is set")
     assert (await api.get(BASE, params={"mine": True})).json()["total"] == 0
 
 
@@ -133,7 +137,7 @@ async def test_missing_name_and_bad_request_bodies_are_422(api: AdminApi) -> Non
         BASE, content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert malformed.status_code == 422
-    assert error_of(malformed)["code"] == "invalid_request"
+    assert error_of(malformed)["code"] == "validation_error"
     wrong_type = await api.post(BASE, json={**greeting(), "template_type": "carousel"})
     assert error_of(wrong_type)["details"][0]["field"] == "template_type"
     bad_end = await api.post(BASE, json={**greeting(), "end_action_type": "api_call"})
@@ -222,7 +226,7 @@ async def test_put_writes_a_new_version_and_unchanged_keeps_it(api: AdminApi) ->
     assert same.headers["x-convoflow-save"] == "unchanged"
     assert same.json()["id"] == second["id"]
     assert same.json()["changelog"] == "describe it"
-    versions = (await api.get(f"{BASE}/{second['id']}/versions")).json()
+    versions = (await api.get(f"{BASE}/{second['id']}/versions")).json()["items"]
     assert [(v["version"], v["is_latest"]) for v in versions] == [(2, True), (1, False)]
     old = (await api.get(f"{BASE}/{first['id']}")).json()
     assert old["is_latest"] is False and old["description"] == ""
@@ -297,7 +301,11 @@ async def test_forks_are_private_copies_and_lineage_follows_them(api: AdminApi) 
     clash = await api.post(f"{BASE}/{fork['id']}/fork", user="bob", json={"name": "mine"})
     assert clash.status_code == 409
     lineage = (await api.get(f"{BASE}/{named.json()['id']}/lineage", user="bob")).json()
-    assert [item["id"] for item in lineage] == [named.json()["id"], fork["id"], source["id"]]
+    assert [item["id"] for item in lineage["items"]] == [
+        named.json()["id"],
+        fork["id"],
+        source["id"],
+    ]
 
 
 async def test_popular_lists_public_templates_by_usage_then_rating(api: AdminApi) -> None:
@@ -309,9 +317,10 @@ async def test_popular_lists_public_templates_by_usage_then_rating(api: AdminApi
         await api.post("/api/workflows", json={"template_id": ids["c"]})
     await api.post(f"{BASE}/{ids['b']}/ratings", json={"rating": 5})
     popular = (await api.get(f"{BASE}/popular", user="bob", params={"category": "demo"})).json()
-    assert [item["template_name"] for item in popular] == ["c", "b", "a"]
+    assert [item["template_name"] for item in popular["items"]] == ["c", "b", "a"]
+    assert popular["total"] == 3
     everywhere = (await api.get(f"{BASE}/popular", params={"limit": 100})).json()
-    assert {"main_menu", "c"} <= {item["template_name"] for item in everywhere}
+    assert {"main_menu", "c"} <= {item["template_name"] for item in everywhere["items"]}
 
 
 async def test_secrets_in_headers_are_hidden_from_other_owners(api: AdminApi) -> None:

@@ -77,6 +77,11 @@ async def test_end_action_posts_the_signed_data_once_per_instance(
     api: AdminApi, receiver: EndActionReceiver
 ) -> None:
     instance = await loan_with(api, **end_action(receiver))
+    first_version = instance["template_id"]
+    newer = await api.put(
+        f"/api/workflow-templates/{first_version}", json={"description": "Version 2"}
+    )
+    assert newer.json()["version"] == 2
     response = await api.put(f"/api/workflows/{instance['id']}", json={"status": "completed"})
     assert response.json()["status"] == "completed"
     done = await settled(api, instance["id"], "completed", "failed")
@@ -85,9 +90,13 @@ async def test_end_action_posts_the_signed_data_once_per_instance(
     assert receiver.rejected == []
     (delivery,) = receiver.deliveries
     assert delivery.idempotency_key == instance["id"]
+    # The version the instance ran, not the newest one; the family names the template.
     assert delivery.body == {
         "instance": instance["id"],
         "template": "loan_jobs",
+        "template_id": first_version,
+        "template_version": 1,
+        "family_id": first_version,
         "state_data": DATA,
     }
     assert receiver.received[0].headers["x-api-key"] == "k"
@@ -130,7 +139,7 @@ async def test_kyc_dependency_is_retried_until_it_passes_then_the_end_action_run
     assert kyc.received[0].json == {"amount": 2500, "purpose": "A new roof"}
     (delivery,) = receiver.deliveries
     assert delivery.body["state_data"]["kyc"]["level"] == "gold"
-    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
     assert {(e["kind"], e["status"], e["attempts"]) for e in effects} == {
         ("dependency", "done", 3),
         ("end_action", "done", 1),
@@ -165,7 +174,7 @@ async def test_a_check_that_takes_hours_is_started_then_resolved_from_outside(
     instance = await loan_with(api, workflow_dependencies=[dependency])
     await api.put(f"/api/workflows/{instance['id']}", json={"status": "completed"})
     for _ in range(100):
-        effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+        effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
         if effects and effects[0]["status"] == "done":
             break
         await asyncio.sleep(0.1)

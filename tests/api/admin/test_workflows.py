@@ -56,7 +56,7 @@ async def test_loan_application_lifecycle_from_permission_to_completion(api: Adm
     wrong = await put(api, instance["id"], state_data={"amount": "lots", "purpose": "A car"})
     assert wrong.status_code == 422
     error = error_of(wrong)
-    assert error["code"] == "invalid_state_data"
+    assert error["code"] == "validation_error"
     assert [d["field"] for d in error["details"]] == ["state_data.amount"]
     unknown = await put(api, instance["id"], state_data={"colour": "red"})
     assert error_of(unknown)["details"][0]["field"] == "state_data.colour"
@@ -242,11 +242,11 @@ async def test_dependency_calls_and_the_end_action_are_queued_not_run_inline(
     instance = await ready_instance(api, template)
     waiting = (await put(api, instance["id"], status="completed")).json()
     assert waiting["status"] == "waiting"
-    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
     assert [(e["kind"], e["name"]) for e in effects] == [("dependency", "kyc")]
     done = await api.post(f"/api/workflows/{instance['id']}/dependencies/kyc", json={"ok": True})
     assert done.json()["status"] == "completed"
-    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()
+    effects = (await api.get(f"/api/workflows/{instance['id']}/effects")).json()["items"]
     assert sorted(e["kind"] for e in effects) == ["dependency", "end_action"]
     assert (
         await api.get(f"/api/workflows/{instance['id']}/effects", user="bob")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from convoflow.store.paging import PageRequest
 
 ItemT = TypeVar("ItemT")
 
@@ -35,9 +38,14 @@ class Page(BaseModel, Generic[ItemT]):
     """One page of a list, with the total number of matches."""
 
     items: list[ItemT]
-    total: int
+    total: int = Field(description="How many items match, on every page together.")
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: Sequence[ItemT], total: int, page: PageRequest) -> Self:
+        """The page ``page`` asked for, holding ``items`` of ``total`` matches."""
+        return cls(items=list(items), total=total, limit=page.limit, offset=page.offset)
 
 
 class Deleted(BaseModel):

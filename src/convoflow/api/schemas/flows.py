@@ -73,7 +73,8 @@ class FlowOut(BaseModel):
         return cls(
             id=row.family_id,
             name=row.template_name,
-            trigger=json.dumps(row.trigger_keywords),
+            # Unescaped, as a JavaScript Flow Runner writes it: `["café"]` comes back as sent.
+            trigger=json.dumps(row.trigger_keywords, ensure_ascii=False),
             automationJson=flow_steps(row),
             status="ACTIVE" if row.is_active else "INACTIVE",
             version=row.version,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoflow.api.schemas.templates import Description
 from convoflow.services.templates.permissions import PermissionView
 from convoflow.store.models import Contact, UserType
 
@@ -16,7 +17,7 @@ class UserTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    description: str = ""
+    description: Description = ""
 
 
 class UserTypeUpdate(BaseModel):
@@ -25,7 +26,7 @@ class UserTypeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    description: str | None = None
+    description: Description | None = None
 
 
 class UserTypeOut(BaseModel):

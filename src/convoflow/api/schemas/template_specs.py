@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoflow.api.schemas.templates import WorkflowType
+from convoflow.api.schemas.templates import Description, Tag, WorkflowType
+from convoflow.services.templates.limits import MAX_TAGS
 from convoflow.store.models import TemplateSpec
 
 
@@ -17,7 +18,7 @@ class SpecIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: Description = ""
     workflow_type: WorkflowType = "plain"
     default_params: dict[str, Any] = Field(default_factory=dict)
     required_tools: list[str] = Field(default_factory=list)
@@ -27,7 +28,7 @@ class SpecIn(BaseModel):
         max_length=200,
         description="Your template of this name, else a built-in or public one.",
     )
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     extra_metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -37,13 +38,13 @@ class SpecUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = None
+    description: Description | None = None
     workflow_type: WorkflowType | None = None
     default_params: dict[str, Any] | None = None
     required_tools: list[str] | None = None
     required_retrievers: list[str] | None = None
     base_template_name: str | None = Field(default=None, max_length=200)
-    tags: list[str] | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     extra_metadata: dict[str, Any] | None = None
 
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from convoflow.services.templates.documents import redact_secrets
+from convoflow.services.templates.limits import (
+    CHANGELOG_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS,
+    GUIDELINES_MAX_CHARS,
+    MAX_TAGS,
+    TAG_MAX_CHARS,
+)
 from convoflow.store.models import WorkflowTemplate
 
 TemplateType = Literal["button", "list", "text", "flow"]
 WorkflowType = Literal["plain", "tools", "rag", "full"]
 SortField = Literal["usage_count", "rating", "created_at", "name"]
 SortOrder = Literal["asc", "desc"]
+Tag = Annotated[str, Field(max_length=TAG_MAX_CHARS)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_CHARS)]
 
 
 class TemplateIn(BaseModel):
@@ -31,14 +40,16 @@ class TemplateIn(BaseModel):
     name: str | None = Field(
         default=None, min_length=1, max_length=200, description="Same as `template_name`."
     )
-    description: str | None = None
-    changelog: str | None = Field(default=None, description="What changed in this version.")
+    description: Description | None = None
+    changelog: str | None = Field(
+        default=None, max_length=CHANGELOG_MAX_CHARS, description="What changed in this version."
+    )
     template_type: TemplateType | None = None
     workflow_type: WorkflowType | None = None
     category: str | None = Field(default=None, max_length=64)
     trigger_keywords: list[str] | None = None
     menu_structure: dict[str, Any] | None = None
-    guidelines: str | None = None
+    guidelines: str | None = Field(default=None, max_length=GUIDELINES_MAX_CHARS)
     state_schema: dict[str, Any] | None = None
     workflow_dependencies: list[Any] | None = None
     end_action_type: str | None = Field(default=None, max_length=32)
@@ -50,7 +61,7 @@ class TemplateIn(BaseModel):
     base_template_id: str | None = Field(default=None, max_length=26)
     is_public: bool | None = None
     is_active: bool | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     extra_metadata: dict[str, Any] | None = None
     estimated_complexity: str | None = Field(default=None, max_length=16)
     triggers: list[str] | None = Field(default=None, description="Flow Runner body: triggers.")

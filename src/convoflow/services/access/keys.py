@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.services.access.callers import Caller
 from convoflow.store import accounts
 from convoflow.store.models import ApiKey
+from convoflow.store.paging import PageRequest
 from convoflow.store.types import utcnow
 
 
@@ -46,11 +47,11 @@ class Revocation:
 
 
 async def list_keys(
-    session: AsyncSession, *, caller: Caller, limit: int, offset: int
+    session: AsyncSession, *, caller: Caller, page: PageRequest
 ) -> tuple[list[ApiKey], int]:
     """A page of the caller's keys, newest first, revoked ones included; and the total."""
     async with session.begin():
-        return await accounts.list_api_keys(session, user_id=caller.id, limit=limit, offset=offset)
+        return await accounts.list_api_keys(session, user_id=caller.id, page=page)
 
 
 async def create_key(session: AsyncSession, *, caller: Caller, label: str = "") -> IssuedKey:

@@ -26,6 +26,7 @@ from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
+from convoflow.store.paging import PageRequest, slice_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,15 @@ async def list_conversations(
     caller: Caller,
     flow: str | None,
     step: str | None,
+    page: PageRequest,
     phone_number_id: str | None = None,
-) -> list[LiveConversation]:
-    """The caller's live conversations, newest first, by template (flow), step and the
-    business number they run on."""
+) -> tuple[list[LiveConversation], int]:
+    """One page of the caller's live conversations, newest first, by template (flow), step
+    and the business number they run on, and how many match.
+
+    The session store (SQL or Redis) hands over every live conversation of the owner, so
+    filtering and paging happen here.
+    """
     async with session.begin():
         live = await access.store.list_live(session, owner_id=caller.id, now=access.clock.now())
         on_number = None
@@ -65,13 +71,17 @@ async def list_conversations(
             on_number = await customers_on_number(
                 session, owner_id=caller.id, phone_number_id=phone_number_id
             )
-    return [
+    matching = [
         conversation
         for conversation in live
         if (flow is None or conversation.state.template_name == flow)
         and (step is None or conversation.state.current_step == step)
         and (on_number is None or conversation.customer in on_number)
     ]
+    # Newest first, ties by customer: pages must not overlap when two started together.
+    matching.sort(key=lambda conversation: conversation.customer)
+    matching.sort(key=lambda conversation: conversation.created_at, reverse=True)
+    return slice_page(matching, page)
 
 
 async def get_conversation(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.engine import TemplateInvalid
 from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import (
     Caller,
@@ -27,6 +28,7 @@ from convoflow.services.templates.documents import (
     prepare_definition,
     redact_secrets,
 )
+from convoflow.services.templates.limits import size_problems
 from convoflow.store import templates
 from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
 
@@ -190,12 +192,13 @@ async def fork_template(
             data = redact_secrets(data)
         data["template_name"] = name or await _free_name(session, caller.id, source.template_name)
         data.update(base_template_id=source.id, is_public=False, is_active=True)
+        changelog = f"forked from {source.template_name} version {source.version}"
+        # A template stored before the size limits may exceed them: its fork may not.
+        if problems := size_problems(data, changelog=changelog):
+            raise TemplateInvalid(problems)
         await _check_name_free(session, caller.id, data["template_name"], None)
         row = await templates.create_template(
-            session,
-            owner_id=caller.id,
-            definition=data,
-            changelog=f"forked from {source.template_name} version {source.version}",
+            session, owner_id=caller.id, definition=data, changelog=changelog
         )
     catalog.invalidate()
     return row

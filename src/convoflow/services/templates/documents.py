@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
+from convoflow.engine.importers import detect_format
 from convoflow.errors import InvalidData
 from convoflow.services.templates.dependency_specs import dependency_problems, end_action_problems
+from convoflow.services.templates.fields import (
+    NATIVE_GRAPH_KEYS,
+    TEMPLATE_KEYS,
+    fold_name_alias,
+    unknown_field_problems,
+)
+from convoflow.services.templates.limits import size_problems
+from convoflow.services.templates.problem_paths import locate_graph_problems
 from convoflow.store.models import WorkflowTemplate
 from convoflow.store.templates import DEFINITION_FIELDS, normalise_definition
 
-#: Keys of a document that are template fields, not part of a top-level graph.
-TEMPLATE_KEYS = frozenset({"template_name", "name", "changelog", *DEFINITION_FIELDS})
 #: Where the original Flow Runner steps are kept, so the flow is served back unchanged.
 FLOW_RUNNER_STEPS = "flow_runner_steps"
 _INTERACTIVE_TYPES = {"buttons": "button", "list": "list"}
@@ -48,25 +56,55 @@ def _flow_runner_fields(flow: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _split(
-    document: Mapping[str, Any], has_current: bool
-) -> tuple[dict[str, Any], dict[str, Any] | None, str, Any]:
-    """(template fields, native graph or None to keep, format, original Flow Runner steps)."""
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """A document taken apart: template fields and the graph (None: keep the current one).
+
+    ``graph_path`` is where the graph was in the document (``""``: at the top level), so
+    problems in it can be named by their path in the request.
+    """
+
+    fields: dict[str, Any]
+    graph: dict[str, Any] | None = None
+    original_steps: Any = None
+    graph_path: str = "menu_structure"
+
+
+def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
+    """Take a document apart; raise :class:`TemplateInvalid` naming every misplaced field.
+
+    A native body may hold only template fields (and a top-level native graph): any other
+    key is refused. Flow Runner and interactive bodies keep every other key in the graph.
+    """
     fields = {key: value for key, value in document.items() if key in TEMPLATE_KEYS}
+    problems = fold_name_alias(fields)
+    graph_path = "menu_structure"
     if "menu_structure" in document:
         graph_document = document["menu_structure"]
+        problems += unknown_field_problems(document, TEMPLATE_KEYS)
         if not isinstance(graph_document, Mapping):
-            raise TemplateInvalid([Problem("", "menu_structure", "must be an object")])
+            problems.append(Problem("", "menu_structure", "must be an object"))
     elif "steps" in document or "action" in document or document.get("type") == "interactive":
+        graph_path = ""
         graph_document = {k: v for k, v in document.items() if k not in TEMPLATE_KEYS}
         if "name" in document:
             graph_document["name"] = document["name"]
-    elif has_current:
-        return fields, None, "native", None
+        if detect_format(graph_document) == "native":
+            problems += unknown_field_problems(document, TEMPLATE_KEYS | NATIVE_GRAPH_KEYS)
     else:
-        message = "required: the step graph (native, Flow Runner or interactive format)"
-        raise TemplateInvalid([Problem("", "menu_structure", message)])
-    graph, detected = to_native(graph_document)
+        problems += unknown_field_problems(document, TEMPLATE_KEYS)
+        if not has_current:
+            message = "required: the step graph (native, Flow Runner or interactive format)"
+            problems.append(Problem("", "menu_structure", message))
+        if problems:
+            raise TemplateInvalid(problems)
+        return _Parts(fields)
+    if problems:
+        raise TemplateInvalid(problems)
+    try:
+        graph, detected = to_native(graph_document)
+    except TemplateInvalid as invalid:
+        raise TemplateInvalid(locate_graph_problems(invalid.problems, graph_path)) from None
     fields.pop("menu_structure", None)
     original_steps = None
     if detected == "flow_runner":
@@ -75,7 +113,7 @@ def _split(
     elif detected == "interactive" and "template_type" not in fields:
         first = graph["steps"][0]
         fields["template_type"] = _INTERACTIVE_TYPES.get(str(first.get("type")), "flow")
-    return fields, graph, detected, original_steps
+    return _Parts(fields, graph, original_steps, graph_path)
 
 
 def prepare_definition(
@@ -84,29 +122,38 @@ def prepare_definition(
     """Convert, normalise and check a document; raise :class:`TemplateInvalid` with every problem.
 
     ``current`` is the stored definition a PUT starts from: fields the document leaves out
-    keep their current values (the graph too, when no graph is given).
+    keep their current values (the graph too, when no graph is given). Each problem names
+    its field by its path in ``document``.
     """
-    fields, graph, _format, original_steps = _split(document, current is not None)
-    merged: dict[str, Any] = {**(current or {}), **fields}
-    if graph is not None:
-        merged["menu_structure"] = graph
+    parts = _split(document, current is not None)
+    merged: dict[str, Any] = {**(current or {}), **parts.fields}
+    if parts.graph is not None:
+        merged["menu_structure"] = parts.graph
         metadata = dict(merged.get("extra_metadata") or {})
         metadata.pop(FLOW_RUNNER_STEPS, None)
-        if original_steps is not None:
-            metadata[FLOW_RUNNER_STEPS] = original_steps
+        if parts.original_steps is not None:
+            metadata[FLOW_RUNNER_STEPS] = parts.original_steps
         merged["extra_metadata"] = metadata
     try:
         data = normalise_definition(merged)
     except InvalidData as exc:
-        raise TemplateInvalid([Problem("", exc.field, exc.message)]) from None
-    check_definition(data)
+        # The name may have come as `name`, its alias: point at what was sent.
+        sent_alias = exc.field == "template_name" and "template_name" not in document
+        field = "name" if sent_alias and "name" in document else exc.field
+        raise TemplateInvalid([Problem("", field, exc.message)]) from None
+    check_definition(data, changelog=document.get("changelog"), graph_path=parts.graph_path)
     return data
 
 
-def check_definition(data: Mapping[str, Any]) -> None:
-    """Check a normalised definition: graph, state schema, dependencies, end action."""
+def check_definition(
+    data: Mapping[str, Any], *, changelog: str | None = None, graph_path: str = "menu_structure"
+) -> None:
+    """Check a normalised definition: sizes, graph, state schema, dependencies, end action.
+
+    ``graph_path`` is where the client sent the graph, so its problems are named there.
+    """
     graph = data["menu_structure"]
-    problems: list[Problem] = []
+    problems = size_problems(data, changelog=changelog)
     try:
         load_template(
             graph,
@@ -117,7 +164,7 @@ def check_definition(data: Mapping[str, Any]) -> None:
             end_action_target=data["end_action_target"],
         )
     except TemplateInvalid as invalid:
-        problems += invalid.problems
+        problems += locate_graph_problems(invalid.problems, graph_path)
     steps = graph.get("steps") if isinstance(graph, Mapping) else None
     step_ids = {str(step.get("id")) for step in steps or [] if isinstance(step, Mapping)}
     problems += dependency_problems(data["workflow_dependencies"], step_ids)

@@ -10,6 +10,8 @@ another way is exported with :func:`convoflow.engine.to_flow_runner`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from convoflow.services.templates import admin as templates_admin
 from convoflow.services.templates.admin import SavedTemplate
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.templates.documents import FLOW_RUNNER_STEPS
+from convoflow.services.templates.problem_paths import moved
 from convoflow.store.models import WorkflowTemplate
 
 GRAPH_FRAME = frozenset({"start", "steps"})
@@ -125,9 +128,10 @@ async def create_flow(
     """Import a Flow Runner flow as a new template."""
     if not change.name:
         raise InvalidData("name", "is required")
-    saved = await templates_admin.create_template(
-        session, catalog, caller=caller, document=_document(change, None)
-    )
+    with _problems_named_as_sent():
+        saved = await templates_admin.create_template(
+            session, catalog, caller=caller, document=_document(change, None)
+        )
     return saved.template
 
 
@@ -144,9 +148,23 @@ async def update_flow(
         row = await own_template(session, caller, flow_id)
         current = row if row.is_latest else await latest_of_family(session, row.family_id)
         document = _document(change, current)
-    return await templates_admin.update_template(
-        session, catalog, caller=caller, template_id=current.id, document=document
-    )
+    with _problems_named_as_sent():
+        return await templates_admin.update_template(
+            session, catalog, caller=caller, template_id=current.id, document=document
+        )
+
+
+@contextmanager
+def _problems_named_as_sent() -> Iterator[None]:
+    """Name template problems by the flow's fields (`automationJson`, `trigger`)."""
+    try:
+        yield
+    except TemplateInvalid as invalid:
+        problems = moved(invalid.problems, "menu_structure.steps", "automationJson")
+        problems = moved(problems, "menu_structure", "automationJson")
+        problems = moved(problems, "trigger_keywords", "trigger")
+        problems = moved(problems, "template_name", "name")
+        raise TemplateInvalid(problems) from None
 
 
 async def delete_flow(

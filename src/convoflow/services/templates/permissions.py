@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,6 +20,7 @@ from convoflow.services.access.callers import Caller, own_template
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.store.contacts import find_contact
 from convoflow.store.models import Contact, TemplatePermission, UserType, WorkflowTemplate
+from convoflow.store.paging import PageRequest, read_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +86,16 @@ async def create_user_type(
         return row
 
 
-async def list_user_types(session: AsyncSession, *, caller: Caller) -> list[UserType]:
-    """The caller's user types, by name."""
+async def list_user_types(
+    session: AsyncSession, *, caller: Caller, page: PageRequest
+) -> tuple[list[UserType], int]:
+    """One page of the caller's user types, by name, and how many there are."""
+    query = (
+        select(UserType).where(UserType.owner_id == caller.id).order_by(UserType.name, UserType.id)
+    )
     async with session.begin():
-        rows = await session.execute(
-            select(UserType).where(UserType.owner_id == caller.id).order_by(UserType.name)
-        )
-        return list(rows.scalars())
+        rows, total = await read_page(session, query, page)
+        return list(rows.scalars()), total
 
 
 async def get_user_type(session: AsyncSession, *, caller: Caller, user_type_id: str) -> UserType:
@@ -133,17 +137,23 @@ async def delete_user_type(
 # -- permissions ----------------------------------------------------------------------
 
 
-async def _views(
-    session: AsyncSession, caller: Caller, *conditions: ColumnElement[bool]
-) -> list[PermissionView]:
+def _views_query(
+    caller: Caller, *conditions: ColumnElement[bool]
+) -> Select[TemplatePermission, str, str, str]:
     template = aliased(WorkflowTemplate)
-    rows = await session.execute(
+    return (
         select(TemplatePermission, UserType.name, template.template_name, template.family_id)
         .join(UserType, UserType.id == TemplatePermission.user_type_id)
         .join(template, template.id == TemplatePermission.workflow_template_id)
         .where(UserType.owner_id == caller.id, *conditions)
         .order_by(TemplatePermission.created_at, TemplatePermission.id)
     )
+
+
+async def _views(
+    session: AsyncSession, caller: Caller, *conditions: ColumnElement[bool]
+) -> list[PermissionView]:
+    rows = await session.execute(_views_query(caller, *conditions))
     return [PermissionView(*row) for row in rows.tuples()]
 
 
@@ -175,8 +185,10 @@ async def list_permissions(
     caller: Caller,
     template_id: str | None,
     user_type_id: str | None,
-) -> list[PermissionView]:
-    """The caller's permissions, optionally for one template (family) or user type."""
+    page: PageRequest,
+) -> tuple[list[PermissionView], int]:
+    """One page of the caller's permissions (optionally for one template family or user
+    type), oldest first, and how many match."""
     conditions: list[ColumnElement[bool]] = []
     async with session.begin():
         if template_id is not None:
@@ -189,7 +201,8 @@ async def list_permissions(
             conditions.append(TemplatePermission.workflow_template_id.in_(family_versions))
         if user_type_id is not None:
             conditions.append(TemplatePermission.user_type_id == user_type_id)
-        return await _views(session, caller, *conditions)
+        rows, total = await read_page(session, _views_query(caller, *conditions), page)
+        return [PermissionView(*row) for row in rows.tuples()], total
 
 
 async def revoke(

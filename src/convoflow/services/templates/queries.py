@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.services.access.callers import Caller, visible_template, visible_to
 from convoflow.store import templates
 from convoflow.store.models import WorkflowTemplate
+from convoflow.store.paging import PageRequest, read_page, slice_page
 
 SORT_COLUMNS = {
     "usage_count": WorkflowTemplate.usage_count,
@@ -85,9 +86,9 @@ async def list_templates(
 
 
 async def popular_templates(
-    session: AsyncSession, *, caller: Caller, category: str | None, limit: int
-) -> list[WorkflowTemplate]:
-    """Active public templates, most used first, then best rated."""
+    session: AsyncSession, *, caller: Caller, category: str | None, page: PageRequest
+) -> tuple[list[WorkflowTemplate], int]:
+    """One page of the active public templates, most used first, then best rated; the total."""
     query = select(WorkflowTemplate).where(
         WorkflowTemplate.is_latest.is_(True),
         WorkflowTemplate.is_active.is_(True),
@@ -100,9 +101,10 @@ async def popular_templates(
         WorkflowTemplate.rating.desc(),
         WorkflowTemplate.rating_count.desc(),
         WorkflowTemplate.id,
-    ).limit(limit)
+    )
     async with session.begin():
-        return list((await session.execute(query)).scalars())
+        rows, total = await read_page(session, query, page)
+        return list(rows.scalars()), total
 
 
 async def get_template(
@@ -114,20 +116,22 @@ async def get_template(
 
 
 async def template_versions(
-    session: AsyncSession, *, caller: Caller, template_id: str
-) -> list[WorkflowTemplate]:
-    """Every version of the template's family, newest first."""
+    session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
+) -> tuple[list[WorkflowTemplate], int]:
+    """One page of the versions of the template's family, newest first; the total."""
     async with session.begin():
         row = await visible_template(session, caller, template_id)
-        return await templates.versions_of(session, row.family_id)
+        rows, total = await read_page(session, templates.versions_query(row.family_id), page)
+        return list(rows.scalars()), total
 
 
 async def template_lineage(
-    session: AsyncSession, *, caller: Caller, template_id: str
-) -> list[WorkflowTemplate]:
-    """The inheritance chain from the template up to its root (one recursive query).
+    session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
+) -> tuple[list[WorkflowTemplate], int]:
+    """One page of the inheritance chain from the template up to its root; its length.
 
-    Ancestors the caller may not see (another owner's private template) are left out.
+    The chain is one recursive query (at most 100 links). Ancestors the caller may not
+    see (another owner's private template) are left out.
     """
     async with session.begin():
         await visible_template(session, caller, template_id)
@@ -136,4 +140,4 @@ async def template_lineage(
         for row in chain:
             if row.owner_id == caller.id or row.is_public or row.is_builtin:
                 visible.append(row)
-        return visible
+        return slice_page(visible, page)

@@ -20,6 +20,7 @@ from convoflow.services.templates.admin import insert_template
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.templates.documents import definition_of, prepare_definition
 from convoflow.store.models import TemplateSpec, WorkflowTemplate
+from convoflow.store.paging import PageRequest, read_page
 
 SPEC_FIELDS = (
     "name",
@@ -74,15 +75,18 @@ def _apply(row: TemplateSpec, fields: Mapping[str, Any]) -> None:
         row.base_template_name = fields["base_template_name"]
 
 
-async def list_specs(session: AsyncSession, *, caller: Caller) -> list[TemplateSpec]:
-    """The caller's specs, by name."""
+async def list_specs(
+    session: AsyncSession, *, caller: Caller, page: PageRequest
+) -> tuple[list[TemplateSpec], int]:
+    """One page of the caller's specs, by name, and how many there are."""
+    query = (
+        select(TemplateSpec)
+        .where(TemplateSpec.owner_id == caller.id)
+        .order_by(TemplateSpec.name, TemplateSpec.id)
+    )
     async with session.begin():
-        rows = await session.execute(
-            select(TemplateSpec)
-            .where(TemplateSpec.owner_id == caller.id)
-            .order_by(TemplateSpec.name)
-        )
-        return list(rows.scalars())
+        rows, total = await read_page(session, query, page)
+        return list(rows.scalars()), total
 
 
 async def get_spec(session: AsyncSession, *, caller: Caller, spec_id: str) -> TemplateSpec:

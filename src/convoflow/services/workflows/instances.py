@@ -38,6 +38,7 @@ from convoflow.services.templates.permissions import check_permitted
 from convoflow.services.workflows import lifecycle
 from convoflow.store.contacts import find_contact
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
+from convoflow.store.paging import PageRequest, read_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,17 +235,19 @@ async def get_instance(
 
 
 async def list_effects(
-    session: AsyncSession, *, caller: Caller, instance_id: str
-) -> list[WorkflowEffect]:
-    """The background jobs of an instance (dependencies, end action), oldest first."""
+    session: AsyncSession, *, caller: Caller, instance_id: str, page: PageRequest
+) -> tuple[list[WorkflowEffect], int]:
+    """One page of an instance's background jobs (dependencies, end action), oldest
+    first, and how many there are."""
+    query = (
+        select(WorkflowEffect)
+        .where(WorkflowEffect.instance_id == instance_id)
+        .order_by(WorkflowEffect.created_at, WorkflowEffect.id)
+    )
     async with session.begin():
         await own_instance(session, caller, instance_id)
-        rows = await session.execute(
-            select(WorkflowEffect)
-            .where(WorkflowEffect.instance_id == instance_id)
-            .order_by(WorkflowEffect.created_at, WorkflowEffect.id)
-        )
-        return list(rows.scalars())
+        rows, total = await read_page(session, query, page)
+        return list(rows.scalars()), total
 
 
 async def update_instance(
