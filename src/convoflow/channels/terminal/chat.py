@@ -17,13 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.errors import NotFound
 from convoflow.services.conversations.access import ConversationAccess
+from convoflow.services.conversations.customers import load_customer
 from convoflow.services.conversations.service import Customer
-from convoflow.services.inbox.intake import (
-    InboundRecord,
-    MessageProcessor,
-    load_customer,
-    store_inbound,
-)
+from convoflow.services.inbox.intake import InboundRecord, MessageProcessor, store_inbound
 from convoflow.store import accounts
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id
@@ -96,7 +92,10 @@ class ChatSession:
 
     async def _customer(self, session: AsyncSession) -> Customer:
         found = await load_customer(
-            session, owner_id=self.owner_id, key=self.phone, channel_number=TERMINAL_CHANNEL
+            session,
+            owner_id=self.owner_id,
+            customer_key=self.phone,
+            channel_number=TERMINAL_CHANNEL,
         )
         # Before the first message there is no contact row yet: use the chat's identity.
         return replace(found, name=found.name or self.name, phone=found.phone or self.phone)

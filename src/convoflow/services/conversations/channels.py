@@ -2,7 +2,7 @@
 
 A customer's conversation is keyed by owner and customer, not by number; it runs on the
 number of the customer's latest message (in or out), which is also the number replies go
-out from (:func:`~convoflow.services.conversations.customers.channel_number`).
+out from (:func:`~convoflow.services.conversations.customers.reply_number`).
 """
 
 from __future__ import annotations

@@ -21,11 +21,12 @@ from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.outcomes import queue_messages
 from convoflow.services.conversations.service import Customer
 from convoflow.store.contacts import find_contact
-from convoflow.store.models import PhoneNumber, WhatsAppMessage
+from convoflow.store.models import Contact, PhoneNumber, WhatsAppMessage
 
 
-async def channel_number(session: AsyncSession, owner_id: str, customer_key: str) -> str:
-    """The business number to write from: the one the customer last used, else the owner's."""
+async def reply_number(session: AsyncSession, owner_id: str, customer_key: str) -> str:
+    """The business number to write from: the one of the customer's latest message, else
+    the owner's first number ("" when the owner has none)."""
     used = await session.scalar(
         select(WhatsAppMessage.phone_number_id)
         .where(WhatsAppMessage.owner_id == owner_id, WhatsAppMessage.customer == customer_key)
@@ -43,16 +44,38 @@ async def channel_number(session: AsyncSession, owner_id: str, customer_key: str
     return str(owned or "")
 
 
-async def customer_of(session: AsyncSession, owner_id: str, customer_key: str) -> Customer:
-    """The customer as the message path sees them (contact details and reply number).
+async def load_customer(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    customer_key: str,
+    channel_number: str | None = None,
+) -> Customer:
+    """The customer as the message path sees them: name, phone and type from their contact,
+    and the number to reply from (``channel_number``, else :func:`reply_number`).
 
-    The reply number is always one of the owner's: never the server's own number for an
-    owner who has none (``channel_number`` is then empty).
+    The one place a :class:`Customer` is built. The reply number is always one of the
+    owner's: never the server's own number for an owner who has none (it is then empty).
     """
-    contact = await find_contact(session, owner_id, customer_key)
-    key = contact.customer_key if contact else customer_key
-    number = await channel_number(session, owner_id, key)
-    return Customer.of_contact(contact, owner_id=owner_id, key=key, channel_number=number)
+    contact = (
+        await session.execute(
+            select(Contact).where(
+                Contact.owner_id == owner_id, Contact.customer_key == customer_key
+            )
+        )
+    ).scalar_one_or_none()
+    if channel_number is None:
+        channel_number = await reply_number(session, owner_id, customer_key)
+    return Customer.of_contact(
+        contact, owner_id=owner_id, key=customer_key, channel_number=channel_number
+    )
+
+
+async def customer_of(session: AsyncSession, owner_id: str, reference: str) -> Customer:
+    """The customer an admin names by contact id, customer key or WhatsApp id."""
+    contact = await find_contact(session, owner_id, reference)
+    customer_key = contact.customer_key if contact else reference
+    return await load_customer(session, owner_id=owner_id, customer_key=customer_key)
 
 
 @asynccontextmanager

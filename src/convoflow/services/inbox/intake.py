@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
 from convoflow.engine.outcome import FlowStatus
+from convoflow.services.conversations.customers import load_customer
 from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
 from convoflow.services.inbox.read_marks import ProcessedInbound
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
@@ -328,17 +329,8 @@ def _processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbou
 async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:
     assert row.owner_id is not None
     return await load_customer(
-        session, owner_id=row.owner_id, key=row.customer, channel_number=row.phone_number_id
+        session,
+        owner_id=row.owner_id,
+        customer_key=row.customer,
+        channel_number=row.phone_number_id,
     )
-
-
-async def load_customer(
-    session: AsyncSession, *, owner_id: str, key: str, channel_number: str
-) -> Customer:
-    """The customer as the message path sees it (name, phone and type from the contact)."""
-    contact = (
-        await session.execute(
-            select(Contact).where(Contact.owner_id == owner_id, Contact.customer_key == key)
-        )
-    ).scalar_one_or_none()
-    return Customer.of_contact(contact, owner_id=owner_id, key=key, channel_number=channel_number)

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import EffectResult
-from convoflow.services.conversations.service import ConversationService, Customer
-from convoflow.services.inbox.intake import load_customer
+from convoflow.services.conversations.customers import load_customer
+from convoflow.services.conversations.service import ConversationService
 from convoflow.services.workflows.effect_settlement import settle_effect
 from convoflow.services.workflows.effect_types import (
     RESPONSE_BODY_LIMIT,
@@ -38,8 +38,6 @@ from convoflow.services.workflows.effect_types import (
 )
 from convoflow.sessions.base import ConversationLocks
 from convoflow.store.models import (
-    PhoneNumber,
-    WhatsAppMessage,
     WorkflowInstance,
 )
 
@@ -111,7 +109,9 @@ async def resume_conversation(
             if live is None or live.instance_id != effect.instance_id:
                 await session.commit()
                 return None
-            customer = await _customer(session, effect.owner_id, customer_key)
+            customer = await load_customer(
+                session, owner_id=effect.owner_id, customer_key=customer_key
+            )
             event = EffectResult(effect.effect_id, ok=run.ok, data=run.data, error=run.error)
             turn, resumed = await conversations.resume(session, customer, event, now=now)
             await store.commit(session, resumed)
@@ -140,27 +140,3 @@ async def store_end_action_result(
             instance.error = f"end action failed: {run.error}"
             instance.completed_at = instance.completed_at or context.clock.now()
     return None
-
-
-async def _customer(session: AsyncSession, owner_id: str, customer_key: str) -> Customer:
-    """The customer of a conversation, replying from the number they last wrote to."""
-    channel = await session.scalar(
-        select(WhatsAppMessage.phone_number_id)
-        .where(
-            WhatsAppMessage.owner_id == owner_id,
-            WhatsAppMessage.customer == customer_key,
-            WhatsAppMessage.direction == "in",
-        )
-        .order_by(WhatsAppMessage.id.desc())
-        .limit(1)
-    )
-    if channel is None:
-        channel = await session.scalar(
-            select(PhoneNumber.phone_number_id)
-            .where(PhoneNumber.owner_id == owner_id)
-            .order_by(PhoneNumber.created_at)
-            .limit(1)
-        )
-    return await load_customer(
-        session, owner_id=owner_id, key=customer_key, channel_number=channel or ""
-    )
