@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
@@ -19,6 +20,8 @@ from convoflow.api.schemas.permissions import (
     UserTypeOut,
     UserTypeUpdate,
 )
+from convoflow.runtime import Runtime
+from convoflow.services.access.callers import Caller
 from convoflow.services.templates import permissions
 
 router = APIRouter(
@@ -180,16 +183,7 @@ async def update_contact(
     runtime: RuntimeDep,
 ) -> ContactOut:
     """Set an existing customer's user type."""
-    row = await permissions.set_contact(
-        session,
-        caller=caller,
-        reference=contact,
-        user_type_id=body.user_type_id,
-        name=body.name,
-        create=False,
-        now=runtime.clock.now(),
-    )
-    return ContactOut.of(row)
+    return await _set_contact(session, runtime, caller, contact, body, create=False)
 
 
 @router.put("/contacts/{contact}", response_model=ContactOut)
@@ -201,13 +195,25 @@ async def put_contact(
     runtime: RuntimeDep,
 ) -> ContactOut:
     """Set a customer's user type, adding the customer (by WhatsApp number) if unknown."""
+    return await _set_contact(session, runtime, caller, contact, body, create=True)
+
+
+async def _set_contact(
+    session: AsyncSession,
+    runtime: Runtime,
+    caller: Caller,
+    reference: str,
+    body: ContactUpdate,
+    *,
+    create: bool,
+) -> ContactOut:
     row = await permissions.set_contact(
         session,
         caller=caller,
-        reference=contact,
+        reference=reference,
         user_type_id=body.user_type_id,
         name=body.name,
-        create=True,
+        create=create,
         now=runtime.clock.now(),
     )
     return ContactOut.of(row)
