@@ -238,7 +238,9 @@ def keys_revoke(
 
     settings = settings_or_exit()
     prepare_database(settings)
-    revocation = run_with_runtime(lambda runtime: revoke_any_key(runtime.sessions, key_id=key_id))
+    revocation = run_with_runtime(
+        lambda runtime: revoke_any_key(runtime.sessions, key_id=key_id, now=runtime.clock.now())
+    )
     console.print(describe_revocation(revocation), highlight=False, markup=False, soft_wrap=True)
 
 

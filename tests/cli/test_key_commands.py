@@ -14,6 +14,7 @@ import pytest
 from convoflow.runtime import Runtime
 from convoflow.store import accounts
 from convoflow.store.models import ApiKey
+from convoflow.store.types import utcnow
 from tests.conftest import make_settings
 
 
@@ -54,7 +55,7 @@ def works(database_url: str, plain_key: str) -> bool:
         runtime = Runtime.build(make_settings(database_url))
         try:
             async with runtime.sessions.begin() as session:
-                return await accounts.authenticate(session, plain_key) is not None
+                return await accounts.authenticate(session, plain_key, now=utcnow()) is not None
         finally:
             await runtime.close()
 

@@ -111,9 +111,9 @@ def test_users_create_prints_key_alone_on_last_line(fresh_sqlite: str) -> None:
     async def check() -> None:
         runtime = Runtime.build(make_settings(fresh_sqlite))
         async with runtime.sessions() as session:
-            first_user = await accounts.authenticate(session, key)
-            second_user = await accounts.authenticate(session, second_key)
-            nobody = await accounts.authenticate(session, key + "x")
+            first_user = await accounts.authenticate(session, key, now=utcnow())
+            second_user = await accounts.authenticate(session, second_key, now=utcnow())
+            nobody = await accounts.authenticate(session, key + "x", now=utcnow())
         await runtime.close()
         assert first_user is not None and first_user.username == "carol"
         assert second_user is not None and second_user.id == first_user.id

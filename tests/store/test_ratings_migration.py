@@ -15,6 +15,7 @@ from convoflow.services.access.callers import Caller
 from convoflow.services.templates.ratings import rate_template
 from convoflow.store import accounts, migrate, templates
 from convoflow.store.models import WorkflowTemplate
+from convoflow.store.types import utcnow
 from tests.conftest import make_settings
 from tests.support.databases import (
     POSTGRES_HOST,
@@ -106,9 +107,13 @@ async def test_ratings_given_before_the_upgrade_still_count(old_database: str) -
         caller = Caller(id=rater.id, username=rater.username)
         for stars in (1, 5):  # the second replaces the first
             async with runtime.sessions() as session:
-                await rate_template(session, caller=caller, template_id=rated, rating=stars)
+                await rate_template(
+                    session, caller=caller, template_id=rated, rating=stars, now=utcnow()
+                )
             async with runtime.sessions() as session:
-                await rate_template(session, caller=caller, template_id=unrated, rating=stars)
+                await rate_template(
+                    session, caller=caller, template_id=unrated, rating=stars, now=utcnow()
+                )
         assert await latest_rating(runtime, rated) == (22 / 6, 6)
         assert await latest_rating(runtime, unrated) == (5.0, 1)
 

@@ -49,7 +49,11 @@ async def current_user(
 ) -> Caller:
     """The platform user of the bearer API key (401 when missing, unknown or revoked)."""
     async with runtime.sessions() as session:
-        return await authenticate(session, credentials.credentials if credentials else None)
+        return await authenticate(
+            session,
+            credentials.credentials if credentials else None,
+            now=runtime.clock.now(),
+        )
 
 
 CurrentUser = Annotated[Caller, Depends(current_user)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from convoflow.api.deps import CurrentUser, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
@@ -45,10 +45,12 @@ async def create_key(
     response_class=Response,
     responses=error_responses(404),
 )
-async def revoke_key(key_id: str, caller: CurrentUser, session: SessionDep) -> Response:
+async def revoke_key(
+    key_id: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     """Revoke one of your keys (also the one you call with): it answers 401 from now on.
 
     The key stays in your list, marked revoked. Revoking it again changes nothing.
     """
-    await api_keys.revoke_key(session, caller=caller, key_id=key_id)
+    await api_keys.revoke_key(session, caller=caller, key_id=key_id, now=runtime.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

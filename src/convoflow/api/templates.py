@@ -193,7 +193,7 @@ async def fork_template(
 
 @router.post("/{template_id}/ratings", response_model=RatingOut, responses=error_responses(404))
 async def rate_template(
-    template_id: str, body: RatingIn, caller: CurrentUser, session: SessionDep
+    template_id: str, body: RatingIn, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> RatingOut:
     """Rate the template from 1 to 5: one rating per user, rating again replaces yours.
 
@@ -201,7 +201,11 @@ async def rate_template(
     gives the average and count of everyone's ratings.
     """
     rated = await template_ratings.rate_template(
-        session, caller=caller, template_id=template_id, rating=body.rating
+        session,
+        caller=caller,
+        template_id=template_id,
+        rating=body.rating,
+        now=runtime.clock.now(),
     )
     return RatingOut(
         template_id=rated.template_id,

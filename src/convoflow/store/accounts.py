@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.store.models import ApiKey, PhoneNumber, User
 from convoflow.store.paging import PageRequest, read_page
-from convoflow.store.types import utcnow
 
 KEY_PREFIX = "cfk_"
 #: How much of a key is kept in clear to tell keys apart: ``cfk_`` and 8 random characters.
@@ -91,7 +90,7 @@ async def issue_api_key(
     return row, plain_key
 
 
-async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
+async def authenticate(session: AsyncSession, plain_key: str, *, now: datetime) -> User | None:
     """The active user owning this key, or None for an unknown or revoked key."""
     query = (
         select(User, ApiKey)
@@ -101,7 +100,7 @@ async def authenticate(session: AsyncSession, plain_key: str) -> User | None:
     row = (await session.execute(query)).first()
     if row is None or not row[0].is_active:
         return None
-    row[1].last_used_at = utcnow()
+    row[1].last_used_at = now
     return row[0]
 
 

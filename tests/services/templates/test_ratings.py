@@ -56,7 +56,11 @@ def rating_by(runtime: Runtime, caller: Caller, template_id: str, stars: int) ->
     async def run() -> RatedTemplate:
         async with runtime.sessions() as session:
             return await rate_template(
-                session, caller=caller, template_id=template_id, rating=stars
+                session,
+                caller=caller,
+                template_id=template_id,
+                rating=stars,
+                now=runtime.clock.now(),
             )
 
     return asyncio.create_task(run())

@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -37,12 +38,12 @@ class Caller:
     username: str
 
 
-async def authenticate(session: AsyncSession, plain_key: str | None) -> Caller:
+async def authenticate(session: AsyncSession, plain_key: str | None, *, now: datetime) -> Caller:
     """The caller owning ``plain_key``; :class:`Unauthenticated` for a missing or bad key."""
     if not plain_key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
     async with session.begin():
-        user: User | None = await accounts.authenticate(session, plain_key)
+        user: User | None = await accounts.authenticate(session, plain_key, now=now)
         if user is None:
             raise Unauthenticated("the API key is unknown or revoked")
         return Caller(id=user.id, username=user.username)

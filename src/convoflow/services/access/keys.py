@@ -27,7 +27,6 @@ from convoflow.services.access.callers import Caller
 from convoflow.store import accounts
 from convoflow.store.models import ApiKey
 from convoflow.store.paging import PageRequest
-from convoflow.store.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +61,12 @@ async def create_key(session: AsyncSession, *, caller: Caller, label: str = "") 
 
 
 async def revoke_key(
-    session: AsyncSession, *, caller: Caller, key_id: str, now: datetime | None = None
+    session: AsyncSession, *, caller: Caller, key_id: str, now: datetime
 ) -> Revocation:
     """Revoke one of the caller's keys (the one in use too); another user's is NotFound."""
     async with session.begin():
         row = await accounts.lock_api_key(session, key_id, user_id=caller.id)
-        changed = accounts.revoke_api_key(row, now=now or utcnow())
+        changed = accounts.revoke_api_key(row, now=now)
     return Revocation(key=row, changed=changed)
 
 
@@ -82,10 +81,10 @@ async def keys_of_user(
 
 
 async def revoke_any_key(
-    sessions: async_sessionmaker[AsyncSession], *, key_id: str, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession], *, key_id: str, now: datetime
 ) -> Revocation:
     """Revoke a key of any user by its id, as the operator (NotFound for an unknown id)."""
     async with sessions.begin() as session:
         row = await accounts.lock_api_key(session, key_id)
-        changed = accounts.revoke_api_key(row, now=now or utcnow())
+        changed = accounts.revoke_api_key(row, now=now)
     return Revocation(key=row, changed=changed)

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.services.access.callers import Caller, visible_template
 from convoflow.store import ratings
-from convoflow.store.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,7 @@ async def rate_template(
     caller: Caller,
     template_id: str,
     rating: int,
-    now: datetime | None = None,
+    now: datetime,
 ) -> RatedTemplate:
     """Set the caller's rating (1–5) of a visible template, replacing an earlier one."""
     ratings.check_rating(rating)
@@ -49,7 +48,7 @@ async def rate_template(
             family_id=row.family_id,
             user_id=caller.id,
             rating=rating,
-            now=now or utcnow(),
+            now=now,
         )
         latest = await ratings.lock_latest_version(session, row.family_id)
         summary = await ratings.refresh_template_rating(session, latest)
