@@ -134,7 +134,7 @@ async def _seed(runtime: Runtime, settings: Settings, *, with_number: bool = Tru
     from convoflow.services.access.setup import seed
 
     return await seed(
-        runtime.sessions,
+        runtime.db_sessions,
         owner_name=settings.default_owner,
         phone_number_id=settings.whatsapp_phone_number_id if with_number else "",
         waba_id=settings.whatsapp_business_account_id,
@@ -193,7 +193,7 @@ def users_create(name: str) -> None:
 
     settings = settings_or_exit()
     prepare_database(settings)
-    key = run_with_runtime(lambda runtime: create_user_with_key(runtime.sessions, username=name))
+    key = run_with_runtime(lambda runtime: create_user_with_key(runtime.db_sessions, username=name))
     console.print(f"created user {name}; its API key (shown once):", highlight=False)
     print(key)
 
@@ -208,7 +208,9 @@ def keys_create(
 
     settings = settings_or_exit()
     prepare_database(settings)
-    key = run_with_runtime(lambda runtime: create_key(runtime.sessions, username=user, label=label))
+    key = run_with_runtime(
+        lambda runtime: create_key(runtime.db_sessions, username=user, label=label)
+    )
     console.print(f"new API key for {user} (shown once):", highlight=False)
     print(key)
 
@@ -221,7 +223,7 @@ def keys_list(user: Annotated[str, typer.Option("--user", help="Existing user na
 
     settings = settings_or_exit()
     prepare_database(settings)
-    rows = run_with_runtime(lambda runtime: keys_of_user(runtime.sessions, username=user))
+    rows = run_with_runtime(lambda runtime: keys_of_user(runtime.db_sessions, username=user))
     if not rows:
         console.print(f"{user} has no API keys", highlight=False)
         return
@@ -239,7 +241,7 @@ def keys_revoke(
     settings = settings_or_exit()
     prepare_database(settings)
     revocation = run_with_runtime(
-        lambda runtime: revoke_any_key(runtime.sessions, key_id=key_id, now=runtime.clock.now())
+        lambda runtime: revoke_any_key(runtime.db_sessions, key_id=key_id, now=runtime.clock.now())
     )
     console.print(describe_revocation(revocation), highlight=False, markup=False, soft_wrap=True)
 
@@ -252,7 +254,7 @@ def cleanup() -> None:
     settings_or_exit()
     removed = run_with_runtime(
         lambda runtime: delete_expired_states(
-            runtime.sessions, runtime.store, now=runtime.clock.now()
+            runtime.db_sessions, runtime.store, now=runtime.clock.now()
         )
     )
     console.print(f"removed {removed} expired conversation states")

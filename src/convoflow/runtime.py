@@ -40,7 +40,7 @@ from convoflow.sessions.redis_store import RedisSessionStore
 from convoflow.sessions.sql_store import SqlSessionStore
 from convoflow.sessions.states import ConversationStates
 from convoflow.settings import Settings
-from convoflow.store.database import create_engine, create_session_factory
+from convoflow.store.database import create_db_session_factory, create_engine
 
 #: Graph API and outside calls (effects set their own timeout per call).
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -66,7 +66,7 @@ class Runtime:
 
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     redis: Redis | None
     catalog: TemplateCatalog
     store: ConversationStates
@@ -96,7 +96,7 @@ class Runtime:
         """
         clock = clock or SystemClock()
         engine = create_engine(settings.database_url)
-        sessions = create_session_factory(engine)
+        db_sessions = create_db_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         store: ConversationStates
         locks: ConversationLocks
@@ -113,13 +113,13 @@ class Runtime:
             catalog=catalog, store=store, default_ttl_seconds=settings.session_ttl_seconds
         )
         processor = MessageProcessor(
-            sessions=sessions,
+            db_sessions=db_sessions,
             locks=locks,
             conversations=conversations,
             decode_event=decode_stored_message,
             clock=clock,
         )
-        timers = StepTimers(sessions=sessions, locks=locks, conversations=conversations)
+        timers = StepTimers(db_sessions=db_sessions, locks=locks, conversations=conversations)
         # One HTTP client per process: its connection pool is shared by every send.
         http = httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS,
@@ -136,7 +136,7 @@ class Runtime:
             settings.secret_key.get_secret_value(), settings.database_url
         )
         access_tokens = NumberTokens(
-            sessions,
+            db_sessions,
             cipher=token_cipher,
             server_number=ServerNumber(
                 settings.whatsapp_phone_number_id, settings.whatsapp_access_token
@@ -148,13 +148,13 @@ class Runtime:
         dispatcher = Dispatcher(broker)
         jobs = JobHandlers.build(
             engine=engine,
-            sessions=sessions,
+            db_sessions=db_sessions,
             processor=processor,
             graph=graph,
             limiter=rate_limiter,
             http=http,
             results=ResultContext(
-                sessions=sessions,
+                db_sessions=db_sessions,
                 locks=locks,
                 conversations=conversations,
                 handlers=RESULT_HANDLERS,
@@ -169,7 +169,7 @@ class Runtime:
         )
         register_tasks(broker, jobs)
         access = ConversationAccess(
-            sessions=sessions,
+            db_sessions=db_sessions,
             locks=locks,
             store=store,
             catalog=catalog,
@@ -180,7 +180,7 @@ class Runtime:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=sessions,
+            db_sessions=db_sessions,
             redis=redis,
             catalog=catalog,
             store=store,
@@ -196,7 +196,7 @@ class Runtime:
             dispatcher=dispatcher,
             jobs=jobs,
             sweeper=Sweeper(
-                sessions=sessions,
+                db_sessions=db_sessions,
                 dispatcher=dispatcher,
                 redis=redis,
                 states=store,
@@ -206,7 +206,7 @@ class Runtime:
             clock=clock,
             token_cipher=token_cipher,
             access_tokens=access_tokens,
-            phone_numbers=PhoneNumberDirectory(sessions, clock=clock),
+            phone_numbers=PhoneNumberDirectory(db_sessions, clock=clock),
         )
 
     async def close(self) -> None:

@@ -117,8 +117,8 @@ async def test_redis_away_still_answers_200_reports_it_down_and_webhooks_are_sto
             },
         )
         await app.send(text("15550700071", "hi"))
-        async with app.runtime.sessions() as session:
-            stored = await session.scalar(select(func.count()).select_from(WhatsAppMessage))
+        async with app.runtime.db_sessions() as db_session:
+            stored = await db_session.scalar(select(func.count()).select_from(WhatsAppMessage))
         assert stored == 1
 
         await redis_proxy.start()

@@ -33,8 +33,8 @@ async def whatsapp(database_url: str, graph_stub: GraphStub) -> AsyncIterator[We
 
 
 async def stored_count(client: WebhookClient) -> int:
-    async with client.runtime.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(WhatsAppMessage)) or 0)
+    async with client.runtime.db_sessions() as db_session:
+        return int(await db_session.scalar(select(func.count()).select_from(WhatsAppMessage)) or 0)
 
 
 async def test_handshake_echoes_the_bare_challenge(whatsapp: WebhookClient) -> None:
@@ -140,8 +140,8 @@ async def test_a_message_for_an_unknown_number_is_stored_but_not_processed(
     response = await whatsapp.post(payload)
 
     assert response.status_code == 200
-    async with whatsapp.runtime.sessions() as session:
-        [row] = (await session.scalars(select(WhatsAppMessage))).all()
+    async with whatsapp.runtime.db_sessions() as db_session:
+        [row] = (await db_session.scalars(select(WhatsAppMessage))).all()
     assert row.owner_id is None and row.status == "ignored"
     assert "999000999" in caplog.text
     await whatsapp.runtime.sweeper.sweep_once(grace_seconds=0)
@@ -157,8 +157,10 @@ async def test_a_registered_number_is_routed_to_its_owner(
         return len(graph_stub.sent) == 1
 
     await eventually(answered, what="the reply")
-    async with whatsapp.runtime.sessions() as session:
+    async with whatsapp.runtime.db_sessions() as db_session:
         [row] = (
-            await session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.direction == "in"))
+            await db_session.scalars(
+                select(WhatsAppMessage).where(WhatsAppMessage.direction == "in")
+            )
         ).all()
     assert row.owner_id is not None and row.status == "processed"

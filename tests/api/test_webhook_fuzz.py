@@ -85,8 +85,8 @@ def app(database_url: str, graph_stub: GraphStub) -> Iterator[tuple[BlockingPort
 
 def count_stored(portal: BlockingPortal, client: WebhookClient) -> int:
     async def count() -> int:
-        async with client.runtime.sessions() as session:
-            found = await session.scalar(select(func.count()).select_from(WhatsAppMessage))
+        async with client.runtime.db_sessions() as db_session:
+            found = await db_session.scalar(select(func.count()).select_from(WhatsAppMessage))
             return int(found or 0)
 
     return portal.call(count)

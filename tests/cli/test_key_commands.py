@@ -40,9 +40,9 @@ def stored_keys(database_url: str, username: str) -> list[ApiKey]:
     async def load() -> list[ApiKey]:
         runtime = Runtime.build(make_settings(database_url))
         try:
-            async with runtime.sessions() as session:
-                user = await accounts.get_user(session, username)
-                rows, _ = await accounts.list_api_keys(session, user_id=user.id)
+            async with runtime.db_sessions() as db_session:
+                user = await accounts.get_user(db_session, username)
+                rows, _ = await accounts.list_api_keys(db_session, user_id=user.id)
                 return rows
         finally:
             await runtime.close()
@@ -54,8 +54,8 @@ def works(database_url: str, plain_key: str) -> bool:
     async def check() -> bool:
         runtime = Runtime.build(make_settings(database_url))
         try:
-            async with runtime.sessions.begin() as session:
-                return await accounts.authenticate(session, plain_key, now=utcnow()) is not None
+            async with runtime.db_sessions.begin() as db_session:
+                return await accounts.authenticate(db_session, plain_key, now=utcnow()) is not None
         finally:
             await runtime.close()
 

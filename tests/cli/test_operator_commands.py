@@ -71,8 +71,8 @@ def test_seed_gives_admin_the_settings_number_and_a_0600_token_key_beside_the_da
     async def registered() -> list[tuple[str, str, str | None]]:
         runtime = Runtime.build(make_settings(fresh_sqlite))
         try:
-            async with runtime.sessions() as session:
-                rows = await session.execute(
+            async with runtime.db_sessions() as db_session:
+                rows = await db_session.execute(
                     select(User.username, PhoneNumber.phone_number_id, PhoneNumber.waba_id).join(
                         User, User.id == PhoneNumber.owner_id
                     )
@@ -110,10 +110,10 @@ def test_users_create_prints_key_alone_on_last_line(fresh_sqlite: str) -> None:
 
     async def check() -> None:
         runtime = Runtime.build(make_settings(fresh_sqlite))
-        async with runtime.sessions() as session:
-            first_user = await accounts.authenticate(session, key, now=utcnow())
-            second_user = await accounts.authenticate(session, second_key, now=utcnow())
-            nobody = await accounts.authenticate(session, key + "x", now=utcnow())
+        async with runtime.db_sessions() as db_session:
+            first_user = await accounts.authenticate(db_session, key, now=utcnow())
+            second_user = await accounts.authenticate(db_session, second_key, now=utcnow())
+            nobody = await accounts.authenticate(db_session, key + "x", now=utcnow())
         await runtime.close()
         assert first_user is not None and first_user.username == "carol"
         assert second_user is not None and second_user.id == first_user.id
@@ -162,11 +162,11 @@ def test_cleanup_reports_and_removes_expired_states(fresh_sqlite: str) -> None:
 
     async def add_states() -> None:
         runtime = Runtime.build(make_settings(fresh_sqlite))
-        async with runtime.sessions.begin() as session:
-            owner = await accounts.get_user(session, "admin")
-            template = (await session.execute(select(WorkflowTemplate).limit(1))).scalar_one()
+        async with runtime.db_sessions.begin() as db_session:
+            owner = await accounts.get_user(db_session, "admin")
+            template = (await db_session.execute(select(WorkflowTemplate).limit(1))).scalar_one()
             for index, delta in enumerate((-60, -1, 3600)):
-                session.add(
+                db_session.add(
                     ConversationStateRow(
                         owner_id=owner.id,
                         phone_number=f"1555000{index}",
@@ -181,9 +181,9 @@ def test_cleanup_reports_and_removes_expired_states(fresh_sqlite: str) -> None:
 
     async def remaining() -> int:
         runtime = Runtime.build(make_settings(fresh_sqlite))
-        async with runtime.sessions() as session:
+        async with runtime.db_sessions() as db_session:
             count = (
-                await session.execute(select(func.count(ConversationStateRow.id)))
+                await db_session.execute(select(func.count(ConversationStateRow.id)))
             ).scalar_one()
         await runtime.close()
         return int(count)

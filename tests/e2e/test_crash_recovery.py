@@ -28,9 +28,9 @@ async def clean_redis(redis_url: str) -> AsyncIterator[None]:
 
 
 async def count_rows(client: WebhookClient, *conditions: object) -> int:
-    async with client.runtime.sessions() as session:
+    async with client.runtime.db_sessions() as db_session:
         query = select(func.count()).select_from(WhatsAppMessage).where(*conditions)  # type: ignore[arg-type]
-        return int(await session.scalar(query) or 0)
+        return int(await db_session.scalar(query) or 0)
 
 
 async def test_killed_worker_delivers_everything_once_after_restart(

@@ -21,8 +21,8 @@ async def test_messages_acknowledged_before_a_crash_are_answered_at_the_next_sta
         parsed = parse_webhook(webhook(change([text("15551200001", "hi")])))
         runtime = first_life.runtime
         await receive_webhook(
-            runtime.sessions,
-            PhoneNumberDirectory(runtime.sessions),
+            runtime.db_sessions,
+            PhoneNumberDirectory(runtime.db_sessions),
             parsed,
             now=runtime.clock.now(),
         )

@@ -67,7 +67,7 @@ async def whatsapp(
 
 async def tenant(client: WebhookClient, username: str) -> Tenant:
     return Tenant(
-        client, await setup.create_user_with_key(client.runtime.sessions, username=username)
+        client, await setup.create_user_with_key(client.runtime.db_sessions, username=username)
     )
 
 
@@ -168,7 +168,7 @@ async def test_a_number_nobody_registered_is_stored_as_ignored_and_not_answered(
 
     await customer_writes(whatsapp, ALICE_NUMBER, ANA, "hi")
 
-    async with whatsapp.runtime.sessions() as session:
-        [row] = (await session.scalars(select(WhatsAppMessage))).all()
+    async with whatsapp.runtime.db_sessions() as db_session:
+        [row] = (await db_session.scalars(select(WhatsAppMessage))).all()
     assert (row.owner_id, row.status, row.phone_number_id) == (None, "ignored", ALICE_NUMBER)
     assert graph_stub.requests == []

@@ -35,8 +35,8 @@ async def settled(client: WebhookClient) -> None:
     """Wait until no inbound message is pending and no outbound one is queued."""
 
     async def nothing_pending() -> bool:
-        async with client.runtime.sessions() as session:
-            pending = await session.scalar(
+        async with client.runtime.db_sessions() as db_session:
+            pending = await db_session.scalar(
                 select(func.count()).where(WhatsAppMessage.status.in_(("received", "queued")))
             )
         return pending == 0
@@ -45,9 +45,9 @@ async def settled(client: WebhookClient) -> None:
 
 
 async def rows(client: WebhookClient, direction: str) -> list[WhatsAppMessage]:
-    async with client.runtime.sessions() as session:
+    async with client.runtime.db_sessions() as db_session:
         query = select(WhatsAppMessage).where(WhatsAppMessage.direction == direction)
-        return list((await session.scalars(query.order_by(WhatsAppMessage.id))).all())
+        return list((await db_session.scalars(query.order_by(WhatsAppMessage.id))).all())
 
 
 def body_text(request: RecordedRequest) -> str:

@@ -29,7 +29,7 @@ async def started_runtime(
     """
     runtime = Runtime.build(app_settings(database_url, graph_stub, **overrides))
     await truncate_all(runtime.engine)
-    await seed(runtime.sessions, owner_name="admin", phone_number_id=PHONE_NUMBER_ID)
+    await seed(runtime.db_sessions, owner_name="admin", phone_number_id=PHONE_NUMBER_ID)
     background = BackgroundJobs(runtime, sweep=False)
     await background.start()
     try:
@@ -42,8 +42,8 @@ async def started_runtime(
 
 async def owner_id(runtime: Runtime, username: str = "admin") -> str:
     """The id of a platform user (default: the seeded default owner)."""
-    async with runtime.sessions() as session:
-        return (await accounts.get_user(session, username)).id
+    async with runtime.db_sessions() as db_session:
+        return (await accounts.get_user(db_session, username)).id
 
 
 async def add_contact(
@@ -59,8 +59,8 @@ async def add_contact(
     ago); returns the owner's id."""
     owner = await owner_id(runtime, owner_name)
     now = utcnow()
-    async with runtime.sessions.begin() as session:
-        session.add(
+    async with runtime.db_sessions.begin() as db_session:
+        db_session.add(
             Contact(
                 id=new_id(),
                 owner_id=owner,
@@ -105,8 +105,8 @@ async def queue_texts(
         )
         for body in texts
     ]
-    async with runtime.sessions.begin() as session:
-        session.add_all(rows)
+    async with runtime.db_sessions.begin() as db_session:
+        db_session.add_all(rows)
     return [row.id for row in rows]
 
 
@@ -115,8 +115,8 @@ async def outbound(runtime: Runtime, customer: str | None = None) -> list[WhatsA
     query = select(WhatsAppMessage).where(WhatsAppMessage.direction == "out")
     if customer is not None:
         query = query.where(WhatsAppMessage.customer == customer)
-    async with runtime.sessions() as session:
-        return list((await session.scalars(query.order_by(WhatsAppMessage.id))).all())
+    async with runtime.db_sessions() as db_session:
+        return list((await db_session.scalars(query.order_by(WhatsAppMessage.id))).all())
 
 
 def texts_of(requests: list[Any]) -> list[str | None]:

@@ -30,15 +30,15 @@ from tests.support.webhooks import change, eventually, status, webhook
 
 async def deliver_statuses(runtime: Runtime, *statuses: dict[str, Any]) -> None:
     """One status webhook per status, stored as the webhook route stores them."""
-    directory = PhoneNumberDirectory(runtime.sessions)
+    directory = PhoneNumberDirectory(runtime.db_sessions)
     for item in statuses:
         parsed = parse_webhook(webhook(change(statuses=[item])))
-        await receive_webhook(runtime.sessions, directory, parsed, now=runtime.clock.now())
+        await receive_webhook(runtime.db_sessions, directory, parsed, now=runtime.clock.now())
 
 
 async def kept_statuses(runtime: Runtime) -> list[tuple[str, str]]:
-    async with runtime.sessions() as session:
-        rows = await session.execute(
+    async with runtime.db_sessions() as db_session:
+        rows = await db_session.execute(
             select(PendingStatus.wamid, PendingStatus.status).order_by(
                 PendingStatus.wamid, PendingStatus.status
             )
@@ -121,9 +121,9 @@ async def test_early_failed_outside_window_queues_the_reengagement_template_once
     app_runtime: Runtime, graph_stub: GraphStub
 ) -> None:
     owner = await add_contact(app_runtime, CUSTOMER)
-    async with app_runtime.sessions.begin() as session:
+    async with app_runtime.db_sessions.begin() as db_session:
         template = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner,
             definition={
                 "template_name": "reminder",
@@ -167,8 +167,8 @@ async def test_status_for_a_wamid_that_never_appears_is_purged_after_its_age(
     ]
     assert (await app_runtime.sweeper.sweep_once()).purged_statuses == 0
 
-    async with app_runtime.sessions.begin() as session:
-        await session.execute(
+    async with app_runtime.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(PendingStatus)
             .where(PendingStatus.wamid == "wamid.NEVER.old")
             .values(received_at=app_runtime.clock.now() - EARLY_STATUS_TTL - timedelta(minutes=1))
@@ -213,7 +213,7 @@ async def test_a_webhook_racing_the_settle_waits_for_it_and_applies_directly(
     [row_id] = await queue_texts(app_runtime, CUSTOMER, ["hello"])
     wamid = "wamid.RACE"
 
-    async with app_runtime.sessions.begin() as settle:
+    async with app_runtime.db_sessions.begin() as settle:
         await settle.execute(
             update(WhatsAppMessage)
             .where(WhatsAppMessage.id == row_id)
@@ -222,9 +222,9 @@ async def test_a_webhook_racing_the_settle_waits_for_it_and_applies_directly(
         assert await apply_early_statuses(settle, wamid, now=app_runtime.clock.now()) == 0
 
         async def webhook_transaction() -> int:
-            async with app_runtime.sessions.begin() as session:
+            async with app_runtime.db_sessions.begin() as db_session:
                 read = [StatusRecord(wamid, "read")]
-                return await apply_webhook_statuses(session, read, now=app_runtime.clock.now())
+                return await apply_webhook_statuses(db_session, read, now=app_runtime.clock.now())
 
         racing = asyncio.create_task(webhook_transaction())
         await eventually(lambda: _waiting_for_advisory_lock(app_runtime), what="a lock wait")

@@ -68,32 +68,35 @@ async def runtime(app_runtime: Runtime) -> AsyncIterator[Runtime]:
 
 async def create(runtime: Runtime, definition: dict[str, Any]) -> None:
     owner = await owner_id(runtime)
-    async with runtime.sessions.begin() as session:
-        await templates.create_template(session, owner_id=owner, definition=definition)
+    async with runtime.db_sessions.begin() as db_session:
+        await templates.create_template(db_session, owner_id=owner, definition=definition)
     runtime.catalog.invalidate()
 
 
 async def customer_says(runtime: Runtime, words: str) -> None:
     parsed = parse_webhook(webhook(change([text(CUSTOMER, words)])))
     received = await receive_webhook(
-        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
+        runtime.db_sessions,
+        PhoneNumberDirectory(runtime.db_sessions),
+        parsed,
+        now=runtime.clock.now(),
     )
     await runtime.dispatcher.customers_received(received.customers)
 
 
 async def instance(runtime: Runtime) -> WorkflowInstance:
-    async with runtime.sessions() as session:
-        return (await session.scalars(select(WorkflowInstance))).one()
+    async with runtime.db_sessions() as db_session:
+        return (await db_session.scalars(select(WorkflowInstance))).one()
 
 
 async def instance_status(runtime: Runtime) -> str | None:
-    async with runtime.sessions() as session:
-        return (await session.scalars(select(WorkflowInstance.status))).first()
+    async with runtime.db_sessions() as db_session:
+        return (await db_session.scalars(select(WorkflowInstance.status))).first()
 
 
 async def effects(runtime: Runtime) -> list[WorkflowEffect]:
-    async with runtime.sessions() as session:
-        return list((await session.scalars(select(WorkflowEffect).order_by("created_at"))).all())
+    async with runtime.db_sessions() as db_session:
+        return list((await db_session.scalars(select(WorkflowEffect).order_by("created_at"))).all())
 
 
 async def test_http_step_answer_resumes_the_conversation_and_end_action_posts_signed(
@@ -109,8 +112,8 @@ async def test_http_step_answer_resumes_the_conversation_and_end_action_posts_si
     assert call.method == "POST" and call.json == {"who": CUSTOMER}
 
     async def end_action_done() -> bool:
-        async with runtime.sessions() as session:
-            result = await session.scalar(select(WorkflowInstance.end_action_result))
+        async with runtime.db_sessions() as db_session:
+            result = await db_session.scalar(select(WorkflowInstance.end_action_result))
         return result is not None
 
     await eventually(end_action_done, what="the end action result")
@@ -195,9 +198,9 @@ async def test_end_action_that_keeps_failing_fails_the_instance(
 
 async def test_effect_rows_of_unknown_kinds_are_left_alone(runtime: Runtime) -> None:
     owner = await owner_id(runtime)
-    async with runtime.sessions.begin() as session:
+    async with runtime.db_sessions.begin() as db_session:
         row = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner,
             definition={
                 "template_name": "t",
@@ -205,12 +208,12 @@ async def test_effect_rows_of_unknown_kinds_are_left_alone(runtime: Runtime) -> 
             },
         )
         run = WorkflowInstance(owner_id=owner, template_id=row.id, status="waiting")
-        session.add(run)
-        await session.flush()
+        db_session.add(run)
+        await db_session.flush()
         effect = WorkflowEffect(
             owner_id=owner, instance_id=run.id, effect_id="x", kind="future", spec={}
         )
-        session.add(effect)
+        db_session.add(effect)
 
     assert await runtime.jobs.effects.run(effect.id) is None
     report = await runtime.sweeper.sweep_once(grace_seconds=0)

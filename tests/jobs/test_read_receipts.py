@@ -32,13 +32,16 @@ async def store(
     """One webhook carrying ``messages`` to a business number, stored but not processed yet."""
     parsed = parse_webhook(webhook(change(list(messages), phone_number_id=phone_number_id)))
     await receive_webhook(
-        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
+        runtime.db_sessions,
+        PhoneNumberDirectory(runtime.db_sessions),
+        parsed,
+        now=runtime.clock.now(),
     )
 
 
 async def arrival_of(runtime: Runtime, wamid: str) -> datetime:
-    async with runtime.sessions() as session:
-        arrived = await session.scalar(
+    async with runtime.db_sessions() as db_session:
+        arrived = await db_session.scalar(
             select(WhatsAppMessage.created_at).where(WhatsAppMessage.wamid == wamid)
         )
     assert arrived is not None
@@ -104,9 +107,9 @@ async def test_a_late_reply_is_announced_by_typing_before_it_goes(
 async def test_a_turn_waiting_for_an_http_call_shows_typing_at_once(
     app_runtime: Runtime, graph_stub: GraphStub, outside_api: OutsideApi
 ) -> None:
-    async with app_runtime.sessions.begin() as session:
+    async with app_runtime.db_sessions.begin() as db_session:
         await templates.create_template(
-            session,
+            db_session,
             owner_id=await owner_id(app_runtime),
             definition=lookup_template(outside_api.url),
         )
@@ -152,8 +155,8 @@ async def test_a_failed_read_mark_is_logged_once_and_the_reply_still_goes(
     assert len(warnings) == 1 and hello["id"] in warnings[0].getMessage()
     assert len(read_requests(graph_stub)) == 1  # never retried
     assert len(graph_stub.sent) == 1
-    async with app_runtime.sessions() as session:
-        status = await session.scalar(
+    async with app_runtime.db_sessions() as db_session:
+        status = await db_session.scalar(
             select(WhatsAppMessage.status).where(WhatsAppMessage.wamid == hello["id"])
         )
     assert status == "processed"
@@ -165,9 +168,9 @@ async def test_a_read_mark_goes_out_with_the_token_of_the_number_written_to(
     alice_number = "15551110000"
     monkeypatch.setenv("ALICE_WHATSAPP_TOKEN", "alice-token")
     graph_stub.accept_token(alice_number, "alice-token")
-    async with app_runtime.sessions.begin() as session:
-        alice, _ = await accounts.ensure_user(session, "alice")
-        session.add(
+    async with app_runtime.db_sessions.begin() as db_session:
+        alice, _ = await accounts.ensure_user(db_session, "alice")
+        db_session.add(
             PhoneNumber(
                 owner_id=alice.id,
                 phone_number_id=alice_number,
@@ -176,7 +179,7 @@ async def test_a_read_mark_goes_out_with_the_token_of_the_number_written_to(
         )
         steps = [{"id": "hello", "type": "end", "text": "Alice here"}]
         await templates.create_template(
-            session,
+            db_session,
             owner_id=alice.id,
             definition={
                 "template_name": "hello",

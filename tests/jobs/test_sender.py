@@ -28,7 +28,7 @@ FAST = SenderPolicy(max_attempts=4, backoff=Backoff(base_seconds=0.01, cap_secon
 def sender_for(runtime: Runtime, policy: SenderPolicy = FAST) -> OutboxSender:
     return OutboxSender(
         engine=runtime.engine,
-        sessions=runtime.sessions,
+        db_sessions=runtime.db_sessions,
         graph=runtime.graph,
         limiter=LocalRateLimiter(1000),
         policy=policy,
@@ -50,11 +50,11 @@ async def deliver_until_settled(sender: OutboxSender, owner: str, customer: str)
 async def outbound_of(sender: OutboxSender, customer: str) -> list[WhatsAppMessage]:
     from sqlalchemy import select
 
-    async with sender.sessions() as session:
+    async with sender.db_sessions() as db_session:
         query = select(WhatsAppMessage).where(
             WhatsAppMessage.direction == "out", WhatsAppMessage.customer == customer
         )
-        return list((await session.scalars(query.order_by(WhatsAppMessage.id))).all())
+        return list((await db_session.scalars(query.order_by(WhatsAppMessage.id))).all())
 
 
 async def test_rows_go_out_in_order_with_their_wamid(
@@ -166,7 +166,7 @@ async def test_throughput_limit_holds_back_the_whole_number(
     limiter = LocalRateLimiter(1000)
     sender = OutboxSender(
         engine=app_runtime.engine,
-        sessions=app_runtime.sessions,
+        db_sessions=app_runtime.db_sessions,
         graph=app_runtime.graph,
         limiter=limiter,
     )
@@ -226,9 +226,9 @@ async def lapsed_customer_with_template(
     """A customer who last wrote two days ago, and a template whose messages go to them."""
     owner = await add_contact(runtime, CUSTOMER, last_inbound_at=utcnow() - timedelta(days=2))
     graph = {"start": "a", **(graph_settings or {}), "steps": [{"id": "a", "type": "end"}]}
-    async with runtime.sessions.begin() as session:
+    async with runtime.db_sessions.begin() as db_session:
         template = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner,
             definition={
                 "template_name": "reminder",
@@ -302,8 +302,8 @@ async def test_a_row_settled_meanwhile_is_not_touched(
 ) -> None:
     owner = await add_contact(app_runtime, CUSTOMER)
     [row_id] = await queue_texts(app_runtime, CUSTOMER, ["cancelled by an operator"])
-    async with app_runtime.sessions.begin() as session:
-        await session.execute(
+    async with app_runtime.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(WhatsAppMessage).where(WhatsAppMessage.id == row_id).values(status="failed")
         )
 
@@ -318,13 +318,13 @@ async def test_without_an_access_token_rows_fail_saying_what_to_set(
     owner = await add_contact(app_runtime, CUSTOMER)
     await queue_texts(app_runtime, CUSTOMER, ["hello"])
     tokens = NumberTokens(
-        app_runtime.sessions,
+        app_runtime.db_sessions,
         cipher=app_runtime.token_cipher,
         server_number=ServerNumber(PHONE_NUMBER_ID, access_token=""),
     )
     sender = OutboxSender(
         engine=app_runtime.engine,
-        sessions=app_runtime.sessions,
+        db_sessions=app_runtime.db_sessions,
         graph=app_runtime.graph,
         limiter=LocalRateLimiter(1000),
         tokens=tokens,

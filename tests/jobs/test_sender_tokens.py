@@ -21,9 +21,9 @@ CIPHER = TokenCipher.from_secret("sender-tokens-test-secret", origin="CONVOFLOW_
 async def connect(
     runtime: Runtime, owner: str, phone_number_id: str, *, sealed: str | None = None, env: str = ""
 ) -> None:
-    async with runtime.sessions.begin() as session:
-        user, _ = await accounts.ensure_user(session, owner)
-        session.add(
+    async with runtime.db_sessions.begin() as db_session:
+        user, _ = await accounts.ensure_user(db_session, owner)
+        db_session.add(
             PhoneNumber(
                 owner_id=user.id,
                 phone_number_id=phone_number_id,
@@ -35,14 +35,14 @@ async def connect(
 
 def sender_with_tokens(runtime: Runtime, environ: dict[str, str]) -> OutboxSender:
     tokens = NumberTokens(
-        runtime.sessions,
+        runtime.db_sessions,
         cipher=CIPHER,
         server_number=ServerNumber(PHONE_NUMBER_ID, runtime.settings.whatsapp_access_token),
         environ=environ,
     )
     return OutboxSender(
         engine=runtime.engine,
-        sessions=runtime.sessions,
+        db_sessions=runtime.db_sessions,
         graph=runtime.graph,
         limiter=LocalRateLimiter(1000),
         tokens=tokens,

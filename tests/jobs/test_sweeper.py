@@ -47,7 +47,10 @@ async def store_without_processing(runtime: Runtime, customer: str, words: str) 
     """What a crash right after the webhook's commit leaves: a `received` row, no job."""
     parsed = parse_webhook(webhook(change([text(customer, words)])))
     await receive_webhook(
-        runtime.sessions, PhoneNumberDirectory(runtime.sessions), parsed, now=runtime.clock.now()
+        runtime.db_sessions,
+        PhoneNumberDirectory(runtime.db_sessions),
+        parsed,
+        now=runtime.clock.now(),
     )
 
 
@@ -82,14 +85,14 @@ async def test_a_kick_is_not_repeated_while_the_work_is_unchanged(app_runtime: R
     await add_contact(app_runtime, "15550005555")
     await queue_texts(app_runtime, "15550005555", ["waiting"])
     dispatcher = RecordingDispatcher()
-    sweeper = Sweeper(sessions=app_runtime.sessions, dispatcher=dispatcher)
+    sweeper = Sweeper(db_sessions=app_runtime.db_sessions, dispatcher=dispatcher)
 
     await sweeper.sweep_once(grace_seconds=0)
     await sweeper.sweep_once(grace_seconds=0)
     assert len(dispatcher.kicks) == 1
 
-    async with app_runtime.sessions.begin() as session:  # rescheduled: a new kick is due
-        await session.execute(update(WhatsAppMessage).values(next_attempt_at=utcnow()))
+    async with app_runtime.db_sessions.begin() as db_session:  # rescheduled: a new kick is due
+        await db_session.execute(update(WhatsAppMessage).values(next_attempt_at=utcnow()))
     await sweeper.sweep_once(grace_seconds=0)
     assert len(dispatcher.kicks) == 2
 
@@ -101,7 +104,7 @@ async def test_sweepers_of_several_processes_share_their_kicks_through_redis(
     await queue_texts(app_runtime, "15550006666", ["once"])
     first, second = RecordingDispatcher(), RecordingDispatcher()
     sweepers = [
-        Sweeper(sessions=app_runtime.sessions, dispatcher=dispatcher, redis=redis_client)
+        Sweeper(db_sessions=app_runtime.db_sessions, dispatcher=dispatcher, redis=redis_client)
         for dispatcher in (first, second)
     ]
 
@@ -117,8 +120,8 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
     for customer in ("15550007777", "15550008888"):
         await store_without_processing(app_runtime, customer, "hi")
         await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer))
-    async with app_runtime.sessions.begin() as session:
-        await session.execute(
+    async with app_runtime.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(ConversationStateRow)
             .where(ConversationStateRow.phone_number == "15550007777")
             .values(expires_at=utcnow() - timedelta(seconds=1))
@@ -127,11 +130,11 @@ async def test_expired_conversations_are_removed_and_their_runs_cancelled(
     report = await app_runtime.sweeper.sweep_once()
 
     assert report.expired == 1
-    async with app_runtime.sessions() as session:
-        states = (await session.scalars(select(ConversationStateRow.phone_number))).all()
+    async with app_runtime.db_sessions() as db_session:
+        states = (await db_session.scalars(select(ConversationStateRow.phone_number))).all()
         runs = {
             run.user_id: (run.status, run.error)
-            for run in (await session.scalars(select(WorkflowInstance))).all()
+            for run in (await db_session.scalars(select(WorkflowInstance))).all()
         }
     assert states == ["15550008888"]
     assert runs == {
@@ -145,8 +148,8 @@ async def test_a_lost_first_send_is_retried_by_the_sweeper(
 ) -> None:
     await add_contact(app_runtime, "15550009999")
     await queue_texts(app_runtime, "15550009999", ["after the crash"])
-    async with app_runtime.sessions.begin() as session:  # a sender claimed it, then died
-        await session.execute(
+    async with app_runtime.db_sessions.begin() as db_session:  # a sender claimed it, then died
+        await db_session.execute(
             update(WhatsAppMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1))
         )
 
@@ -159,8 +162,8 @@ async def test_a_lost_first_send_is_retried_by_the_sweeper(
 
 
 async def pending_customer(runtime: Runtime, customer: str) -> tuple[str, str]:
-    async with runtime.sessions() as session:
-        owner = await session.scalar(
+    async with runtime.db_sessions() as db_session:
+        owner = await db_session.scalar(
             select(WhatsAppMessage.owner_id).where(WhatsAppMessage.customer == customer)
         )
     assert owner is not None
@@ -192,15 +195,15 @@ CALLBACK: dict[str, Any] = {
 async def asked_callback(runtime: Runtime, customer: str, *, at: datetime) -> str:
     """The customer's conversation started (and asked) at ``at``; returns the owner id."""
     owner = await add_contact(runtime, customer)
-    async with runtime.sessions.begin() as session:
-        await templates.create_template(session, owner_id=owner, definition=CALLBACK)
-    async with runtime.sessions() as session:
-        async with runtime.locks.hold(session, owner_id=owner, customer=customer):
-            ref = await runtime.catalog.by_name(session, owner_id=owner, name="callback")
+    async with runtime.db_sessions.begin() as db_session:
+        await templates.create_template(db_session, owner_id=owner, definition=CALLBACK)
+    async with runtime.db_sessions() as db_session:
+        async with runtime.locks.hold(db_session, owner_id=owner, customer=customer):
+            ref = await runtime.catalog.by_name(db_session, owner_id=owner, name="callback")
             assert ref is not None
-            who = await customer_of(session, owner, customer)
-            _, live = await runtime.conversations.start(session, who, ref, {}, now=at)
-            await runtime.store.commit(session, live)
+            who = await customer_of(db_session, owner, customer)
+            _, live = await runtime.conversations.start(db_session, who, ref, {}, now=at)
+            await runtime.store.commit(db_session, live)
     return owner
 
 
@@ -209,7 +212,7 @@ async def test_due_step_timers_are_kicked_once(app_runtime: Runtime) -> None:
     owner = await asked_callback(app_runtime, "15550001212", at=asked)
     dispatcher = RecordingDispatcher()
     sweeper = Sweeper(
-        sessions=app_runtime.sessions, dispatcher=dispatcher, timers=app_runtime.timers
+        db_sessions=app_runtime.db_sessions, dispatcher=dispatcher, timers=app_runtime.timers
     )
 
     assert (await sweeper.sweep_once(now=asked + timedelta(minutes=29))).timers == 0

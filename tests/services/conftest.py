@@ -28,7 +28,7 @@ async def seeded(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     await truncate_all(runtime.engine)
     if runtime.redis is not None:
         await runtime.redis.flushdb()
-    await seed(runtime.sessions)
+    await seed(runtime.db_sessions)
     yield runtime
     await truncate_all(runtime.engine)
     if runtime.redis is not None:

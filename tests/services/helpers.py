@@ -28,16 +28,16 @@ async def say(chat: ChatSession, text: str) -> list[str]:
 
 
 async def live_state(runtime: Runtime, phone: str) -> LiveConversation | None:
-    async with runtime.sessions() as session:
-        owner = await accounts.get_user(session, "admin")
+    async with runtime.db_sessions() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
         return await runtime.store.load(
-            session, owner_id=owner.id, customer=phone, now=runtime.clock.now()
+            db_session, owner_id=owner.id, customer=phone, now=runtime.clock.now()
         )
 
 
 async def instances(runtime: Runtime, phone: str) -> list[WorkflowInstance]:
-    async with runtime.sessions() as session:
-        rows = await session.execute(
+    async with runtime.db_sessions() as db_session:
+        rows = await db_session.execute(
             select(WorkflowInstance)
             .where(WorkflowInstance.user_id == phone)
             .order_by(WorkflowInstance.started_at, WorkflowInstance.id)
@@ -46,9 +46,9 @@ async def instances(runtime: Runtime, phone: str) -> list[WorkflowInstance]:
 
 
 async def latest_template(runtime: Runtime, name: str) -> WorkflowTemplate:
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         row = (
-            await session.execute(
+            await db_session.execute(
                 select(WorkflowTemplate).where(
                     WorkflowTemplate.template_name == name, WorkflowTemplate.is_latest.is_(True)
                 )

@@ -17,13 +17,13 @@ async def _overlap_seen(runtime: Runtime, locks: object, holders: int = 5) -> in
 
     async def hold() -> None:
         nonlocal inside, most
-        async with runtime.sessions() as session:
-            async with locks.hold(session, owner_id="o", customer="c"):  # type: ignore[attr-defined]
+        async with runtime.db_sessions() as db_session:
+            async with locks.hold(db_session, owner_id="o", customer="c"):  # type: ignore[attr-defined]
                 inside += 1
                 most = max(most, inside)
                 await asyncio.sleep(0.02)
                 inside -= 1
-                await session.commit()
+                await db_session.commit()
 
     await asyncio.gather(*(hold() for _ in range(holders)))
     return most

@@ -21,10 +21,10 @@ from convoflow.store.types import utcnow
 
 
 async def owner_and_template(runtime: Runtime) -> tuple[str, str]:
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.create_user(session, username="owner")
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.create_user(db_session, username="owner")
         row = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner.id,
             definition={
                 "template_name": "menu",
@@ -64,26 +64,26 @@ async def states(request: pytest.FixtureRequest) -> AsyncIterator[ConversationSt
 async def test_save_load_replace_and_delete(runtime: Runtime, states: ConversationStates) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow()
-    async with runtime.sessions() as session:
-        await states.commit(session, conversation(owner_id, template_id, "111", now, 600))
-    async with runtime.sessions() as session:
-        await states.commit(session, conversation(owner_id, template_id, "222", now, 600))
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
+        await states.commit(db_session, conversation(owner_id, template_id, "111", now, 600))
+    async with runtime.db_sessions() as db_session:
+        await states.commit(db_session, conversation(owner_id, template_id, "222", now, 600))
+    async with runtime.db_sessions() as db_session:
         changed = conversation(owner_id, template_id, "111", now, 600)
         changed.state.variables = {"n": 2}
-        await states.commit(session, changed)
-    async with runtime.sessions() as session:
-        first = await states.load(session, owner_id=owner_id, customer="111", now=now)
-        second = await states.load(session, owner_id=owner_id, customer="222", now=now)
-        live = await states.list_live(session, owner_id=owner_id, now=now)
+        await states.commit(db_session, changed)
+    async with runtime.db_sessions() as db_session:
+        first = await states.load(db_session, owner_id=owner_id, customer="111", now=now)
+        second = await states.load(db_session, owner_id=owner_id, customer="222", now=now)
+        live = await states.list_live(db_session, owner_id=owner_id, now=now)
     assert first is not None and first.state.variables == {"n": 2}
     assert second is not None and second.state.variables == {"n": 1}
     assert {c.customer for c in live} == {"111", "222"}
-    async with runtime.sessions.begin() as session:
-        assert await states.delete(session, owner_id=owner_id, customer="111") is True
-        assert await states.delete(session, owner_id=owner_id, customer="111") is False
-    async with runtime.sessions() as session:
-        assert await states.load(session, owner_id=owner_id, customer="111", now=now) is None
+    async with runtime.db_sessions.begin() as db_session:
+        assert await states.delete(db_session, owner_id=owner_id, customer="111") is True
+        assert await states.delete(db_session, owner_id=owner_id, customer="111") is False
+    async with runtime.db_sessions() as db_session:
+        assert await states.load(db_session, owner_id=owner_id, customer="111", now=now) is None
 
 
 async def test_expired_conversation_is_ignored(
@@ -91,25 +91,25 @@ async def test_expired_conversation_is_ignored(
 ) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow()
-    async with runtime.sessions() as session:
-        await states.commit(session, conversation(owner_id, template_id, "333", now, 60))
+    async with runtime.db_sessions() as db_session:
+        await states.commit(db_session, conversation(owner_id, template_id, "333", now, 60))
     later = now + timedelta(seconds=61)
-    async with runtime.sessions() as session:
-        assert await states.load(session, owner_id=owner_id, customer="333", now=later) is None
-        assert await states.list_live(session, owner_id=owner_id, now=later) == []
+    async with runtime.db_sessions() as db_session:
+        assert await states.load(db_session, owner_id=owner_id, customer="333", now=later) is None
+        assert await states.list_live(db_session, owner_id=owner_id, now=later) == []
 
 
 async def test_a_failed_commit_keeps_no_state(runtime: Runtime, states: ConversationStates) -> None:
     """Commit first, keep the state second: a commit that fails leaves no state behind."""
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow()
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         # A duplicate primary key makes the commit's flush fail.
-        session.add(User(id=owner_id, username=f"dup-{owner_id}", display_name=""))
+        db_session.add(User(id=owner_id, username=f"dup-{owner_id}", display_name=""))
         with pytest.raises(IntegrityError):
-            await states.commit(session, conversation(owner_id, template_id, "555", now, 600))
-    async with runtime.sessions() as session:
-        assert await states.load(session, owner_id=owner_id, customer="555", now=now) is None
+            await states.commit(db_session, conversation(owner_id, template_id, "555", now, 600))
+    async with runtime.db_sessions() as db_session:
+        assert await states.load(db_session, owner_id=owner_id, customer="555", now=now) is None
 
 
 def timed(
@@ -125,10 +125,10 @@ def timed(
 async def due_at(
     runtime: Runtime, states: ConversationStates, now: datetime
 ) -> list[tuple[str, datetime]]:
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         return [
             (due.customer, due.due_at)
-            for due in await states.due_timers(session, now=now, limit=100)
+            for due in await states.due_timers(db_session, now=now, limit=100)
         ]
 
 
@@ -142,8 +142,8 @@ async def test_due_timers_follow_the_saved_state(
         ("b10", timedelta(minutes=10)),
         ("none", None),
     ):
-        async with runtime.sessions() as session:
-            await states.commit(session, timed(owner_id, template_id, customer, now, due_in))
+        async with runtime.db_sessions() as db_session:
+            await states.commit(db_session, timed(owner_id, template_id, customer, now, due_in))
 
     assert await due_at(runtime, states, now) == []
     assert await due_at(runtime, states, now + timedelta(minutes=15)) == [
@@ -153,9 +153,9 @@ async def test_due_timers_follow_the_saved_state(
         ("b10", now + timedelta(minutes=10)),
         ("a30", now + timedelta(minutes=30)),
     ]
-    async with runtime.sessions() as session:  # a30 answered; b10 ended
-        await states.delete(session, owner_id=owner_id, customer="b10")
-        await states.commit(session, timed(owner_id, template_id, "a30", now, None))
+    async with runtime.db_sessions() as db_session:  # a30 answered; b10 ended
+        await states.delete(db_session, owner_id=owner_id, customer="b10")
+        await states.commit(db_session, timed(owner_id, template_id, "a30", now, None))
     assert await due_at(runtime, states, now + timedelta(days=1) - timedelta(seconds=1)) == []
 
 
@@ -163,10 +163,10 @@ async def test_sql_due_timers_name_the_timer_they_saw(runtime: Runtime) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     states, now = ConversationStates(SqlSessionStore()), utcnow()
     live = timed(owner_id, template_id, "555", now, timedelta(seconds=30))
-    async with runtime.sessions() as session:
-        await states.commit(session, live)
-    async with runtime.sessions() as session:
-        [due] = await states.due_timers(session, now=now + timedelta(minutes=1), limit=10)
+    async with runtime.db_sessions() as db_session:
+        await states.commit(db_session, live)
+    async with runtime.db_sessions() as db_session:
+        [due] = await states.due_timers(db_session, now=now + timedelta(minutes=1), limit=10)
     assert live.state.timer is not None and due.timer_id == live.state.timer.id
 
 
@@ -177,14 +177,14 @@ async def test_timers_of_expired_conversations_never_come_back(
     now = utcnow()
     live = timed(owner_id, template_id, "666", now, timedelta(minutes=5))
     live.expires_at = now + timedelta(minutes=1)
-    async with runtime.sessions() as session:
-        await states.commit(session, live)
+    async with runtime.db_sessions() as db_session:
+        await states.commit(db_session, live)
     later = now + timedelta(minutes=6)
-    async with runtime.sessions() as session:
-        assert await states.load(session, owner_id=owner_id, customer="666", now=later) is None
+    async with runtime.db_sessions() as db_session:
+        assert await states.load(db_session, owner_id=owner_id, customer="666", now=later) is None
         # The firing does this for whatever the index still lists.
-        for due in await states.due_timers(session, now=later, limit=10):
-            await states.forget_timer(session, owner_id=due.owner_id, customer=due.customer)
+        for due in await states.due_timers(db_session, now=later, limit=10):
+            await states.forget_timer(db_session, owner_id=due.owner_id, customer=due.customer)
     assert await due_at(runtime, states, later) == []
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from convoflow.store import accounts, migrate, templates
-from convoflow.store.database import create_engine, create_session_factory
+from convoflow.store.database import create_db_session_factory, create_engine
 from convoflow.store.models import Base, ConversationStateRow
 from convoflow.store.types import utcnow
 from tests.support.databases import (
@@ -132,10 +132,10 @@ async def test_step_timer_migration_reverts_and_reapplies_keeping_conversations(
 
     await migrate.upgrade_async(scratch_url)
     engine = create_engine(scratch_url)
-    async with create_session_factory(engine).begin() as session:
-        owner = await accounts.create_user(session, username="owner")
+    async with create_db_session_factory(engine).begin() as db_session:
+        owner = await accounts.create_user(db_session, username="owner")
         template = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner.id,
             definition={
                 "template_name": "menu",
@@ -143,7 +143,7 @@ async def test_step_timer_migration_reverts_and_reapplies_keeping_conversations(
             },
         )
         now = utcnow()
-        session.add(
+        db_session.add(
             ConversationStateRow(
                 owner_id=owner.id,
                 phone_number="15550001111",

@@ -23,18 +23,18 @@ pytestmark = pytest.mark.postgres
 async def seeded_pg(pg_url: str) -> AsyncIterator[Runtime]:
     runtime = Runtime.build(make_settings(pg_url))
     await truncate_all(runtime.engine)
-    await seed(runtime.sessions)
+    await seed(runtime.db_sessions)
     yield runtime
     await truncate_all(runtime.engine)
     await runtime.close()
 
 
 async def add_state(runtime: Runtime, phone: str, flow: str, step: str, ttl: int) -> None:
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
-        template = await templates.find_latest(session, owner_id=owner.id, name=flow)
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
+        template = await templates.find_latest(db_session, owner_id=owner.id, name=flow)
         assert template is not None
-        session.add(
+        db_session.add(
             ConversationStateRow(
                 owner_id=owner.id,
                 phone_number=phone,

@@ -55,18 +55,18 @@ async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 async def rated_template(runtime: Runtime, *, versions: int, rating: float, count: int) -> str:
     """A template with ``versions`` versions whose latest was rated the old way."""
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.ensure_user(session, "owner")
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.ensure_user(db_session, "owner")
         name = f"greet{versions}"
         row = await templates.create_template(
-            session, owner_id=owner[0].id, definition={**GREETING, "template_name": name}
+            db_session, owner_id=owner[0].id, definition={**GREETING, "template_name": name}
         )
         for number in range(2, versions + 1):
             saved = await templates.save_new_version(
-                session, current=row, definition={"description": str(number)}
+                db_session, current=row, definition={"description": str(number)}
             )
             row = saved.template
-        await session.execute(
+        await db_session.execute(
             update(WorkflowTemplate)
             .where(WorkflowTemplate.id == row.id)
             .values(rating=rating, rating_count=count)
@@ -75,9 +75,9 @@ async def rated_template(runtime: Runtime, *, versions: int, rating: float, coun
 
 
 async def latest_rating(runtime: Runtime, family_id: str) -> tuple[float, int]:
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         row = (
-            await session.execute(
+            await db_session.execute(
                 select(WorkflowTemplate).where(
                     WorkflowTemplate.family_id == family_id, WorkflowTemplate.is_latest.is_(True)
                 )
@@ -102,17 +102,17 @@ async def test_ratings_given_before_the_upgrade_still_count(old_database: str) -
         await migrate.upgrade_async(old_database)
         assert await legacy_rows(runtime) == {(rated, 17, 5)}
 
-        async with runtime.sessions.begin() as session:
-            rater = await accounts.create_user(session, username="rater")
+        async with runtime.db_sessions.begin() as db_session:
+            rater = await accounts.create_user(db_session, username="rater")
         caller = Caller(id=rater.id, username=rater.username)
         for stars in (1, 5):  # the second replaces the first
-            async with runtime.sessions() as session:
+            async with runtime.db_sessions() as db_session:
                 await rate_template(
-                    session, caller=caller, template_id=rated, rating=stars, now=utcnow()
+                    db_session, caller=caller, template_id=rated, rating=stars, now=utcnow()
                 )
-            async with runtime.sessions() as session:
+            async with runtime.db_sessions() as db_session:
                 await rate_template(
-                    session, caller=caller, template_id=unrated, rating=stars, now=utcnow()
+                    db_session, caller=caller, template_id=unrated, rating=stars, now=utcnow()
                 )
         assert await latest_rating(runtime, rated) == (22 / 6, 6)
         assert await latest_rating(runtime, unrated) == (5.0, 1)

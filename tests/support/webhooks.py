@@ -177,7 +177,7 @@ async def running_app(settings: Settings, *, seeded: bool = True) -> AsyncIterat
     async with app.router.lifespan_context(app):
         if seeded:
             await seed(
-                app.state.runtime.sessions,
+                app.state.runtime.db_sessions,
                 owner_name=settings.default_owner,
                 phone_number_id=settings.whatsapp_phone_number_id,
                 waba_id=settings.whatsapp_business_account_id,

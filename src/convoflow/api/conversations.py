@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
@@ -39,7 +39,7 @@ router = APIRouter(
 @router.get("/conversations", response_model=Page[ConversationOut])
 async def list_conversations(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
     page: Paging,
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
@@ -50,7 +50,7 @@ async def list_conversations(
     customer's latest message)."""
     live, total = await conversations_admin.list_conversations(
         runtime.access,
-        session,
+        db_session,
         caller=caller,
         flow=flow,
         step=step,
@@ -66,13 +66,13 @@ async def list_conversations(
 async def get_conversation(
     phone: str,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
     phone_number_id: OnNumber = None,
 ) -> ConversationOut:
     """A customer's live conversation, by WhatsApp number."""
     live = await conversations_admin.get_conversation(
-        runtime.access, session, caller=caller, phone=phone, phone_number_id=phone_number_id
+        runtime.access, db_session, caller=caller, phone=phone, phone_number_id=phone_number_id
     )
     return ConversationOut.of(live)
 
@@ -81,11 +81,11 @@ async def get_conversation(
     "/conversations/{phone}", response_model=ConversationReset, responses=error_responses(404)
 )
 async def reset_conversation(
-    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    phone: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> ConversationReset:
     """Reset a customer: their state is deleted and its instance cancelled."""
     result = await conversations_admin.reset_conversation(
-        runtime.access, session, caller=caller, phone=phone
+        runtime.access, db_session, caller=caller, phone=phone
     )
     return ConversationReset.of(result)
 
@@ -96,11 +96,11 @@ async def reset_conversation(
     responses=error_responses(404, 409),
 )
 async def release_conversation(
-    phone: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    phone: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> ConversationRelease:
     """Give a conversation paused at a `handoff` step back to the bot."""
     result = await conversations_admin.release_conversation(
-        runtime.access, session, caller=caller, phone=phone
+        runtime.access, db_session, caller=caller, phone=phone
     )
     return ConversationRelease.of(result)
 
@@ -108,7 +108,7 @@ async def release_conversation(
 @router.get("/messages", response_model=Page[MessageOut])
 async def list_messages(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     page: Paging,
     phone: Annotated[str | None, Query(description="Only this customer.")] = None,
     direction: Literal["in", "out"] | None = None,
@@ -116,7 +116,7 @@ async def list_messages(
 ) -> Page[MessageOut]:
     """The message log, newest first."""
     rows, total = await conversations_admin.list_messages(
-        session,
+        db_session,
         caller=caller,
         phone=phone,
         direction=direction,
@@ -133,8 +133,8 @@ async def list_messages(
     responses=error_responses(404),
 )
 async def template_stats(
-    template_id: str, caller: CurrentUser, session: SessionDep
+    template_id: str, caller: CurrentUser, db_session: DbSessionDep
 ) -> TemplateStatsOut:
     """Usage count, completion rate, average response time and the step funnel."""
-    computed = await stats.template_stats(session, caller=caller, template_id=template_id)
+    computed = await stats.template_stats(db_session, caller=caller, template_id=template_id)
     return TemplateStatsOut.of(computed)

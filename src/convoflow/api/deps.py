@@ -1,6 +1,6 @@
 """Dependencies of the admin routers, as ``Annotated`` aliases that read like type hints.
 
-``SessionDep`` is a database session that has not begun a transaction: each service
+``DbSessionDep`` is a database session that has not begun a transaction: each service
 function begins and commits its own. ``CurrentUser`` authenticates the bearer API key.
 """
 
@@ -34,13 +34,13 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+async def get_db_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """A session for one request; the service called with it owns the transaction."""
-    async with runtime.sessions() as session:
-        yield session
+    async with runtime.db_sessions() as db_session:
+        yield db_session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DbSessionDep = Annotated[AsyncSession, Depends(get_db_session)]
 
 
 async def current_user(
@@ -48,9 +48,9 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Caller:
     """The platform user of the bearer API key (401 when missing, unknown or revoked)."""
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         return await authenticate(
-            session,
+            db_session,
             credentials.credentials if credentials else None,
             now=runtime.clock.now(),
         )

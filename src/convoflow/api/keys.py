@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
@@ -22,20 +22,20 @@ router = APIRouter(
 @router.get("", response_model=Page[ApiKeyOut])
 async def list_keys(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     page: Paging,
 ) -> Page[ApiKeyOut]:
     """Your API keys, newest first, revoked ones included; never the keys themselves."""
-    rows, total = await api_keys.list_keys(session, caller=caller, page=page)
+    rows, total = await api_keys.list_keys(db_session, caller=caller, page=page)
     return Page[ApiKeyOut].of([ApiKeyOut.of(row) for row in rows], total, page)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 async def create_key(
-    caller: CurrentUser, session: SessionDep, body: ApiKeyIn | None = None
+    caller: CurrentUser, db_session: DbSessionDep, body: ApiKeyIn | None = None
 ) -> ApiKeyCreated:
     """A new API key for you; `key` is the plain key, shown in this answer only."""
-    issued = await api_keys.create_key(session, caller=caller, label=body.label if body else "")
+    issued = await api_keys.create_key(db_session, caller=caller, label=body.label if body else "")
     return ApiKeyCreated.issued(issued.key, issued.plain_key)
 
 
@@ -46,11 +46,11 @@ async def create_key(
     responses=error_responses(404),
 )
 async def revoke_key(
-    key_id: str, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    key_id: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> Response:
     """Revoke one of your keys (also the one you call with): it answers 401 from now on.
 
     The key stays in your list, marked revoked. Revoking it again changes nothing.
     """
-    await api_keys.revoke_key(session, caller=caller, key_id=key_id, now=runtime.clock.now())
+    await api_keys.revoke_key(db_session, caller=caller, key_id=key_id, now=runtime.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
-from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
@@ -49,32 +49,36 @@ Numbers = Annotated[NumberRegistry, Depends(number_registry)]
     responses=error_responses(409),
 )
 async def register_number(
-    body: PhoneNumberIn, caller: CurrentUser, session: SessionDep, numbers: Numbers
+    body: PhoneNumberIn, caller: CurrentUser, db_session: DbSessionDep, numbers: Numbers
 ) -> PhoneNumberOut:
     """Connect a WhatsApp business number: its webhooks reach you, and your replies go out
     from it with its token (409 when the phone_number_id is registered already)."""
-    view = await numbers.create(session, caller=caller, fields=body.model_dump(exclude_none=True))
+    view = await numbers.create(
+        db_session, caller=caller, fields=body.model_dump(exclude_none=True)
+    )
     return PhoneNumberOut.of(view)
 
 
 @router.get("", response_model=Page[PhoneNumberOut])
 async def list_numbers(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     numbers: Numbers,
     page: Paging,
 ) -> Page[PhoneNumberOut]:
     """Your numbers, oldest first."""
-    views, total = await numbers.page(session, caller=caller, limit=page.limit, offset=page.offset)
+    views, total = await numbers.page(
+        db_session, caller=caller, limit=page.limit, offset=page.offset
+    )
     return Page[PhoneNumberOut].of([PhoneNumberOut.of(view) for view in views], total, page)
 
 
 @router.get("/{number}", response_model=PhoneNumberOut, responses=error_responses(404))
 async def get_number(
-    number: NumberRef, caller: CurrentUser, session: SessionDep, numbers: Numbers
+    number: NumberRef, caller: CurrentUser, db_session: DbSessionDep, numbers: Numbers
 ) -> PhoneNumberOut:
     """One of your numbers."""
-    return PhoneNumberOut.of(await numbers.get(session, caller=caller, number=number))
+    return PhoneNumberOut.of(await numbers.get(db_session, caller=caller, number=number))
 
 
 @router.patch("/{number}", response_model=PhoneNumberOut, responses=error_responses(404))
@@ -82,12 +86,12 @@ async def update_number(
     number: NumberRef,
     body: PhoneNumberUpdate,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     numbers: Numbers,
 ) -> PhoneNumberOut:
     """Change the display number, tier, WABA id or token (fields left out keep their value)."""
     fields = body.model_dump(exclude_unset=True)
-    view = await numbers.update(session, caller=caller, number=number, fields=fields)
+    view = await numbers.update(db_session, caller=caller, number=number, fields=fields)
     return PhoneNumberOut.of(view)
 
 
@@ -98,8 +102,8 @@ async def update_number(
     responses=error_responses(404),
 )
 async def delete_number(
-    number: NumberRef, caller: CurrentUser, session: SessionDep, numbers: Numbers
+    number: NumberRef, caller: CurrentUser, db_session: DbSessionDep, numbers: Numbers
 ) -> Response:
     """Disconnect a number: its webhooks are stored as ignored, its queued messages fail."""
-    await numbers.delete(session, caller=caller, number=number)
+    await numbers.delete(db_session, caller=caller, number=number)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Deleted, Page
@@ -44,11 +44,11 @@ SAVE_ACTION_HEADER = "X-Convoflow-Save"
     responses=error_responses(409),
 )
 async def create_template(
-    body: TemplateIn, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    body: TemplateIn, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> TemplateOut:
     """Create a template (native, Flow Runner or single-interactive format)."""
     saved = await templates_admin.create_template(
-        session, runtime.catalog, caller=caller, document=body.document()
+        db_session, runtime.catalog, caller=caller, document=body.document()
     )
     return TemplateOut.of(saved.template)
 
@@ -56,7 +56,7 @@ async def create_template(
 @router.get("", response_model=Page[TemplateSummary])
 async def list_templates(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     page: Paging,
     category: str | None = None,
     workflow_type: WorkflowType | None = None,
@@ -84,25 +84,27 @@ async def list_templates(
         limit=page.limit,
         offset=page.offset,
     )
-    rows, total = await template_queries.list_templates(session, caller=caller, filters=filters)
+    rows, total = await template_queries.list_templates(db_session, caller=caller, filters=filters)
     return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
 @router.get("/popular", response_model=Page[TemplateSummary])
 async def popular_templates(
-    caller: CurrentUser, session: SessionDep, page: Paging, category: str | None = None
+    caller: CurrentUser, db_session: DbSessionDep, page: Paging, category: str | None = None
 ) -> Page[TemplateSummary]:
     """Active public templates, most used first, then best rated."""
     rows, total = await template_queries.popular_templates(
-        session, caller=caller, category=category, page=page
+        db_session, caller=caller, category=category, page=page
     )
     return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
 @router.get("/{template_id}", response_model=TemplateOut, responses=error_responses(404))
-async def get_template(template_id: str, caller: CurrentUser, session: SessionDep) -> TemplateOut:
+async def get_template(
+    template_id: str, caller: CurrentUser, db_session: DbSessionDep
+) -> TemplateOut:
     """One template version (any version id; the family's latest is marked `is_latest`)."""
-    row = await template_queries.get_template(session, caller=caller, template_id=template_id)
+    row = await template_queries.get_template(db_session, caller=caller, template_id=template_id)
     return TemplateOut.for_viewer(row, caller.id)
 
 
@@ -111,7 +113,7 @@ async def update_template(
     template_id: str,
     body: TemplateIn,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
     response: Response,
 ) -> TemplateOut:
@@ -120,7 +122,11 @@ async def update_template(
     The `X-Convoflow-Save` header says `updated` or `unchanged`.
     """
     saved = await templates_admin.update_template(
-        session, runtime.catalog, caller=caller, template_id=template_id, document=body.document()
+        db_session,
+        runtime.catalog,
+        caller=caller,
+        template_id=template_id,
+        document=body.document(),
     )
     response.headers[SAVE_ACTION_HEADER] = saved.action
     return TemplateOut.of(saved.template)
@@ -130,13 +136,13 @@ async def update_template(
 async def delete_template(
     template_id: str,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
     purge: Annotated[bool, Query(description="Remove every version (only when unused).")] = False,
 ) -> Deleted:
     """Deactivate the template (running conversations finish); `purge=true` removes it."""
     action = await templates_admin.delete_template(
-        session, runtime.catalog, caller=caller, template_id=template_id, purge=purge
+        db_session, runtime.catalog, caller=caller, template_id=template_id, purge=purge
     )
     return Deleted(id=template_id, action=action)
 
@@ -145,11 +151,11 @@ async def delete_template(
     "/{template_id}/versions", response_model=Page[TemplateVersion], responses=error_responses(404)
 )
 async def template_versions(
-    template_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+    template_id: str, caller: CurrentUser, db_session: DbSessionDep, page: Paging
 ) -> Page[TemplateVersion]:
     """Every version of the template, newest first."""
     rows, total = await template_queries.template_versions(
-        session, caller=caller, template_id=template_id, page=page
+        db_session, caller=caller, template_id=template_id, page=page
     )
     return Page[TemplateVersion].of([TemplateVersion.of(row) for row in rows], total, page)
 
@@ -158,11 +164,11 @@ async def template_versions(
     "/{template_id}/lineage", response_model=Page[TemplateSummary], responses=error_responses(404)
 )
 async def template_lineage(
-    template_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+    template_id: str, caller: CurrentUser, db_session: DbSessionDep, page: Paging
 ) -> Page[TemplateSummary]:
     """The inheritance chain from this template up to its root."""
     rows, total = await template_queries.template_lineage(
-        session, caller=caller, template_id=template_id, page=page
+        db_session, caller=caller, template_id=template_id, page=page
     )
     return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
@@ -176,13 +182,13 @@ async def template_lineage(
 async def fork_template(
     template_id: str,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
     body: ForkIn | None = None,
 ) -> TemplateOut:
     """A private copy of the template, owned by you, whose base template is the source."""
     row = await templates_admin.fork_template(
-        session,
+        db_session,
         runtime.catalog,
         caller=caller,
         template_id=template_id,
@@ -193,7 +199,11 @@ async def fork_template(
 
 @router.post("/{template_id}/ratings", response_model=RatingOut, responses=error_responses(404))
 async def rate_template(
-    template_id: str, body: RatingIn, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    template_id: str,
+    body: RatingIn,
+    caller: CurrentUser,
+    db_session: DbSessionDep,
+    runtime: RuntimeDep,
 ) -> RatingOut:
     """Rate the template from 1 to 5: one rating per user, rating again replaces yours.
 
@@ -201,7 +211,7 @@ async def rate_template(
     gives the average and count of everyone's ratings.
     """
     rated = await template_ratings.rate_template(
-        session,
+        db_session,
         caller=caller,
         template_id=template_id,
         rating=body.rating,

@@ -75,7 +75,7 @@ async def receive_whatsapp_webhook(request: Request) -> Response:
     except (ValueError, RecursionError):
         return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
     received = await receive_webhook(
-        runtime.sessions, _directory(request), parse_webhook(payload), now=runtime.clock.now()
+        runtime.db_sessions, _directory(request), parse_webhook(payload), now=runtime.clock.now()
     )
     try:
         await runtime.dispatcher.customers_received(received.customers)

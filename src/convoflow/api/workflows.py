@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from convoflow.api.deps import CurrentUser, RuntimeDep, SessionDep, reject_nul_characters
+from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Page
@@ -37,7 +37,7 @@ router = APIRouter(
     responses=error_responses(403, 404, 409),
 )
 async def start_instance(
-    body: InstanceStart, caller: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    body: InstanceStart, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> InstanceOut:
     """Start an instance of a template; 403 when the customer's user type is not permitted."""
     request = StartRequest(
@@ -48,7 +48,7 @@ async def start_instance(
         start_conversation=body.start_conversation,
     )
     instance = await workflows.start_instance(
-        runtime.access, session, caller=caller, request=request
+        runtime.access, db_session, caller=caller, request=request
     )
     return InstanceOut.of(instance)
 
@@ -56,7 +56,7 @@ async def start_instance(
 @router.get("", response_model=Page[InstanceOut])
 async def list_instances(
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     page: Paging,
     status: InstanceStatus | None = None,
     template_id: Annotated[
@@ -74,14 +74,16 @@ async def list_instances(
         limit=page.limit,
         offset=page.offset,
     )
-    rows, total = await workflows.list_instances(session, caller=caller, filters=filters)
+    rows, total = await workflows.list_instances(db_session, caller=caller, filters=filters)
     return Page[InstanceOut].of([InstanceOut.of(row) for row in rows], total, page)
 
 
 @router.get("/{instance_id}", response_model=InstanceOut, responses=error_responses(404))
-async def get_instance(instance_id: str, caller: CurrentUser, session: SessionDep) -> InstanceOut:
+async def get_instance(
+    instance_id: str, caller: CurrentUser, db_session: DbSessionDep
+) -> InstanceOut:
     """One of your instances."""
-    instance = await workflows.get_instance(session, caller=caller, instance_id=instance_id)
+    instance = await workflows.get_instance(db_session, caller=caller, instance_id=instance_id)
     return InstanceOut.of(instance)
 
 
@@ -90,7 +92,7 @@ async def update_instance(
     instance_id: str,
     body: InstanceUpdate,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
 ) -> InstanceOut:
     """Merge `state_data` (422 naming the field on a wrong type) and/or change `status`.
@@ -101,7 +103,7 @@ async def update_instance(
     """
     instance = await workflows.update_instance(
         runtime.access,
-        session,
+        db_session,
         caller=caller,
         instance_id=instance_id,
         state_data=body.state_data,
@@ -120,7 +122,7 @@ async def resolve_dependency(
     name: Annotated[str, Path(description="The dependency's name, or the http step's id.")],
     body: DependencyResolution,
     caller: CurrentUser,
-    session: SessionDep,
+    db_session: DbSessionDep,
     runtime: RuntimeDep,
 ) -> InstanceOut:
     """Resolve a dependency the instance waits for (an outside system's late answer).
@@ -130,7 +132,7 @@ async def resolve_dependency(
     """
     instance = await dependencies.resolve_dependency(
         runtime.access,
-        session,
+        db_session,
         caller=caller,
         instance_id=instance_id,
         name=name,
@@ -145,10 +147,10 @@ async def resolve_dependency(
     "/{instance_id}/effects", response_model=Page[EffectOut], responses=error_responses(404)
 )
 async def list_effects(
-    instance_id: str, caller: CurrentUser, session: SessionDep, page: Paging
+    instance_id: str, caller: CurrentUser, db_session: DbSessionDep, page: Paging
 ) -> Page[EffectOut]:
     """The instance's background jobs (dependency calls, end action), oldest first."""
     rows, total = await workflows.list_effects(
-        session, caller=caller, instance_id=instance_id, page=page
+        db_session, caller=caller, instance_id=instance_id, page=page
     )
     return Page[EffectOut].of([EffectOut.of(row) for row in rows], total, page)

@@ -81,7 +81,7 @@ class EffectRunner:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         results: ResultContext,
         end_action_secret: str = "",
@@ -89,7 +89,7 @@ class EffectRunner:
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.http = http
         self.results = results
         self.end_action_secret = end_action_secret
@@ -125,9 +125,9 @@ class EffectRunner:
     async def _claim(self, effect_row_id: str) -> tuple[FinishedEffect, dict[str, Any]] | None:
         now = self.clock.now()
         row = WorkflowEffect
-        async with self.sessions.begin() as session:
+        async with self.db_sessions.begin() as db_session:
             claimed = (
-                await session.execute(
+                await db_session.execute(
                     update(row)
                     .where(
                         row.id == effect_row_id,
@@ -168,8 +168,8 @@ class EffectRunner:
 
     async def _reschedule(self, effect: FinishedEffect, delay: float, error: str) -> None:
         now = self.clock.now()
-        async with self.sessions.begin() as session:
-            await session.execute(
+        async with self.db_sessions.begin() as db_session:
+            await db_session.execute(
                 update(WorkflowEffect)
                 .where(still_claimed(effect))
                 .values(
@@ -183,9 +183,9 @@ class EffectRunner:
 
     async def template_of(self, instance_id: str) -> RunTemplate:
         """Which template version an instance runs (for the end action's body)."""
-        async with self.sessions() as session:
+        async with self.db_sessions() as db_session:
             row = (
-                await session.execute(
+                await db_session.execute(
                     select(
                         WorkflowTemplate.id,
                         WorkflowTemplate.template_name,

@@ -112,7 +112,7 @@ class OutboxSender:
         self,
         *,
         engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         graph: GraphClient,
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
@@ -122,7 +122,7 @@ class OutboxSender:
         self.clock = clock
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.tokens = tokens
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.graph = graph
         self.limiter = limiter
         self.policy = policy or SenderPolicy()
@@ -303,9 +303,9 @@ class OutboxSender:
         )
         # Status webhooks for this wamid may have arrived before Meta's answer: apply them
         # in the transaction that records the wamid, so none is left behind.
-        async with self.sessions.begin() as session:
-            await session.execute(sent)
-            await apply_early_statuses(session, wamid, now=now)
+        async with self.db_sessions.begin() as db_session:
+            await db_session.execute(sent)
+            await apply_early_statuses(db_session, wamid, now=now)
 
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
@@ -326,15 +326,15 @@ class OutboxSender:
 
     async def _outside_window(self, row: _Claimed, *, detail: str) -> None:
         now = self.clock.now()
-        async with self.sessions.begin() as session:
+        async with self.db_sessions.begin() as db_session:
             reason = await fall_back_outside_window(
-                session,
+                db_session,
                 message_id=row.id,
                 last_inbound_at=row.last_inbound_at,
                 now=now,
                 detail=detail,
             )
-            await session.execute(
+            await db_session.execute(
                 _settle(
                     row,
                     {

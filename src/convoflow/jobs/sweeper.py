@@ -78,7 +78,7 @@ class Sweeper:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         dispatcher: Dispatcher,
         redis: Redis | None = None,
         states: ConversationStates | None = None,
@@ -86,7 +86,7 @@ class Sweeper:
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.dispatcher = dispatcher
         self.redis = redis
         self.states = states
@@ -103,10 +103,10 @@ class Sweeper:
         now = self.clock.now() if now is None else now
         settled_before = now - timedelta(seconds=grace_seconds)
         report = SweepReport()
-        async with self.sessions() as session:
-            inbound = await self._stale_inbound(session, settled_before)
-            outbound = await self._due_outbound(session, now, settled_before)
-            effects = await self._due_effects(session, now, settled_before)
+        async with self.db_sessions() as db_session:
+            inbound = await self._stale_inbound(db_session, settled_before)
+            outbound = await self._due_outbound(db_session, now, settled_before)
+            effects = await self._due_effects(db_session, now, settled_before)
         report.inbound = len(inbound)
         report.outbound = len(outbound)
         report.effects = len(effects)
@@ -135,9 +135,9 @@ class Sweeper:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def _stale_inbound(
-        self, session: AsyncSession, settled_before: datetime
+        self, db_session: AsyncSession, settled_before: datetime
     ) -> dict[str, tuple[str, str]]:
-        rows = await session.execute(
+        rows = await db_session.execute(
             select(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer)
             .where(
                 WhatsAppMessage.direction == "in",
@@ -155,10 +155,10 @@ class Sweeper:
         return {key: customer for customer, key in found.items()}
 
     async def _due_outbound(
-        self, session: AsyncSession, now: datetime, settled_before: datetime
+        self, db_session: AsyncSession, now: datetime, settled_before: datetime
     ) -> dict[str, tuple[str, str]]:
         message = WhatsAppMessage
-        rows = await session.execute(
+        rows = await db_session.execute(
             select(message.id, message.owner_id, message.customer, message.next_attempt_at)
             .where(
                 message.direction == "out",
@@ -179,10 +179,10 @@ class Sweeper:
         return {key: customer for customer, key in found.items()}
 
     async def _due_effects(
-        self, session: AsyncSession, now: datetime, settled_before: datetime
+        self, db_session: AsyncSession, now: datetime, settled_before: datetime
     ) -> dict[str, str]:
         effect = WorkflowEffect
-        rows = await session.execute(
+        rows = await db_session.execute(
             select(effect.id, effect.next_attempt_at)
             .where(
                 effect.status.in_(("pending", "running")),
@@ -230,9 +230,9 @@ class Sweeper:
     async def _expire_states(self, now: datetime) -> int:
         if self.states is None:
             return 0
-        async with self.sessions() as session:
-            return await self.states.expire(session, now)
+        async with self.db_sessions() as db_session:
+            return await self.states.expire(db_session, now)
 
     async def _purge_early_statuses(self, now: datetime) -> int:
-        async with self.sessions.begin() as session:
-            return await purge_early_statuses(session, now=now)
+        async with self.db_sessions.begin() as db_session:
+            return await purge_early_statuses(db_session, now=now)

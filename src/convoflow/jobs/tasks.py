@@ -63,7 +63,7 @@ class JobHandlers:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         processor: MessageProcessor,
         sender: OutboxSender,
         effects: EffectRunner,
@@ -74,7 +74,7 @@ class JobHandlers:
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.processor = processor
         self.sender = sender
         self.effects = effects
@@ -88,7 +88,7 @@ class JobHandlers:
         cls,
         *,
         engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         processor: MessageProcessor,
         graph: GraphClient,
         limiter: RateLimiter,
@@ -108,21 +108,21 @@ class JobHandlers:
         """
         sender = OutboxSender(
             engine=engine,
-            sessions=sessions,
+            db_sessions=db_sessions,
             graph=graph,
             limiter=limiter,
             tokens=access_tokens,
             clock=clock,
         )
         effects = EffectRunner(
-            sessions=sessions,
+            db_sessions=db_sessions,
             http=http,
             results=results,
             end_action_secret=end_action_secret,
             clock=clock,
         )
         return cls(
-            sessions=sessions,
+            db_sessions=db_sessions,
             processor=processor,
             sender=sender,
             effects=effects,
@@ -187,8 +187,8 @@ class JobHandlers:
         await self.dispatcher.run_effects(effect_ids)
 
     async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
-        async with self.sessions() as session:
-            return await pending_effects(session, instance_ids)
+        async with self.db_sessions() as db_session:
+            return await pending_effects(db_session, instance_ids)
 
 
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:

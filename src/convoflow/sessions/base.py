@@ -48,7 +48,7 @@ class ConversationLocks(Protocol):
     """Serialises the processing of one customer's messages, across processes."""
 
     def hold(
-        self, session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer: str
     ) -> AbstractAsyncContextManager[None]:
         """Hold the lock until the block ends.
 

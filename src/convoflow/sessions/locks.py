@@ -21,9 +21,9 @@ def lock_name(owner_id: str, customer: str) -> str:
     return f"convoflow:lock:{owner_id}:{customer}"
 
 
-async def advisory_lock(session: AsyncSession, *, owner_id: str, customer: str) -> None:
+async def advisory_lock(db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
     """Take the conversation's transaction-scoped advisory lock (PostgreSQL only)."""
-    await session.execute(
+    await db_session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
         {"name": lock_name(owner_id, customer)},
     )
@@ -38,10 +38,10 @@ class PostgresAdvisoryLocks:
 
     @asynccontextmanager
     async def hold(
-        self, session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer: str
     ) -> AsyncIterator[None]:
         """Take the lock in the session's (auto-begun) transaction."""
-        await advisory_lock(session, owner_id=owner_id, customer=customer)
+        await advisory_lock(db_session, owner_id=owner_id, customer=customer)
         yield
 
 
@@ -53,7 +53,7 @@ class RedisLocks:
 
     @asynccontextmanager
     async def hold(
-        self, session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer: str
     ) -> AsyncIterator[None]:
         """Acquire before the block, release (only if still ours) after it."""
         lock = self._redis.lock(
@@ -79,7 +79,7 @@ class InProcessLocks:
 
     @asynccontextmanager
     async def hold(
-        self, session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer: str
     ) -> AsyncIterator[None]:
         """Serialise the block per conversation within this process."""
         name = lock_name(owner_id, customer)

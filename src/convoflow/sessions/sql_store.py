@@ -22,10 +22,10 @@ _LOADED_KEY = "convoflow.loaded_states"
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
-def _forget_loaded(session: Session) -> None:
+def _forget_loaded(db_session: Session) -> None:
     """Rows read in one transaction are not trusted in the next (another process may have
     changed or removed them meanwhile)."""
-    session.info.pop(_LOADED_KEY, None)
+    db_session.info.pop(_LOADED_KEY, None)
 
 
 def _to_live(row: StateRow) -> LiveConversation:
@@ -45,30 +45,30 @@ class SqlSessionStore:
     """Stores each live conversation as one ``conversation_state`` row."""
 
     async def load(
-        self, session: AsyncSession, *, owner_id: str, customer: str, now: datetime
+        self, db_session: AsyncSession, *, owner_id: str, customer: str, now: datetime
     ) -> LiveConversation | None:
         """The live row; an expired one is ignored here and removed by the sweeper."""
         row = (
-            await session.execute(
+            await db_session.execute(
                 select(StateRow).where(
                     StateRow.owner_id == owner_id, StateRow.phone_number == customer
                 )
             )
         ).scalar_one_or_none()
-        session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer)] = row
+        db_session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer)] = row
         if row is None or row.expires_at <= now:
             return None
         return _to_live(row)
 
-    async def save(self, session: AsyncSession, conversation: LiveConversation) -> None:
+    async def save(self, db_session: AsyncSession, conversation: LiveConversation) -> None:
         """Insert or update the customer's row (the caller holds the conversation lock)."""
         key = (conversation.owner_id, conversation.customer)
-        loaded: dict[tuple[str, str], StateRow | None] = session.info.get(_LOADED_KEY, {})
+        loaded: dict[tuple[str, str], StateRow | None] = db_session.info.get(_LOADED_KEY, {})
         if key in loaded:
             row = loaded[key]  # read by load() in this session: no second query
         else:
             row = (
-                await session.execute(
+                await db_session.execute(
                     select(StateRow).where(
                         StateRow.owner_id == conversation.owner_id,
                         StateRow.phone_number == conversation.customer,
@@ -77,8 +77,8 @@ class SqlSessionStore:
             ).scalar_one_or_none()
         if row is None:
             row = StateRow(owner_id=conversation.owner_id, phone_number=conversation.customer)
-            session.add(row)
-            session.info.setdefault(_LOADED_KEY, {})[key] = row
+            db_session.add(row)
+            db_session.info.setdefault(_LOADED_KEY, {})[key] = row
             row.created_at = conversation.created_at
         elif (
             row.template_id != conversation.template_id or row.expires_at <= conversation.created_at
@@ -95,22 +95,22 @@ class SqlSessionStore:
         timer = conversation.state.timer
         row.timer_id = timer.id if timer is not None else None
         row.timer_due_at = timer.due_at if timer is not None else None
-        await session.flush()
+        await db_session.flush()
 
-    async def delete(self, session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> bool:
         """Remove the customer's row."""
-        session.info.get(_LOADED_KEY, {}).pop((owner_id, customer), None)
-        result = await session.execute(
+        db_session.info.get(_LOADED_KEY, {}).pop((owner_id, customer), None)
+        result = await db_session.execute(
             delete(StateRow).where(StateRow.owner_id == owner_id, StateRow.phone_number == customer)
         )
         return bool(getattr(result, "rowcount", 0))
 
     async def list_live(
-        self, session: AsyncSession, *, owner_id: str, now: datetime
+        self, db_session: AsyncSession, *, owner_id: str, now: datetime
     ) -> list[LiveConversation]:
         """Unexpired rows of an owner, newest first."""
         rows = (
-            await session.execute(
+            await db_session.execute(
                 select(StateRow)
                 .where(StateRow.owner_id == owner_id, StateRow.expires_at > now)
                 .order_by(StateRow.created_at.desc())
@@ -119,10 +119,10 @@ class SqlSessionStore:
         return [_to_live(row) for row in rows]
 
     async def due_timers(
-        self, session: AsyncSession, *, now: datetime, limit: int
+        self, db_session: AsyncSession, *, now: datetime, limit: int
     ) -> list[DueTimer]:
         """Unexpired rows whose timer is due, the longest overdue first."""
-        rows = await session.execute(
+        rows = await db_session.execute(
             select(
                 StateRow.owner_id, StateRow.phone_number, StateRow.timer_due_at, StateRow.timer_id
             )
@@ -136,5 +136,5 @@ class SqlSessionStore:
             if row.timer_due_at is not None
         ]
 
-    async def forget_timer(self, session: AsyncSession, *, owner_id: str, customer: str) -> None:
+    async def forget_timer(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
         """Nothing to do: an expired row (and its timer) is deleted by the sweeper."""

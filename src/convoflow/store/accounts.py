@@ -26,49 +26,49 @@ def hash_api_key(plain_key: str) -> str:
     return hashlib.sha256(plain_key.encode()).hexdigest()
 
 
-async def find_user(session: AsyncSession, username: str) -> User | None:
+async def find_user(db_session: AsyncSession, username: str) -> User | None:
     """The user with this name, or None."""
     return (
-        await session.execute(select(User).where(User.username == username))
+        await db_session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
 
 
-async def get_user(session: AsyncSession, username: str) -> User:
+async def get_user(db_session: AsyncSession, username: str) -> User:
     """The user with this name; :class:`NotFound` otherwise."""
-    user = await find_user(session, username)
+    user = await find_user(db_session, username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
     return user
 
 
-async def create_user(session: AsyncSession, *, username: str, display_name: str = "") -> User:
+async def create_user(db_session: AsyncSession, *, username: str, display_name: str = "") -> User:
     """A new platform user; names are unique."""
     if not USERNAME_PATTERN.match(username):
         raise InvalidData("username", "use 1-64 letters, digits, '.', '_' or '-'")
-    if await find_user(session, username) is not None:
+    if await find_user(db_session, username) is not None:
         raise Conflict(f"a user named {username!r} already exists")
     user = User(username=username, display_name=display_name or username)
-    session.add(user)
-    await session.flush()
+    db_session.add(user)
+    await db_session.flush()
     return user
 
 
-async def ensure_user(session: AsyncSession, username: str) -> tuple[User, bool]:
+async def ensure_user(db_session: AsyncSession, username: str) -> tuple[User, bool]:
     """The user, created if missing; the flag tells whether it was created."""
-    user = await find_user(session, username)
+    user = await find_user(db_session, username)
     if user is not None:
         return user, False
-    return await create_user(session, username=username), True
+    return await create_user(db_session, username=username), True
 
 
-async def create_api_key(session: AsyncSession, *, user: User, name: str = "") -> str:
+async def create_api_key(db_session: AsyncSession, *, user: User, name: str = "") -> str:
     """Store a new hashed key for ``user`` and return the plain key (shown once)."""
-    _, plain_key = await issue_api_key(session, user_id=user.id, label=name)
+    _, plain_key = await issue_api_key(db_session, user_id=user.id, label=name)
     return plain_key
 
 
 async def issue_api_key(
-    session: AsyncSession, *, user_id: str, label: str = ""
+    db_session: AsyncSession, *, user_id: str, label: str = ""
 ) -> tuple[ApiKey, str]:
     """Store a new hashed key for the user; return its row and the plain key (shown once).
 
@@ -85,19 +85,19 @@ async def issue_api_key(
         key_prefix=plain_key[:KEY_PREFIX_SHOWN],
         name=label,
     )
-    session.add(row)
-    await session.flush()
+    db_session.add(row)
+    await db_session.flush()
     return row, plain_key
 
 
-async def authenticate(session: AsyncSession, plain_key: str, *, now: datetime) -> User | None:
+async def authenticate(db_session: AsyncSession, plain_key: str, *, now: datetime) -> User | None:
     """The active user owning this key, or None for an unknown or revoked key."""
     query = (
         select(User, ApiKey)
         .join(ApiKey, ApiKey.user_id == User.id)
         .where(ApiKey.key_hash == hash_api_key(plain_key), ApiKey.revoked_at.is_(None))
     )
-    row = (await session.execute(query)).first()
+    row = (await db_session.execute(query)).first()
     if row is None or not row[0].is_active:
         return None
     row[1].last_used_at = now
@@ -114,19 +114,21 @@ def api_keys_query(user_id: str) -> Select[ApiKey]:
 
 
 async def list_api_keys(
-    session: AsyncSession, *, user_id: str, page: PageRequest | None = None
+    db_session: AsyncSession, *, user_id: str, page: PageRequest | None = None
 ) -> tuple[list[ApiKey], int]:
     """One page of the user's keys (every key without ``page``), newest first (revoked
     ones too), and how many there are."""
     query = api_keys_query(user_id)
     if page is None:
-        rows = list((await session.execute(query)).scalars())
+        rows = list((await db_session.execute(query)).scalars())
         return rows, len(rows)
-    result, total = await read_page(session, query, page)
+    result, total = await read_page(db_session, query, page)
     return list(result.scalars()), total
 
 
-async def lock_api_key(session: AsyncSession, key_id: str, *, user_id: str | None = None) -> ApiKey:
+async def lock_api_key(
+    db_session: AsyncSession, key_id: str, *, user_id: str | None = None
+) -> ApiKey:
     """The key with this id (of ``user_id`` when given), locked; :class:`NotFound` otherwise.
 
     Another user's key is reported exactly like a missing one.
@@ -134,7 +136,7 @@ async def lock_api_key(session: AsyncSession, key_id: str, *, user_id: str | Non
     query = select(ApiKey).where(ApiKey.id == key_id)
     if user_id is not None:
         query = query.where(ApiKey.user_id == user_id)
-    row = (await session.execute(query.with_for_update())).scalar_one_or_none()
+    row = (await db_session.execute(query.with_for_update())).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no API key with id {key_id!r}")
     return row
@@ -152,7 +154,7 @@ def revoke_api_key(key: ApiKey, *, now: datetime) -> bool:
 
 
 async def ensure_phone_number(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     owner: User,
     phone_number_id: str,
@@ -165,7 +167,7 @@ async def ensure_phone_number(
     for the owner's own number replaces the stored one (the settings are the source).
     """
     existing = (
-        await session.execute(
+        await db_session.execute(
             select(PhoneNumber).where(PhoneNumber.phone_number_id == phone_number_id)
         )
     ).scalar_one_or_none()
@@ -179,6 +181,6 @@ async def ensure_phone_number(
         display_phone_number=display_phone_number,
         waba_id=waba_id or None,
     )
-    session.add(number)
-    await session.flush()
+    db_session.add(number)
+    await db_session.flush()
     return number

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.store.models import Contact
 
 
-async def find_contact(session: AsyncSession, owner_id: str, reference: str) -> Contact | None:
+async def find_contact(db_session: AsyncSession, owner_id: str, reference: str) -> Contact | None:
     """An owner's contact by id, customer key or WhatsApp id."""
     return (
-        await session.execute(
+        await db_session.execute(
             select(Contact)
             .where(
                 Contact.owner_id == owner_id,

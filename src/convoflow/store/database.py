@@ -1,6 +1,6 @@
 """Async engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite).
 
-Every session handed out by :func:`create_session_factory` first takes a slot of the
+Every database session handed out by :func:`create_db_session_factory` first takes a slot of the
 process's :class:`SessionGate`. The gate has fewer slots than the connection pool holds,
 so a burst of work (500 customers writing at once) queues at the gate, in arrival order
 and without a deadline, instead of draining the pool and failing with SQLAlchemy's
@@ -81,7 +81,7 @@ class SessionGate:
 
     def __init__(self, slots: int) -> None:
         if slots < 1:
-            raise InvalidArgument("a session gate needs at least one slot")
+            raise InvalidArgument("a database session gate needs at least one slot")
         self.slots = slots
         self._semaphore = asyncio.Semaphore(slots)
 
@@ -108,8 +108,8 @@ class SessionGate:
 class GatedSession(AsyncSession):
     """An :class:`AsyncSession` that holds a :class:`SessionGate` slot while it is open.
 
-    Used as ``async with factory() as session`` or ``async with factory.begin() as
-    session``; a session used without ``async with`` is not counted.
+    Used as ``async with factory() as db_session`` or ``async with factory.begin() as
+    db_session``; a session used without ``async with`` is not counted.
     """
 
     gate: SessionGate | None = None
@@ -146,22 +146,22 @@ class GatedSession(AsyncSession):
 class _GatedBegin:
     """``factory.begin()``: a gated session with a transaction that commits on success."""
 
-    __slots__ = ("session", "transaction")
+    __slots__ = ("db_session", "transaction")
 
-    def __init__(self, session: GatedSession) -> None:
-        self.session = session
+    def __init__(self, db_session: GatedSession) -> None:
+        self.db_session = db_session
         self.transaction: AsyncSessionTransaction | None = None
 
     async def __aenter__(self) -> GatedSession:
-        await self.session._take_slot()
+        await self.db_session._take_slot()
         try:
-            self.transaction = self.session.begin()
+            self.transaction = self.db_session.begin()
             await self.transaction.__aenter__()
         except BaseException:
-            await self.session.close()
-            self.session._give_slot()
+            await self.db_session.close()
+            self.db_session._give_slot()
             raise
-        return self.session
+        return self.db_session
 
     async def __aexit__(
         self,
@@ -173,10 +173,10 @@ class _GatedBegin:
             if self.transaction is not None:
                 await self.transaction.__aexit__(type_, value, traceback)
         finally:
-            await self.session.__aexit__(type_, value, traceback)
+            await self.db_session.__aexit__(type_, value, traceback)
 
 
-def create_session_factory(
+def create_db_session_factory(
     engine: AsyncEngine, *, gate: SessionGate | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit, behind the process's gate.

@@ -12,12 +12,12 @@ from convoflow.store.models import ConversationStateRow, WorkflowInstance
 EXPIRED_ERROR = "conversation expired"
 
 
-async def expire_states(session: AsyncSession, now: datetime) -> int:
+async def expire_states(db_session: AsyncSession, now: datetime) -> int:
     """Delete states expired at ``now``; their unfinished instances become ``cancelled``.
 
     Runs in the caller's transaction and returns how many states went.
     """
-    expired = await session.execute(
+    expired = await db_session.execute(
         delete(ConversationStateRow)
         .where(ConversationStateRow.expires_at <= now)
         .returning(ConversationStateRow.instance_id)
@@ -25,18 +25,18 @@ async def expire_states(session: AsyncSession, now: datetime) -> int:
     )
     rows = expired.all()
     await cancel_expired_instances(
-        session, [row.instance_id for row in rows if row.instance_id], now
+        db_session, [row.instance_id for row in rows if row.instance_id], now
     )
     return len(rows)
 
 
 async def cancel_expired_instances(
-    session: AsyncSession, instance_ids: list[str], now: datetime
+    db_session: AsyncSession, instance_ids: list[str], now: datetime
 ) -> None:
     """Unfinished instances whose conversation expired become ``cancelled`` (idempotent)."""
     if not instance_ids:
         return
-    await session.execute(
+    await db_session.execute(
         update(WorkflowInstance)
         .where(
             WorkflowInstance.id.in_(instance_ids),

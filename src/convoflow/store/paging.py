@@ -36,11 +36,13 @@ class PageRequest:
 
 
 async def read_page(
-    session: AsyncSession, query: Select[*ColumnsT], page: PageRequest
+    db_session: AsyncSession, query: Select[*ColumnsT], page: PageRequest
 ) -> tuple[Result[*ColumnsT], int]:
     """The rows of one page of an ordered ``query``, and how many rows match in all."""
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.execute(query.limit(page.limit).offset(page.offset))
+    total = await db_session.scalar(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    )
+    rows = await db_session.execute(query.limit(page.limit).offset(page.offset))
     return rows, int(total or 0)
 
 

@@ -44,11 +44,11 @@ def check_rating(rating: object) -> int:
 
 
 async def save_rating(
-    session: AsyncSession, *, family_id: str, user_id: str, rating: int, now: datetime
+    db_session: AsyncSession, *, family_id: str, user_id: str, rating: int, now: datetime
 ) -> None:
     """Store the user's rating of a template family, replacing their earlier one."""
     check_rating(rating)
-    insert = insert_for(session, TemplateRating).values(
+    insert = insert_for(db_session, TemplateRating).values(
         id=new_id(),
         family_id=family_id,
         user_id=user_id,
@@ -56,7 +56,7 @@ async def save_rating(
         created_at=now,
         updated_at=now,
     )
-    await session.execute(
+    await db_session.execute(
         insert.on_conflict_do_update(
             index_elements=[TemplateRating.family_id, TemplateRating.user_id],
             set_={"rating": insert.excluded.rating, "updated_at": insert.excluded.updated_at},
@@ -64,7 +64,7 @@ async def save_rating(
     )
 
 
-async def lock_latest_version(session: AsyncSession, family_id: str) -> WorkflowTemplate:
+async def lock_latest_version(db_session: AsyncSession, family_id: str) -> WorkflowTemplate:
     """The latest version of a family, locked until the end of the transaction.
 
     The lock is ``FOR NO KEY UPDATE``: it does not wait for the key-share locks that
@@ -80,23 +80,23 @@ async def lock_latest_version(session: AsyncSession, family_id: str) -> Workflow
     for _ in range(LATEST_LOOKUP_ATTEMPTS):
         # On PostgreSQL a row that stopped being the latest while we waited for its lock is
         # skipped; the next statement sees the version that replaced it.
-        row = (await session.execute(query)).scalar_one_or_none()
+        row = (await db_session.execute(query)).scalar_one_or_none()
         if row is not None:
             return row
     raise NotFound(f"template {family_id} does not exist")
 
 
-async def summarise_ratings(session: AsyncSession, family_id: str) -> RatingSummary:
+async def summarise_ratings(db_session: AsyncSession, family_id: str) -> RatingSummary:
     """The exact average and count of a family's ratings, earlier anonymous ones included."""
     count, total = (
-        await session.execute(
+        await db_session.execute(
             select(
                 func.count(TemplateRating.id), func.coalesce(func.sum(TemplateRating.rating), 0)
             ).where(TemplateRating.family_id == family_id)
         )
     ).one()
     legacy = (
-        await session.execute(
+        await db_session.execute(
             select(LegacyTemplateRating.rating_sum, LegacyTemplateRating.rating_count).where(
                 LegacyTemplateRating.family_id == family_id
             )
@@ -109,11 +109,11 @@ async def summarise_ratings(session: AsyncSession, family_id: str) -> RatingSumm
 
 
 async def refresh_template_rating(
-    session: AsyncSession, template: WorkflowTemplate
+    db_session: AsyncSession, template: WorkflowTemplate
 ) -> RatingSummary:
     """Write the family's average and count on ``template`` (its locked latest version)."""
-    summary = await summarise_ratings(session, template.family_id)
+    summary = await summarise_ratings(db_session, template.family_id)
     template.rating = summary.average
     template.rating_count = summary.count
-    await session.flush()
+    await db_session.flush()
     return summary

@@ -128,14 +128,14 @@ def latest_query(owner_id: str, name: str) -> Select[WorkflowTemplate]:
 
 
 async def find_latest(
-    session: AsyncSession, *, owner_id: str, name: str
+    db_session: AsyncSession, *, owner_id: str, name: str
 ) -> WorkflowTemplate | None:
     """The latest version of an owner's template by name, or None."""
-    return (await session.execute(latest_query(owner_id, name))).scalar_one_or_none()
+    return (await db_session.execute(latest_query(owner_id, name))).scalar_one_or_none()
 
 
 async def create_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     owner_id: str,
     definition: Mapping[str, Any],
@@ -144,7 +144,7 @@ async def create_template(
 ) -> WorkflowTemplate:
     """Insert version 1 of a new template; a name the owner already uses is a Conflict."""
     data = normalise_definition(definition)
-    if await find_latest(session, owner_id=owner_id, name=data["template_name"]) is not None:
+    if await find_latest(db_session, owner_id=owner_id, name=data["template_name"]) is not None:
         raise Conflict(f"a template named {data['template_name']!r} already exists")
     template_id = new_id()
     row = WorkflowTemplate(
@@ -158,13 +158,13 @@ async def create_template(
         config_hash=compute_config_hash(data),
         **data,
     )
-    session.add(row)
-    await session.flush()
+    db_session.add(row)
+    await db_session.flush()
     return row
 
 
 async def save_new_version(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     current: WorkflowTemplate,
     definition: Mapping[str, Any],
@@ -178,7 +178,7 @@ async def save_new_version(
     data = normalise_definition({**_definition_of(current), **definition})
     config_hash = compute_config_hash(data)
     locked = (
-        await session.execute(
+        await db_session.execute(
             select(WorkflowTemplate)
             .where(WorkflowTemplate.id == current.id)
             .with_for_update()
@@ -193,7 +193,7 @@ async def save_new_version(
     # the operator's `... AND is_active` queries see one row per template.
     locked.is_latest = False
     locked.is_active = False
-    await session.flush()
+    await db_session.flush()
     new_row = WorkflowTemplate(
         id=new_id(),
         family_id=locked.family_id,
@@ -206,13 +206,13 @@ async def save_new_version(
         **data,
         **{field: getattr(locked, field) for field in STATISTIC_FIELDS},
     )
-    session.add(new_row)
-    await session.flush()
+    db_session.add(new_row)
+    await db_session.flush()
     return SaveResult(new_row, "updated")
 
 
 async def upsert_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     owner_id: str,
     definition: Mapping[str, Any],
@@ -221,27 +221,31 @@ async def upsert_template(
 ) -> SaveResult:
     """Create the template, or write a new version if its definition changed."""
     data = normalise_definition(definition)
-    current = await find_latest(session, owner_id=owner_id, name=data["template_name"])
+    current = await find_latest(db_session, owner_id=owner_id, name=data["template_name"])
     if current is None:
         row = await create_template(
-            session, owner_id=owner_id, definition=data, is_builtin=is_builtin, changelog=changelog
+            db_session,
+            owner_id=owner_id,
+            definition=data,
+            is_builtin=is_builtin,
+            changelog=changelog,
         )
         return SaveResult(row, "created")
-    return await save_new_version(session, current=current, definition=data, changelog=changelog)
+    return await save_new_version(db_session, current=current, definition=data, changelog=changelog)
 
 
 def _definition_of(row: WorkflowTemplate) -> dict[str, Any]:
     return {"template_name": row.template_name} | {f: getattr(row, f) for f in DEFINITION_FIELDS}
 
 
-def trigger_match(session: AsyncSession, keyword: str) -> Any:
+def trigger_match(db_session: AsyncSession, keyword: str) -> Any:
     """A SQL condition: ``keyword`` is one of the template's trigger keywords.
 
     PostgreSQL uses ``keyword = ANY(trigger_keywords)`` (GIN-indexed via ``@>``); SQLite
     looks inside the JSON array with ``json_each``.
     """
     keyword = " ".join(keyword.split()).lower()
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if db_session.bind is not None and db_session.bind.dialect.name == "postgresql":
         return text(
             "workflow_templates.trigger_keywords @> ARRAY[CAST(:trigger_keyword AS TEXT)]"
         ).bindparams(trigger_keyword=keyword)
@@ -252,7 +256,7 @@ def trigger_match(session: AsyncSession, keyword: str) -> Any:
 
 
 async def find_by_trigger(
-    session: AsyncSession, *, owner_ids: Sequence[str], keyword: str
+    db_session: AsyncSession, *, owner_ids: Sequence[str], keyword: str
 ) -> list[WorkflowTemplate]:
     """Active latest templates of these owners triggered by ``keyword`` (oldest first)."""
     query = (
@@ -261,14 +265,14 @@ async def find_by_trigger(
             WorkflowTemplate.owner_id.in_(owner_ids),
             WorkflowTemplate.is_latest.is_(True),
             WorkflowTemplate.is_active.is_(True),
-            trigger_match(session, keyword),
+            trigger_match(db_session, keyword),
         )
         .order_by(WorkflowTemplate.created_at)
     )
-    return list((await session.execute(query)).scalars())
+    return list((await db_session.execute(query)).scalars())
 
 
-async def lineage(session: AsyncSession, template_id: str) -> list[WorkflowTemplate]:
+async def lineage(db_session: AsyncSession, template_id: str) -> list[WorkflowTemplate]:
     """The inheritance chain from ``template_id`` up to its root, in one recursive query."""
     chain = (
         select(WorkflowTemplate.id, WorkflowTemplate.base_template_id, literal(0).label("depth"))
@@ -286,7 +290,7 @@ async def lineage(session: AsyncSession, template_id: str) -> list[WorkflowTempl
         .join(chain, WorkflowTemplate.id == chain.c.id)
         .order_by(chain.c.depth)
     )
-    rows = list((await session.execute(query)).scalars())
+    rows = list((await db_session.execute(query)).scalars())
     if not rows:
         raise NotFound(f"template {template_id} does not exist")
     return rows
@@ -301,27 +305,27 @@ def versions_query(family_id: str) -> Select[WorkflowTemplate]:
     )
 
 
-async def versions_of(session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
+async def versions_of(db_session: AsyncSession, family_id: str) -> list[WorkflowTemplate]:
     """Every version of a template family, newest first."""
-    return list((await session.execute(versions_query(family_id))).scalars())
+    return list((await db_session.execute(versions_query(family_id))).scalars())
 
 
-async def count_latest(session: AsyncSession, owner_id: str) -> int:
+async def count_latest(db_session: AsyncSession, owner_id: str) -> int:
     """How many templates (latest versions) an owner has."""
     query = select(func.count()).where(
         and_(WorkflowTemplate.owner_id == owner_id, WorkflowTemplate.is_latest.is_(True))
     )
-    return int((await session.execute(query)).scalar_one())
+    return int((await db_session.execute(query)).scalar_one())
 
 
-async def set_active(session: AsyncSession, *, template: WorkflowTemplate, active: bool) -> None:
+async def set_active(db_session: AsyncSession, *, template: WorkflowTemplate, active: bool) -> None:
     """Activate or deactivate a version in place (no new version); its hash follows."""
     template.is_active = active
     template.config_hash = compute_config_hash(normalise_definition(_definition_of(template)))
-    await session.flush()
+    await db_session.flush()
 
 
-def list_contains(session: AsyncSession, column: str, value: str) -> Any:
+def list_contains(db_session: AsyncSession, column: str, value: str) -> Any:
     """A SQL condition: the ``workflow_templates`` list ``column`` holds ``value``.
 
     ``column`` is one of :data:`LIST_FIELDS`; PostgreSQL uses ``@>`` on the array, SQLite
@@ -329,7 +333,7 @@ def list_contains(session: AsyncSession, column: str, value: str) -> Any:
     """
     if column not in LIST_FIELDS:
         raise InvalidArgument(f"{column} is not a list column")
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if db_session.bind is not None and db_session.bind.dialect.name == "postgresql":
         return text(f"workflow_templates.{column} @> ARRAY[CAST(:list_value AS TEXT)]").bindparams(
             list_value=value
         )
@@ -339,9 +343,9 @@ def list_contains(session: AsyncSession, column: str, value: str) -> Any:
     ).bindparams(list_value=value)
 
 
-async def delete_family(session: AsyncSession, family_id: str) -> int:
+async def delete_family(db_session: AsyncSession, family_id: str) -> int:
     """Delete every version of a template family (permissions and history cascade)."""
-    result = await session.execute(
+    result = await db_session.execute(
         delete(WorkflowTemplate).where(WorkflowTemplate.family_id == family_id)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -8,9 +8,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
+def insert_for(db_session: AsyncSession, table: Any) -> Any:
     """An INSERT construct with ``on_conflict_do_*`` for the session's database."""
-    bind = session.get_bind()
+    bind = db_session.get_bind()
     if bind.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)

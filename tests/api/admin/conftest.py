@@ -87,10 +87,10 @@ async def api(database_url: str, graph_stub: GraphStub) -> AsyncIterator[AdminAp
     try:
         async with app.router.lifespan_context(app):
             runtime: Runtime = app.state.runtime
-            await setup.seed(runtime.sessions)
-            keys = {"admin": await setup.create_key(runtime.sessions, username="admin")}
+            await setup.seed(runtime.db_sessions)
+            keys = {"admin": await setup.create_key(runtime.db_sessions, username="admin")}
             for user in USERS:
-                keys[user] = await setup.create_user_with_key(runtime.sessions, username=user)
+                keys[user] = await setup.create_user_with_key(runtime.db_sessions, username=user)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://testserver"

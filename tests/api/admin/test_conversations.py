@@ -60,7 +60,7 @@ async def on_whatsapp(api: AdminApi, phone_number_id: str, customer: str, body: 
     parsed = parse_webhook(webhook(change([text(customer, body)], phone_number_id=phone_number_id)))
     runtime = api.runtime
     received = await receive_webhook(
-        runtime.sessions, runtime.phone_numbers, parsed, now=runtime.clock.now()
+        runtime.db_sessions, runtime.phone_numbers, parsed, now=runtime.clock.now()
     )
     assert received.unrouted == []
     for owner_id, key in received.customers:

@@ -57,8 +57,10 @@ async def test_new_key_is_shown_once_and_works(
 
 async def test_only_a_hash_of_the_key_is_stored(api: AdminApi) -> None:
     created = await new_key(api)
-    async with api.runtime.sessions() as session:
-        row = (await session.execute(select(ApiKey).where(ApiKey.id == created["id"]))).scalar_one()
+    async with api.runtime.db_sessions() as db_session:
+        row = (
+            await db_session.execute(select(ApiKey).where(ApiKey.id == created["id"]))
+        ).scalar_one()
     assert row.key_hash == hashlib.sha256(created["key"].encode()).hexdigest()
     stored = [str(getattr(row, column.key)) for column in ApiKey.__table__.columns]
     assert all(created["key"] not in value for value in stored)

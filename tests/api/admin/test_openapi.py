@@ -71,8 +71,8 @@ async def _prepare(database_url: str) -> str:
     runtime = Runtime.build(make_settings(database_url))
     try:
         await truncate_all(runtime.engine)
-        await setup.seed(runtime.sessions)
-        key = await setup.create_user_with_key(runtime.sessions, username="fuzzer")
+        await setup.seed(runtime.db_sessions)
+        key = await setup.create_user_with_key(runtime.db_sessions, username="fuzzer")
     finally:
         await runtime.close()
     return key

@@ -126,11 +126,11 @@ async def test_a_customer_not_permitted_cannot_start_the_template_by_trigger(api
     now = datetime.now(UTC)
 
     async def trigger(customer: Customer) -> str | None:
-        async with runtime.sessions() as session:
+        async with runtime.db_sessions() as db_session:
             turn, _ = await runtime.conversations.handle(
-                session, customer, TextReceived("vip"), now=now
+                db_session, customer, TextReceived("vip"), now=now
             )
-            await session.rollback()
+            await db_session.rollback()
         return turn.template_name
 
     assert await trigger(stranger) == "vip"  # no permission rows: open to all

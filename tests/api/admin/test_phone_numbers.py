@@ -17,8 +17,8 @@ SECRET_TOKEN = "EAAG-alice-secret-token-0123456789"
 
 
 async def stored_row(api: AdminApi, phone_number_id: str) -> PhoneNumber | None:
-    async with api.runtime.sessions() as session:
-        return await session.scalar(
+    async with api.runtime.db_sessions() as db_session:
+        return await db_session.scalar(
             select(PhoneNumber).where(PhoneNumber.phone_number_id == phone_number_id)
         )
 

@@ -28,8 +28,8 @@ async def rate(api: AdminApi, template_id: str, stars: Any, user: str = "alice")
 
 
 async def stored_ratings(api: AdminApi) -> int:
-    async with api.runtime.sessions() as session:
-        return int((await session.execute(select(func.count(TemplateRating.id)))).scalar_one())
+    async with api.runtime.db_sessions() as db_session:
+        return int((await db_session.execute(select(func.count(TemplateRating.id)))).scalar_one())
 
 
 async def test_rating_again_replaces_the_earlier_rating(api: AdminApi) -> None:
@@ -93,7 +93,7 @@ async def test_concurrent_ratings_of_many_users_all_count(api: AdminApi) -> None
     template = await create(api)
     raters = [f"rater{number}" for number in range(8)]
     for name in raters:
-        api.keys[name] = await setup.create_user_with_key(api.runtime.sessions, username=name)
+        api.keys[name] = await setup.create_user_with_key(api.runtime.db_sessions, username=name)
     stars = [1 + number % 5 for number in range(len(raters))]
     answers = await asyncio.gather(
         *(rate(api, template["id"], star, name) for name, star in zip(raters, stars, strict=True))

@@ -202,8 +202,8 @@ async def test_limits_hold_for_flow_runner_bodies_and_templates_made_from_specs(
 
 async def test_a_fork_of_a_template_stored_before_the_limits_is_refused(api: AdminApi) -> None:
     source = await create(api, greeting("old", is_public=True))
-    async with api.runtime.sessions.begin() as session:
-        await session.execute(
+    async with api.runtime.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(WorkflowTemplate)
             .where(WorkflowTemplate.id == source["id"])
             .values(description="x" * 10_001)

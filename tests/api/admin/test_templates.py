@@ -249,27 +249,27 @@ async def test_delete_deactivates_and_running_conversations_finish(api: AdminApi
     owner = (await api.get("/api/me")).json()["id"]
     customer = Customer(owner_id=owner, key="4915550001", channel_number="pn-1")
     now = datetime.now(UTC)
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         turn, live = await runtime.conversations.handle(
-            session, customer, TextReceived("shop"), now=now
+            db_session, customer, TextReceived("shop"), now=now
         )
         assert live is not None
-        await runtime.store.commit(session, live)
+        await runtime.store.commit(db_session, live)
     assert turn.template_name == "shop"
     deleted = await api.delete(f"{BASE}/{template['id']}")
     assert deleted.json() == {"id": template["id"], "action": "deactivated"}
     assert (await api.get(f"{BASE}/{template['id']}")).json()["is_active"] is False
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         turn, live = await runtime.conversations.handle(
-            session, customer, ChoiceReceived("tea", "Tea"), now=now
+            db_session, customer, ChoiceReceived("tea", "Tea"), now=now
         )
-        await session.commit()
+        await db_session.commit()
         assert turn.status is not None and turn.status.value == "completed"
         other = Customer(owner_id=owner, key="4915550002", channel_number="pn-1")
         turn, live = await runtime.conversations.handle(
-            session, other, TextReceived("shop"), now=now
+            db_session, other, TextReceived("shop"), now=now
         )
-        await session.commit()
+        await db_session.commit()
     assert live is None and turn.template_name is None
 
 

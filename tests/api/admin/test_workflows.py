@@ -141,8 +141,8 @@ async def ready_instance(api: AdminApi, template: dict[str, Any], **fields: Any)
 
 
 async def outbound_texts(api: AdminApi, customer: str) -> list[str]:
-    async with api.runtime.sessions() as session:
-        rows = await session.execute(
+    async with api.runtime.db_sessions() as db_session:
+        rows = await db_session.execute(
             select(WhatsAppMessage.payload)
             .where(WhatsAppMessage.customer == customer, WhatsAppMessage.direction == "out")
             .order_by(WhatsAppMessage.id)

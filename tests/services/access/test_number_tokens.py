@@ -30,9 +30,9 @@ async def register(
     sealed: str | None = None,
     owner: str = "alice",
 ) -> None:
-    async with runtime.sessions.begin() as session:
-        user, _ = await accounts.ensure_user(session, owner)
-        session.add(
+    async with runtime.db_sessions.begin() as db_session:
+        user, _ = await accounts.ensure_user(db_session, owner)
+        db_session.add(
             PhoneNumber(
                 owner_id=user.id,
                 phone_number_id=phone_number_id,
@@ -43,8 +43,8 @@ async def register(
 
 
 async def set_sealed(runtime: Runtime, phone_number_id: str, sealed: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await session.execute(
+    async with runtime.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(PhoneNumber)
             .where(PhoneNumber.phone_number_id == phone_number_id)
             .values(access_token_encrypted=sealed)
@@ -60,7 +60,7 @@ def tokens_for(
     clock: FakeClock | None = None,
 ) -> NumberTokens:
     return NumberTokens(
-        runtime.sessions,
+        runtime.db_sessions,
         cipher=cipher,
         server_number=ServerNumber(SERVER_NUMBER, server_token),
         environ={} if environ is None else environ,

@@ -79,9 +79,9 @@ async def test_admin_update_reaches_new_customers_while_running_one_keeps_old_ve
         else step
         for step in old.menu_structure["steps"]
     ]
-    async with seeded.sessions.begin() as session:
+    async with seeded.db_sessions.begin() as db_session:
         result = await templates.save_new_version(
-            session, current=old, definition={"menu_structure": changed}, changelog="new text"
+            db_session, current=old, definition={"menu_structure": changed}, changelog="new text"
         )
     seeded.catalog.invalidate()
     assert result.template.version == 2
@@ -112,10 +112,10 @@ async def test_customer_writing_after_expiry_starts_fresh_and_cleanup_removes_ro
     state = await live_state(seeded, "15550000020")
     assert state is not None and state.state.template_name == "main_menu"
     clock.advance(DAY + 1)
-    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) >= 1
+    assert await delete_expired_states(seeded.db_sessions, seeded.store, now=clock.now()) >= 1
     assert await live_state(seeded, "15550000020") is None
-    async with seeded.sessions() as session:
-        count = (await session.execute(select(func.count(ConversationStateRow.id)))).scalar_one()
+    async with seeded.db_sessions() as db_session:
+        count = (await db_session.execute(select(func.count(ConversationStateRow.id)))).scalar_one()
     assert count == 0
 
 
@@ -128,11 +128,11 @@ async def test_an_expired_conversations_instance_is_cancelled_on_every_store(
     await say(ana, "order")
     (running,) = [i for i in await instances(seeded, "15550000021") if i.status == "active"]
     clock.advance(DAY - 60)
-    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 0
+    assert await delete_expired_states(seeded.db_sessions, seeded.store, now=clock.now()) == 0
     clock.advance(120)
-    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 1
+    assert await delete_expired_states(seeded.db_sessions, seeded.store, now=clock.now()) == 1
     # A second pass (another sweeper, a restart) finds nothing left to do.
-    assert await delete_expired_states(seeded.sessions, seeded.store, now=clock.now()) == 0
+    assert await delete_expired_states(seeded.db_sessions, seeded.store, now=clock.now()) == 0
     after = {i.id: i for i in await instances(seeded, "15550000021")}
     assert after[running.id].status == "cancelled"
     assert after[running.id].error == "conversation expired"
@@ -180,22 +180,22 @@ async def test_loan_application_reasks_wrong_amount_and_queues_end_action(seeded
     assert run.state_data["amount"] == 2500 and run.state_data["purpose"] == "A new roof"
     from convoflow.store.models import WorkflowEffect
 
-    async with seeded.sessions() as session:
-        [effect] = (await session.execute(select(WorkflowEffect))).scalars().all()
+    async with seeded.db_sessions() as db_session:
+        [effect] = (await db_session.execute(select(WorkflowEffect))).scalars().all()
     assert effect.kind == "end_action" and effect.instance_id == run.id
     assert effect.spec["action_type"] == "api_call"
     assert effect.spec["state_data"]["amount"] == 2500
 
 
 async def test_user_type_gate_blocks_trigger_for_other_customers(seeded: Runtime) -> None:
-    async with seeded.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
+    async with seeded.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
         verified = UserType(owner_id=owner.id, name="verified_users")
-        session.add(verified)
-        await session.flush()
-        loan = await templates.find_latest(session, owner_id=owner.id, name="loan_application")
+        db_session.add(verified)
+        await db_session.flush()
+        loan = await templates.find_latest(db_session, owner_id=owner.id, name="loan_application")
         assert loan is not None
-        session.add(TemplatePermission(user_type_id=verified.id, workflow_template_id=loan.id))
+        db_session.add(TemplatePermission(user_type_id=verified.id, workflow_template_id=loan.id))
     seeded.catalog.invalidate()
     stranger = await customer(seeded, "15550000040")
     assert await say(stranger, "loan") == []
@@ -203,8 +203,8 @@ async def test_user_type_gate_blocks_trigger_for_other_customers(seeded: Runtime
 
 
 async def test_owner_fallback_template_answers_unknown_text(seeded: Runtime) -> None:
-    async with seeded.sessions.begin() as session:
-        await session.execute(
+    async with seeded.db_sessions.begin() as db_session:
+        await db_session.execute(
             update(User).where(User.username == "admin").values(fallback_template_name="main_menu")
         )
     seeded.catalog.invalidate()
@@ -213,7 +213,7 @@ async def test_owner_fallback_template_answers_unknown_text(seeded: Runtime) -> 
 
 
 async def test_seed_again_changes_nothing(seeded: Runtime) -> None:
-    report = await seed(seeded.sessions)
+    report = await seed(seeded.db_sessions)
     assert report.created == [] and report.updated == []
     assert len(report.unchanged) == 5
 
@@ -221,11 +221,11 @@ async def test_seed_again_changes_nothing(seeded: Runtime) -> None:
 async def test_templates_connecting_in_a_ring_stop_after_a_bounded_number_of_hops(
     seeded: Runtime,
 ) -> None:
-    async with seeded.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
+    async with seeded.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
         for name, other in (("ping", "pong"), ("pong", "ping")):
             await templates.create_template(
-                session,
+                db_session,
                 owner_id=owner.id,
                 definition={
                     "template_name": name,

@@ -42,9 +42,9 @@ REMINDER: dict[str, Any] = {
 
 
 async def add_template(runtime: Runtime, definition: dict[str, Any] = REMINDER) -> None:
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
-        await templates.create_template(session, owner_id=owner.id, definition=definition)
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
+        await templates.create_template(db_session, owner_id=owner.id, definition=definition)
 
 
 async def asked_at(runtime: Runtime, phone: str) -> datetime:
@@ -56,8 +56,8 @@ async def asked_at(runtime: Runtime, phone: str) -> datetime:
 
 async def outbox(runtime: Runtime, phone: str, step_id: str) -> list[str]:
     """The texts queued for the customer by one step, oldest first."""
-    async with runtime.sessions() as session:
-        rows = await session.scalars(
+    async with runtime.db_sessions() as db_session:
+        rows = await db_session.scalars(
             select(WhatsAppMessage)
             .where(
                 WhatsAppMessage.customer == phone,
@@ -125,8 +125,8 @@ async def test_an_answer_stored_before_the_timeout_goes_first(seeded: Runtime) -
         payload={"type": "text", "text": {"body": "Hal"}},
         sent_at=seeded.clock.now(),
     )
-    async with seeded.sessions.begin() as session:  # stored, its processing not yet run
-        await store_inbound(session, [answer], now=seeded.clock.now())
+    async with seeded.db_sessions.begin() as db_session:  # stored, its processing not yet run
+        await store_inbound(db_session, [answer], now=seeded.clock.now())
 
     assert await seeded.timers.fire_due(now=asked + timedelta(minutes=31)) == []
     [turn] = await seeded.processor.process_customer(hal.owner_id, "15550100008")
@@ -209,9 +209,9 @@ async def test_a_timer_of_a_conversation_that_was_reset_never_fires(
     gus = await customer(seeded, "15550100007", "Gus")
     await say(gus, "callback")
     asked = await asked_at(seeded, "15550100007")
-    async with seeded.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
-        await seeded.store.delete(session, owner_id=owner.id, customer="15550100007")
+    async with seeded.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
+        await seeded.store.delete(db_session, owner_id=owner.id, customer="15550100007")
 
     assert await seeded.timers.fire_due(now=asked + timedelta(minutes=31)) == []
     assert await outbox(seeded, "15550100007", "reminder") == []

@@ -43,10 +43,10 @@ ECHO_LOOP = {
 async def pg_runtime(pg_url: str) -> AsyncIterator[Runtime]:
     runtime = Runtime.build(make_settings(pg_url))
     await truncate_all(runtime.engine)
-    await seed(runtime.sessions)
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.get_user(session, "admin")
-        await templates.create_template(session, owner_id=owner.id, definition=ECHO_LOOP)
+    await seed(runtime.db_sessions)
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
+        await templates.create_template(db_session, owner_id=owner.id, definition=ECHO_LOOP)
     yield runtime
     await truncate_all(runtime.engine)
     await runtime.close()
@@ -66,20 +66,20 @@ async def deliver(runtime: Runtime, owner_id: str, phone: str, text: str) -> Non
         payload={"type": "text", "text": {"body": text}},
         sent_at=utcnow(),
     )
-    async with runtime.sessions.begin() as session:
-        await store_inbound(session, [record], now=runtime.clock.now())
+    async with runtime.db_sessions.begin() as db_session:
+        await store_inbound(db_session, [record], now=runtime.clock.now())
     await runtime.processor.process_customer(owner_id, phone)
 
 
 async def owner_id_of(runtime: Runtime) -> str:
-    async with runtime.sessions() as session:
-        return (await accounts.get_user(session, "admin")).id
+    async with runtime.db_sessions() as db_session:
+        return (await accounts.get_user(db_session, "admin")).id
 
 
 async def texts(runtime: Runtime, phone: str, direction: str) -> list[str]:
-    async with runtime.sessions() as session:
+    async with runtime.db_sessions() as db_session:
         rows = (
-            await session.execute(
+            await db_session.execute(
                 select(WhatsAppMessage)
                 .where(WhatsAppMessage.customer == phone, WhatsAppMessage.direction == direction)
                 .order_by(WhatsAppMessage.id)
@@ -102,10 +102,10 @@ async def test_fifty_concurrent_messages_of_one_customer_once_each_in_order(
     echoes = [text for text in await texts(pg_runtime, phone, "out") if text.startswith("got ")]
     assert sorted(inbound) == sorted(f"m{i}" for i in range(50))
     assert echoes == [f"got {text}" for text in inbound]
-    async with pg_runtime.sessions() as session:
+    async with pg_runtime.db_sessions() as db_session:
         statuses = set(
             (
-                await session.execute(
+                await db_session.execute(
                     select(WhatsAppMessage.status).where(WhatsAppMessage.direction == "in")
                 )
             ).scalars()
@@ -124,14 +124,14 @@ async def test_five_hundred_customers_at_once_all_reach_the_right_step(
         await deliver(pg_runtime, owner_id, phone, "1")
 
     await asyncio.gather(*(converse(phone) for phone in phones))
-    async with pg_runtime.sessions() as session:
+    async with pg_runtime.db_sessions() as db_session:
         states = {
             conversation.customer: (
                 conversation.state.template_name,
                 conversation.state.current_step,
             )
             for conversation in await pg_runtime.store.list_live(
-                session, owner_id=owner_id, now=utcnow()
+                db_session, owner_id=owner_id, now=utcnow()
             )
         }
     assert len(states) == 500

@@ -16,9 +16,9 @@ CUSTOMER = "4915550300"
 
 
 async def sent_message(runtime: Runtime, *, reengagement: str | None) -> str:
-    async with runtime.sessions.begin() as session:
-        owner = await accounts.create_user(session, username="shop")
-        session.add(
+    async with runtime.db_sessions.begin() as db_session:
+        owner = await accounts.create_user(db_session, username="shop")
+        db_session.add(
             Contact(
                 owner_id=owner.id,
                 customer_key=CUSTOMER,
@@ -28,7 +28,7 @@ async def sent_message(runtime: Runtime, *, reengagement: str | None) -> str:
         )
         params = {"reengagement_template": reengagement} if reengagement else {}
         template = await templates.create_template(
-            session,
+            db_session,
             owner_id=owner.id,
             definition={
                 "template_name": "notify",
@@ -36,7 +36,7 @@ async def sent_message(runtime: Runtime, *, reengagement: str | None) -> str:
                 "default_params": params,
             },
         )
-        session.add(
+        db_session.add(
             WhatsAppMessage(
                 owner_id=owner.id,
                 phone_number_id="pn",
@@ -53,8 +53,8 @@ async def sent_message(runtime: Runtime, *, reengagement: str | None) -> str:
 
 
 async def outbound(runtime: Runtime) -> list[WhatsAppMessage]:
-    async with runtime.sessions() as session:
-        rows = await session.execute(
+    async with runtime.db_sessions() as db_session:
+        rows = await db_session.execute(
             select(WhatsAppMessage)
             .where(WhatsAppMessage.direction == "out")
             .order_by(WhatsAppMessage.id)
@@ -65,11 +65,11 @@ async def outbound(runtime: Runtime) -> list[WhatsAppMessage]:
 async def test_failed_status_outside_window_queues_reengagement_once(runtime: Runtime) -> None:
     wamid = await sent_message(runtime, reengagement="we_miss_you")
     failed = StatusRecord(wamid, "failed", 131047, "Re-engagement message")
-    async with runtime.sessions.begin() as session:
-        assert await apply_statuses(session, [failed], now=utcnow()) == 1
-    async with runtime.sessions.begin() as session:
+    async with runtime.db_sessions.begin() as db_session:
+        assert await apply_statuses(db_session, [failed], now=utcnow()) == 1
+    async with runtime.db_sessions.begin() as db_session:
         assert (
-            await apply_statuses(session, [failed], now=utcnow()) == 0
+            await apply_statuses(db_session, [failed], now=utcnow()) == 0
         )  # a re-delivery changes nothing
     rows = await outbound(runtime)
     assert [(row.type, row.status) for row in rows] == [("text", "failed"), ("template", "queued")]
@@ -80,9 +80,9 @@ async def test_failed_status_outside_window_queues_reengagement_once(runtime: Ru
 
 async def test_failed_status_without_reengagement_template_only_fails(runtime: Runtime) -> None:
     wamid = await sent_message(runtime, reengagement=None)
-    async with runtime.sessions.begin() as session:
+    async with runtime.db_sessions.begin() as db_session:
         await apply_statuses(
-            session, [StatusRecord(wamid, "failed", 131047, "window")], now=utcnow()
+            db_session, [StatusRecord(wamid, "failed", 131047, "window")], now=utcnow()
         )
     [row] = await outbound(runtime)
     assert row.status == "failed" and "names no reengagement_template" in (row.error_text or "")
@@ -90,9 +90,9 @@ async def test_failed_status_without_reengagement_template_only_fails(runtime: R
 
 async def test_statuses_only_move_forward(runtime: Runtime) -> None:
     wamid = await sent_message(runtime, reengagement=None)
-    async with runtime.sessions.begin() as session:
-        await apply_statuses(session, [StatusRecord(wamid, "read")], now=utcnow())
-        await apply_statuses(session, [StatusRecord(wamid, "delivered")], now=utcnow())
-        await apply_statuses(session, [StatusRecord(wamid, "sent")], now=utcnow())
+    async with runtime.db_sessions.begin() as db_session:
+        await apply_statuses(db_session, [StatusRecord(wamid, "read")], now=utcnow())
+        await apply_statuses(db_session, [StatusRecord(wamid, "delivered")], now=utcnow())
+        await apply_statuses(db_session, [StatusRecord(wamid, "sent")], now=utcnow())
     [row] = await outbound(runtime)
     assert row.status == "read"

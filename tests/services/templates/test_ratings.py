@@ -42,21 +42,21 @@ async def pg_runtime(pg_url: str) -> AsyncIterator[Runtime]:
 
 
 async def make_users(runtime: Runtime, *names: str) -> list[Caller]:
-    async with runtime.sessions.begin() as session:
-        users = [await accounts.create_user(session, username=name) for name in names]
+    async with runtime.db_sessions.begin() as db_session:
+        users = [await accounts.create_user(db_session, username=name) for name in names]
         return [Caller(id=user.id, username=user.username) for user in users]
 
 
 async def make_template(runtime: Runtime, owner: Caller) -> WorkflowTemplate:
-    async with runtime.sessions.begin() as session:
-        return await templates.create_template(session, owner_id=owner.id, definition=GREETING)
+    async with runtime.db_sessions.begin() as db_session:
+        return await templates.create_template(db_session, owner_id=owner.id, definition=GREETING)
 
 
 def rating_by(runtime: Runtime, caller: Caller, template_id: str, stars: int) -> asyncio.Task[Any]:
     async def run() -> RatedTemplate:
-        async with runtime.sessions() as session:
+        async with runtime.db_sessions() as db_session:
             return await rate_template(
-                session,
+                db_session,
                 caller=caller,
                 template_id=template_id,
                 rating=stars,
@@ -66,8 +66,8 @@ def rating_by(runtime: Runtime, caller: Caller, template_id: str, stars: int) ->
     return asyncio.create_task(run())
 
 
-async def waiting(runtime: Runtime, sessions: int) -> None:
-    """Return once exactly ``sessions`` sessions of this database wait for a lock."""
+async def waiting(runtime: Runtime, db_sessions: int) -> None:
+    """Return once exactly ``db_sessions`` sessions of this database wait for a lock."""
 
     async def reached() -> bool:
         async with runtime.engine.connect() as connection:
@@ -77,14 +77,14 @@ async def waiting(runtime: Runtime, sessions: int) -> None:
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             )
-        return count == sessions
+        return count == db_sessions
 
-    await eventually(reached, what=f"{sessions} sessions waiting for a lock")
+    await eventually(reached, what=f"{db_sessions} sessions waiting for a lock")
 
 
 async def stored(runtime: Runtime, template_id: str) -> tuple[float, int]:
-    async with runtime.sessions() as session:
-        row = await session.get(WorkflowTemplate, template_id)
+    async with runtime.db_sessions() as db_session:
+        row = await db_session.get(WorkflowTemplate, template_id)
         assert row is not None
         return row.rating, row.rating_count
 
@@ -136,13 +136,13 @@ async def test_a_rating_waiting_while_a_new_version_is_saved_lands_on_it(
 ) -> None:
     alice, bob = await make_users(pg_runtime, "alice", "bob")
     first = await make_template(pg_runtime, alice)
-    async with pg_runtime.sessions.begin() as session:
+    async with pg_runtime.db_sessions.begin() as db_session:
         second = (
             await templates.save_new_version(
-                session, current=first, definition={"description": "2"}
+                db_session, current=first, definition={"description": "2"}
             )
         ).template
-    async with pg_runtime.sessions() as saving:
+    async with pg_runtime.db_sessions() as saving:
         await saving.begin()
         third = (
             await templates.save_new_version(

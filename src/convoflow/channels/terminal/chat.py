@@ -48,8 +48,8 @@ class ChatSession:
 
     async def open(self) -> None:
         """Resolve the owner (it must exist: run `convoflow seed` first)."""
-        async with self.access.sessions() as session:
-            self.owner_id = (await accounts.get_user(session, self.owner_name)).id
+        async with self.access.db_sessions() as db_session:
+            self.owner_id = (await accounts.get_user(db_session, self.owner_name)).id
 
     async def say(self, text: str) -> list[OutboundMessage]:
         """Send ``text`` as the customer; return the bot's replies."""
@@ -65,8 +65,8 @@ class ChatSession:
             payload={"type": "text", "text": {"body": text}},
             sent_at=self.access.clock.now(),
         )
-        async with self.access.sessions.begin() as session:
-            await store_inbound(session, [record], now=self.access.clock.now())
+        async with self.access.db_sessions.begin() as db_session:
+            await store_inbound(db_session, [record], now=self.access.clock.now())
         turns = await self.processor.process_customer(self.owner_id, self.phone)
         ids = [row_id for turn in turns for row_id in turn.outbound_ids]
         return await self._deliver(ids)
@@ -76,23 +76,23 @@ class ChatSession:
     ) -> list[OutboundMessage]:
         """Start a template directly, without its trigger keyword."""
         access = self.access
-        async with access.sessions() as session:
-            async with access.locks.hold(session, owner_id=self.owner_id, customer=self.phone):
+        async with access.db_sessions() as db_session:
+            async with access.locks.hold(db_session, owner_id=self.owner_id, customer=self.phone):
                 ref = await access.catalog.by_name(
-                    session, owner_id=self.owner_id, name=template_name
+                    db_session, owner_id=self.owner_id, name=template_name
                 )
                 if ref is None:
                     raise NotFound(f"no active template named {template_name!r}")
-                customer = await self._customer(session)
+                customer = await self._customer(db_session)
                 turn, live = await access.conversations.start(
-                    session, customer, ref, dict(variables or {}), now=self.access.clock.now()
+                    db_session, customer, ref, dict(variables or {}), now=self.access.clock.now()
                 )
-                await access.store.commit(session, live)
+                await access.store.commit(db_session, live)
         return await self._deliver(turn.outbound_ids)
 
-    async def _customer(self, session: AsyncSession) -> Customer:
+    async def _customer(self, db_session: AsyncSession) -> Customer:
         found = await load_customer(
-            session,
+            db_session,
             owner_id=self.owner_id,
             customer_key=self.phone,
             channel_number=TERMINAL_CHANNEL,
@@ -104,9 +104,9 @@ class ChatSession:
         if not outbound_ids:
             return []
         now: datetime = self.access.clock.now()
-        async with self.access.sessions.begin() as session:
+        async with self.access.db_sessions.begin() as db_session:
             rows = (
-                await session.execute(
+                await db_session.execute(
                     select(WhatsAppMessage)
                     .where(WhatsAppMessage.id.in_(outbound_ids))
                     .order_by(WhatsAppMessage.id)
@@ -115,7 +115,7 @@ class ChatSession:
             messages = [
                 OutboundMessage(body=row.payload, step_id=row.step_id or "") for row in rows
             ]
-            await session.execute(
+            await db_session.execute(
                 update(WhatsAppMessage)
                 .where(WhatsAppMessage.id.in_(outbound_ids), WhatsAppMessage.status == "queued")
                 .values(status="sent", sent_at=now, attempts=1)

@@ -38,7 +38,7 @@ _INT32 = 2**31
 
 
 async def receive_webhook(
-    sessions: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     directory: PhoneNumberDirectory,
     parsed: ParsedWebhook,
     *,
@@ -48,7 +48,7 @@ async def receive_webhook(
     storable = [message for message in parsed.messages if _storable(message)]
     records = [inbound_record(message) for message in storable]
     statuses = [status_record(update) for update in parsed.statuses]
-    received = await store_webhook_records(sessions, directory, records, statuses, now=now)
+    received = await store_webhook_records(db_sessions, directory, records, statuses, now=now)
     received.skipped = len(parsed.messages) - len(storable)
     for notice in parsed.errors:
         logger.warning(

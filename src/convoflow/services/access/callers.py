@@ -38,12 +38,12 @@ class Caller:
     username: str
 
 
-async def authenticate(session: AsyncSession, plain_key: str | None, *, now: datetime) -> Caller:
+async def authenticate(db_session: AsyncSession, plain_key: str | None, *, now: datetime) -> Caller:
     """The caller owning ``plain_key``; :class:`Unauthenticated` for a missing or bad key."""
     if not plain_key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
-    async with session.begin():
-        user: User | None = await accounts.authenticate(session, plain_key, now=now)
+    async with db_session.begin():
+        user: User | None = await accounts.authenticate(db_session, plain_key, now=now)
         if user is None:
             raise Unauthenticated("the API key is unknown or revoked")
         return Caller(id=user.id, username=user.username)
@@ -58,10 +58,10 @@ def visible_to(caller: Caller) -> Any:
     )
 
 
-async def latest_of_family(session: AsyncSession, family_id: str) -> WorkflowTemplate:
+async def latest_of_family(db_session: AsyncSession, family_id: str) -> WorkflowTemplate:
     """The latest version of a template family."""
     row = (
-        await session.execute(
+        await db_session.execute(
             select(WorkflowTemplate).where(
                 WorkflowTemplate.family_id == family_id, WorkflowTemplate.is_latest.is_(True)
             )
@@ -73,27 +73,29 @@ async def latest_of_family(session: AsyncSession, family_id: str) -> WorkflowTem
 
 
 async def visible_template(
-    session: AsyncSession, caller: Caller, template_id: str
+    db_session: AsyncSession, caller: Caller, template_id: str
 ) -> WorkflowTemplate:
     """The template version ``template_id`` if the caller may see its family, else NotFound.
 
     Visibility follows the family's latest version, so making a template private hides
     its older versions too.
     """
-    row = await session.get(WorkflowTemplate, template_id)
+    row = await db_session.get(WorkflowTemplate, template_id)
     if row is None:
         raise NotFound(f"template {template_id} does not exist")
     if row.owner_id == caller.id:
         return row
-    latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+    latest = row if row.is_latest else await latest_of_family(db_session, row.family_id)
     if latest.is_public or latest.is_builtin:
         return row
     raise NotFound(f"template {template_id} does not exist")
 
 
-async def own_template(session: AsyncSession, caller: Caller, template_id: str) -> WorkflowTemplate:
+async def own_template(
+    db_session: AsyncSession, caller: Caller, template_id: str
+) -> WorkflowTemplate:
     """The template version if the caller owns it: Forbidden when only visible."""
-    row = await visible_template(session, caller, template_id)
+    row = await visible_template(db_session, caller, template_id)
     if row.owner_id != caller.id:
         raise Forbidden("you can change only your own templates")
     return row

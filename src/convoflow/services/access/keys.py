@@ -46,45 +46,45 @@ class Revocation:
 
 
 async def list_keys(
-    session: AsyncSession, *, caller: Caller, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, page: PageRequest
 ) -> tuple[list[ApiKey], int]:
     """A page of the caller's keys, newest first, revoked ones included; and the total."""
-    async with session.begin():
-        return await accounts.list_api_keys(session, user_id=caller.id, page=page)
+    async with db_session.begin():
+        return await accounts.list_api_keys(db_session, user_id=caller.id, page=page)
 
 
-async def create_key(session: AsyncSession, *, caller: Caller, label: str = "") -> IssuedKey:
+async def create_key(db_session: AsyncSession, *, caller: Caller, label: str = "") -> IssuedKey:
     """A new key for the caller, with an optional label to recognise it by."""
-    async with session.begin():
-        row, plain_key = await accounts.issue_api_key(session, user_id=caller.id, label=label)
+    async with db_session.begin():
+        row, plain_key = await accounts.issue_api_key(db_session, user_id=caller.id, label=label)
     return IssuedKey(key=row, plain_key=plain_key)
 
 
 async def revoke_key(
-    session: AsyncSession, *, caller: Caller, key_id: str, now: datetime
+    db_session: AsyncSession, *, caller: Caller, key_id: str, now: datetime
 ) -> Revocation:
     """Revoke one of the caller's keys (the one in use too); another user's is NotFound."""
-    async with session.begin():
-        row = await accounts.lock_api_key(session, key_id, user_id=caller.id)
+    async with db_session.begin():
+        row = await accounts.lock_api_key(db_session, key_id, user_id=caller.id)
         changed = accounts.revoke_api_key(row, now=now)
     return Revocation(key=row, changed=changed)
 
 
 async def keys_of_user(
-    sessions: async_sessionmaker[AsyncSession], *, username: str
+    db_sessions: async_sessionmaker[AsyncSession], *, username: str
 ) -> list[ApiKey]:
     """Every key of the named user, newest first (NotFound for an unknown user)."""
-    async with sessions.begin() as session:
-        user = await accounts.get_user(session, username)
-        rows, _ = await accounts.list_api_keys(session, user_id=user.id)
+    async with db_sessions.begin() as db_session:
+        user = await accounts.get_user(db_session, username)
+        rows, _ = await accounts.list_api_keys(db_session, user_id=user.id)
         return rows
 
 
 async def revoke_any_key(
-    sessions: async_sessionmaker[AsyncSession], *, key_id: str, now: datetime
+    db_sessions: async_sessionmaker[AsyncSession], *, key_id: str, now: datetime
 ) -> Revocation:
     """Revoke a key of any user by its id, as the operator (NotFound for an unknown id)."""
-    async with sessions.begin() as session:
-        row = await accounts.lock_api_key(session, key_id)
+    async with db_sessions.begin() as db_session:
+        row = await accounts.lock_api_key(db_session, key_id)
         changed = accounts.revoke_api_key(row, now=now)
     return Revocation(key=row, changed=changed)

@@ -26,7 +26,7 @@ class SeedReport:
 
 
 async def seed(
-    sessions: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     *,
     owner_name: str = "admin",
     phone_number_id: str = "",
@@ -38,11 +38,11 @@ async def seed(
     default owner: the zero-setup number, answered by the built-in templates.
     """
     report = SeedReport()
-    async with sessions.begin() as session:
-        owner, report.owner_created = await accounts.ensure_user(session, owner_name)
+    async with db_sessions.begin() as db_session:
+        owner, report.owner_created = await accounts.ensure_user(db_session, owner_name)
         if phone_number_id:
             number = await accounts.ensure_phone_number(
-                session, owner=owner, phone_number_id=phone_number_id, waba_id=waba_id
+                db_session, owner=owner, phone_number_id=phone_number_id, waba_id=waba_id
             )
             if number.owner_id != owner.id:
                 logger.warning(
@@ -53,7 +53,7 @@ async def seed(
                 )
         for definition in load_builtin_templates():
             result = await templates.upsert_template(
-                session,
+                db_session,
                 owner_id=owner.id,
                 definition={**definition, "is_public": True},
                 is_builtin=True,
@@ -63,25 +63,27 @@ async def seed(
     return report
 
 
-async def create_user_with_key(sessions: async_sessionmaker[AsyncSession], *, username: str) -> str:
+async def create_user_with_key(
+    db_sessions: async_sessionmaker[AsyncSession], *, username: str
+) -> str:
     """Create a platform user and return a new plain API key for it."""
-    async with sessions.begin() as session:
-        user = await accounts.create_user(session, username=username)
-        return await accounts.create_api_key(session, user=user, name="created with the user")
+    async with db_sessions.begin() as db_session:
+        user = await accounts.create_user(db_session, username=username)
+        return await accounts.create_api_key(db_session, user=user, name="created with the user")
 
 
 async def create_key(
-    sessions: async_sessionmaker[AsyncSession], *, username: str, label: str = ""
+    db_sessions: async_sessionmaker[AsyncSession], *, username: str, label: str = ""
 ) -> str:
     """Return a new plain API key for an existing user."""
-    async with sessions.begin() as session:
-        user = await accounts.get_user(session, username)
-        return await accounts.create_api_key(session, user=user, name=label)
+    async with db_sessions.begin() as db_session:
+        user = await accounts.get_user(db_session, username)
+        return await accounts.create_api_key(db_session, user=user, name=label)
 
 
 async def delete_expired_states(
-    sessions: async_sessionmaker[AsyncSession], states: ConversationStates, *, now: datetime
+    db_sessions: async_sessionmaker[AsyncSession], states: ConversationStates, *, now: datetime
 ) -> int:
     """End expired conversations (cancelling their unfinished runs); return how many."""
-    async with sessions() as session:
-        return await states.expire(session, now)
+    async with db_sessions() as db_session:
+        return await states.expire(db_session, now)

@@ -23,7 +23,7 @@ class ConversationAccess:
     their owner's own numbers.
     """
 
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     locks: ConversationLocks
     store: ConversationStates
     catalog: TemplateCatalog

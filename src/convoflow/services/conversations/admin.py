@@ -37,12 +37,12 @@ class ResetResult:
     cancelled_instance_id: str | None
 
 
-async def _customer_key(session: AsyncSession, caller: Caller, phone: str) -> str:
+async def _customer_key(db_session: AsyncSession, caller: Caller, phone: str) -> str:
     """The conversation key of a customer given by number (with or without +) or contact id."""
     reference = phone.strip()
-    contact = await find_contact(session, caller.id, reference)
+    contact = await find_contact(db_session, caller.id, reference)
     if contact is None and reference.startswith("+"):
-        contact = await find_contact(session, caller.id, reference[1:])
+        contact = await find_contact(db_session, caller.id, reference[1:])
     if contact is not None:
         return contact.customer_key
     return reference.removeprefix("+")
@@ -50,7 +50,7 @@ async def _customer_key(session: AsyncSession, caller: Caller, phone: str) -> st
 
 async def list_conversations(
     access: ConversationAccess,
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     flow: str | None,
@@ -64,12 +64,12 @@ async def list_conversations(
     The session store (SQL or Redis) hands over every live conversation of the owner, so
     filtering and paging happen here.
     """
-    async with session.begin():
-        live = await access.store.list_live(session, owner_id=caller.id, now=access.clock.now())
+    async with db_session.begin():
+        live = await access.store.list_live(db_session, owner_id=caller.id, now=access.clock.now())
         on_number = None
         if phone_number_id is not None:
             on_number = await customers_on_number(
-                session, owner_id=caller.id, phone_number_id=phone_number_id
+                db_session, owner_id=caller.id, phone_number_id=phone_number_id
             )
     matching = [
         conversation
@@ -86,21 +86,21 @@ async def list_conversations(
 
 async def get_conversation(
     access: ConversationAccess,
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     phone: str,
     phone_number_id: str | None = None,
 ) -> LiveConversation:
     """A customer's live conversation (404 when there is none, or not on that number)."""
-    async with session.begin():
-        key = await _customer_key(session, caller, phone)
+    async with db_session.begin():
+        key = await _customer_key(db_session, caller, phone)
         live = await access.store.load(
-            session, owner_id=caller.id, customer=key, now=access.clock.now()
+            db_session, owner_id=caller.id, customer=key, now=access.clock.now()
         )
         if live is not None and phone_number_id is not None:
             on_number = await customers_on_number(
-                session, owner_id=caller.id, phone_number_id=phone_number_id, customer=key
+                db_session, owner_id=caller.id, phone_number_id=phone_number_id, customer=key
             )
             live = live if key in on_number else None
     if live is None:
@@ -109,11 +109,11 @@ async def get_conversation(
 
 
 async def reset_conversation(
-    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess, db_session: AsyncSession, *, caller: Caller, phone: str
 ) -> ResetResult:
     """Delete the customer's state and cancel its instance (404 when there is none)."""
-    async with session.begin():
-        key = await _customer_key(session, caller, phone)
+    async with db_session.begin():
+        key = await _customer_key(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
@@ -139,12 +139,12 @@ class ReleaseResult:
 
 
 async def release_conversation(
-    access: ConversationAccess, session: AsyncSession, *, caller: Caller, phone: str
+    access: ConversationAccess, db_session: AsyncSession, *, caller: Caller, phone: str
 ) -> ReleaseResult:
     """Give a conversation paused at a ``handoff`` step back to the bot (404 if none, 409
     when it is not handed off); the bot's next messages are queued for the customer."""
-    async with session.begin():
-        key = await _customer_key(session, caller, phone)
+    async with db_session.begin():
+        key = await _customer_key(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
@@ -164,7 +164,7 @@ async def release_conversation(
 
 
 async def list_messages(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     phone: str | None,
@@ -178,14 +178,14 @@ async def list_messages(
     query = select(WhatsAppMessage).where(WhatsAppMessage.owner_id == caller.id)
     if phone_number_id is not None:
         query = query.where(WhatsAppMessage.phone_number_id == phone_number_id)
-    async with session.begin():
+    async with db_session.begin():
         if phone:
-            key = await _customer_key(session, caller, phone)
+            key = await _customer_key(db_session, caller, phone)
             query = query.where(WhatsAppMessage.customer == key)
         if direction is not None:
             query = query.where(WhatsAppMessage.direction == direction)
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await session.execute(
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await db_session.execute(
             query.order_by(WhatsAppMessage.id.desc()).limit(limit).offset(offset)
         )
         return list(rows.scalars()), int(total or 0)

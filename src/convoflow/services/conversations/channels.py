@@ -16,7 +16,7 @@ __all__ = ["customers_on_number"]
 
 
 async def customers_on_number(
-    session: AsyncSession, *, owner_id: str, phone_number_id: str, customer: str | None = None
+    db_session: AsyncSession, *, owner_id: str, phone_number_id: str, customer: str | None = None
 ) -> set[str]:
     """The owner's customers (or just ``customer``) whose latest message is on the number."""
     message = WhatsAppMessage
@@ -24,7 +24,7 @@ async def customers_on_number(
     if customer is not None:
         latest = latest.where(message.customer == customer)
     latest_ids = latest.group_by(message.customer).subquery()
-    rows = await session.scalars(
+    rows = await db_session.scalars(
         select(message.customer)
         .join(latest_ids, message.id == latest_ids.c.id)
         .where(message.phone_number_id == phone_number_id)

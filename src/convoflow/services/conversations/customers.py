@@ -24,10 +24,10 @@ from convoflow.store.contacts import find_contact
 from convoflow.store.models import Contact, PhoneNumber, WhatsAppMessage
 
 
-async def reply_number(session: AsyncSession, owner_id: str, customer_key: str) -> str:
+async def reply_number(db_session: AsyncSession, owner_id: str, customer_key: str) -> str:
     """The business number to write from: the one of the customer's latest message, else
     the owner's first number ("" when the owner has none)."""
-    used = await session.scalar(
+    used = await db_session.scalar(
         select(WhatsAppMessage.phone_number_id)
         .where(WhatsAppMessage.owner_id == owner_id, WhatsAppMessage.customer == customer_key)
         .order_by(WhatsAppMessage.id.desc())
@@ -35,7 +35,7 @@ async def reply_number(session: AsyncSession, owner_id: str, customer_key: str) 
     )
     if used:
         return str(used)
-    owned = await session.scalar(
+    owned = await db_session.scalar(
         select(PhoneNumber.phone_number_id)
         .where(PhoneNumber.owner_id == owner_id)
         .order_by(PhoneNumber.created_at)
@@ -45,7 +45,7 @@ async def reply_number(session: AsyncSession, owner_id: str, customer_key: str) 
 
 
 async def load_customer(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     owner_id: str,
     customer_key: str,
@@ -58,24 +58,24 @@ async def load_customer(
     owner's: never the server's own number for an owner who has none (it is then empty).
     """
     contact = (
-        await session.execute(
+        await db_session.execute(
             select(Contact).where(
                 Contact.owner_id == owner_id, Contact.customer_key == customer_key
             )
         )
     ).scalar_one_or_none()
     if channel_number is None:
-        channel_number = await reply_number(session, owner_id, customer_key)
+        channel_number = await reply_number(db_session, owner_id, customer_key)
     return Customer.of_contact(
         contact, owner_id=owner_id, key=customer_key, channel_number=channel_number
     )
 
 
-async def customer_of(session: AsyncSession, owner_id: str, reference: str) -> Customer:
+async def customer_of(db_session: AsyncSession, owner_id: str, reference: str) -> Customer:
     """The customer an admin names by contact id, customer key or WhatsApp id."""
-    contact = await find_contact(session, owner_id, reference)
+    contact = await find_contact(db_session, owner_id, reference)
     customer_key = contact.customer_key if contact else reference
-    return await load_customer(session, owner_id=owner_id, customer_key=customer_key)
+    return await load_customer(db_session, owner_id=owner_id, customer_key=customer_key)
 
 
 @asynccontextmanager
@@ -83,13 +83,13 @@ async def conversation_locked(
     access: ConversationAccess, owner_id: str, customer_key: str
 ) -> AsyncIterator[AsyncSession]:
     """A session holding the customer's conversation lock; commit inside the block."""
-    async with access.sessions() as session:
-        async with access.locks.hold(session, owner_id=owner_id, customer=customer_key):
-            yield session
+    async with access.db_sessions() as db_session:
+        async with access.locks.hold(db_session, owner_id=owner_id, customer=customer_key):
+            yield db_session
 
 
 def queue_text(
-    session: AsyncSession,
+    db_session: AsyncSession,
     customer: Customer,
     *,
     text: str,
@@ -111,7 +111,7 @@ def queue_text(
         return True
     message = OutboundMessage(body, step_id)
     queue_messages(
-        session,
+        db_session,
         owner_id=customer.owner_id,
         phone_number_id=customer.channel_number,
         customer=customer.key,

@@ -31,7 +31,7 @@ FINISHED = frozenset({"completed", "failed", "cancelled"})
 
 
 def queue_messages(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     owner_id: str,
     phone_number_id: str,
@@ -60,12 +60,17 @@ def queue_messages(
         )
         for message in messages
     ]
-    session.add_all(rows)
+    db_session.add_all(rows)
     return rows
 
 
 def record_effects(
-    session: AsyncSession, *, owner_id: str, instance_id: str, effects: list[Effect], now: datetime
+    db_session: AsyncSession,
+    *,
+    owner_id: str,
+    instance_id: str,
+    effects: list[Effect],
+    now: datetime,
 ) -> list[WorkflowEffect]:
     """Store the effects as durable jobs (run by the job runner after the commit)."""
     rows = [
@@ -80,7 +85,7 @@ def record_effects(
         )
         for effect in effects
     ]
-    session.add_all(rows)
+    db_session.add_all(rows)
     return rows
 
 
@@ -122,13 +127,13 @@ class _TemplateTally:
 _TALLY_KEY = "convoflow.template_tally"
 
 
-def _tally(session: AsyncSession, template_id: str) -> _TemplateTally:
-    tallies: dict[str, _TemplateTally] = session.info.setdefault(_TALLY_KEY, {})
+def _tally(db_session: AsyncSession, template_id: str) -> _TemplateTally:
+    tallies: dict[str, _TemplateTally] = db_session.info.setdefault(_TALLY_KEY, {})
     return tallies.setdefault(template_id, _TemplateTally())
 
 
 async def count_run_started(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     template_id: str,
     response_time_ms: float | None,
@@ -138,7 +143,7 @@ async def count_run_started(
 
     The change is written at commit time (see :func:`_write_tallies`), not now.
     """
-    tally = _tally(session, template_id)
+    tally = _tally(db_session, template_id)
     tally.started += 1
     tally.last_used_at = now
     if response_time_ms is not None:
@@ -146,21 +151,23 @@ async def count_run_started(
         tally.timed_starts += 1
 
 
-async def count_run_finished(session: AsyncSession, *, template_id: str, succeeded: bool) -> None:
+async def count_run_finished(
+    db_session: AsyncSession, *, template_id: str, succeeded: bool
+) -> None:
     """A run ended: completed runs over uses gives the success rate (written at commit)."""
     if succeeded:
-        _tally(session, template_id).succeeded += 1
+        _tally(db_session, template_id).succeeded += 1
 
 
 @event.listens_for(Session, "before_commit")
-def _write_tallies(session: Session) -> None:
+def _write_tallies(db_session: Session) -> None:
     """Apply the gathered statistics as the last statements of the transaction.
 
     Every run of a popular template updates the same row; updating it just before the
     commit holds that row's lock for the commit only, instead of for the whole processing
     of a message, so concurrent conversations do not queue behind each other.
     """
-    tallies: dict[str, _TemplateTally] | None = session.info.pop(_TALLY_KEY, None)
+    tallies: dict[str, _TemplateTally] | None = db_session.info.pop(_TALLY_KEY, None)
     for template_id, tally in sorted((tallies or {}).items()):
         table = WorkflowTemplate
         uses = table.usage_count + tally.started
@@ -176,13 +183,13 @@ def _write_tallies(session: Session) -> None:
             values["avg_response_time_ms"] = (
                 table.avg_response_time_ms * table.usage_count + tally.response_ms_total
             ) / (table.usage_count + tally.timed_starts)
-        session.execute(update(table).where(table.id == template_id).values(**values))
+        db_session.execute(update(table).where(table.id == template_id).values(**values))
 
 
 @event.listens_for(Session, "after_rollback")
-def _drop_tallies(session: Session) -> None:
+def _drop_tallies(db_session: Session) -> None:
     """A rolled-back transaction changes no statistics."""
-    session.info.pop(_TALLY_KEY, None)
+    db_session.info.pop(_TALLY_KEY, None)
 
 
 def new_instance(
@@ -222,7 +229,7 @@ DEPENDENCY_KIND = "dependency"
 
 
 async def finish(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     status: str,
     *,
@@ -239,12 +246,12 @@ async def finish(
     instance.pending_dependencies = []
     if error:
         instance.error = error
-    await count_run_finished(session, template_id=instance.template_id, succeeded=False)
-    await abandon_dependency_calls(session, instance.id, reason=f"instance {status}")
+    await count_run_finished(db_session, template_id=instance.template_id, succeeded=False)
+    await abandon_dependency_calls(db_session, instance.id, reason=f"instance {status}")
 
 
 async def abandon_dependency_calls(
-    session: AsyncSession, instance_id: str, *, reason: str, name: str | None = None
+    db_session: AsyncSession, instance_id: str, *, reason: str, name: str | None = None
 ) -> None:
     """Queued dependency calls that no longer matter are not run (running ones are ignored)."""
     condition = [
@@ -255,7 +262,7 @@ async def abandon_dependency_calls(
     if name is not None:
         prefix = f"{DEPENDENCY_KIND}:{name}:"
         condition.append(WorkflowEffect.effect_id.startswith(prefix, autoescape=True))
-    await session.execute(
+    await db_session.execute(
         update(WorkflowEffect)
         .where(*condition)
         .values(status="failed", error=f"not run: {reason}")

@@ -89,7 +89,7 @@ class ConversationService:
 
     async def handle(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         event: Event,
         *,
@@ -98,28 +98,30 @@ class ConversationService:
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Handle ``event``; returns the turn and the conversation to save (None: ended)."""
         live = await self.store.load(
-            session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
         )
         if live is None:
-            ref = await self._trigger_or_fallback(session, customer, event)
+            ref = await self._trigger_or_fallback(db_session, customer, event)
             if ref is None:
                 return TurnResult(), None
-            return await self._start(session, customer, ref, {}, now=now, received_at=received_at)
-        row, template = await self.catalog.compiled(session, live.template_id)
-        switch = await self._switch_target(session, customer, template, live, event)
-        if switch is not None:
-            await self._finish_instance(session, live.instance_id, "cancelled", now=now)
             return await self._start(
-                session, customer, switch, {}, now=now, received_at=received_at
+                db_session, customer, ref, {}, now=now, received_at=received_at
+            )
+        row, template = await self.catalog.compiled(db_session, live.template_id)
+        switch = await self._switch_target(db_session, customer, template, live, event)
+        if switch is not None:
+            await self._finish_instance(db_session, live.instance_id, "cancelled", now=now)
+            return await self._start(
+                db_session, customer, switch, {}, now=now, received_at=received_at
             )
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            session, customer, live, template_id=row.id, outcome=outcome, now=now
+            db_session, customer, live, template_id=row.id, outcome=outcome, now=now
         )
 
     async def start(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         ref: TemplateRef,
         variables: dict[str, object],
@@ -128,30 +130,30 @@ class ConversationService:
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Start ``ref`` for the customer directly (chat `--template`, the admin API)."""
         live = await self.store.load(
-            session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
         )
         if live is not None:
-            await self._finish_instance(session, live.instance_id, "cancelled", now=now)
-        return await self._start(session, customer, ref, variables, now=now, received_at=now)
+            await self._finish_instance(db_session, live.instance_id, "cancelled", now=now)
+        return await self._start(db_session, customer, ref, variables, now=now, received_at=now)
 
     async def resume(
-        self, session: AsyncSession, customer: Customer, event: Event, *, now: datetime
+        self, db_session: AsyncSession, customer: Customer, event: Event, *, now: datetime
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Feed a non-customer event (effect result, release) to the live conversation."""
         live = await self.store.load(
-            session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
         )
         if live is None:
             return TurnResult(), None
-        row, template = await self.catalog.compiled(session, live.template_id)
+        row, template = await self.catalog.compiled(db_session, live.template_id)
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            session, customer, live, template_id=row.id, outcome=outcome, now=now
+            db_session, customer, live, template_id=row.id, outcome=outcome, now=now
         )
 
     async def fire_timer(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         *,
         now: datetime,
@@ -167,47 +169,47 @@ class ConversationService:
         lifetime: only the customer's messages do, so reminders stop when it expires.
         """
         live = await self.store.load(
-            session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
         )
         if live is None:
             await self.store.forget_timer(
-                session, owner_id=customer.owner_id, customer=customer.key
+                db_session, owner_id=customer.owner_id, customer=customer.key
             )
             return None
         timer = live.state.timer
         if timer is None or not timer.is_due(now) or timer_id not in (None, timer.id):
             return None
-        row, template = await self.catalog.compiled(session, live.template_id)
+        row, template = await self.catalog.compiled(db_session, live.template_id)
         event = Timeout(timer.id)
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            session, customer, live, template_id=row.id, outcome=outcome, now=now, touch=False
+            db_session, customer, live, template_id=row.id, outcome=outcome, now=now, touch=False
         )
 
     async def _starting_template(
-        self, session: AsyncSession, customer: Customer, event: Event
+        self, db_session: AsyncSession, customer: Customer, event: Event
     ) -> TemplateRef | None:
         """A trigger keyword the customer may use, else the owner's fallback template."""
         for text in _texts_of(event):
             for ref in await self.catalog.by_trigger(
-                session, owner_id=customer.owner_id, text=text
+                db_session, owner_id=customer.owner_id, text=text
             ):
                 if ref.permits(customer.user_type_id):
                     return ref
         return None
 
     async def _trigger_or_fallback(
-        self, session: AsyncSession, customer: Customer, event: Event
+        self, db_session: AsyncSession, customer: Customer, event: Event
     ) -> TemplateRef | None:
-        ref = await self._starting_template(session, customer, event)
+        ref = await self._starting_template(db_session, customer, event)
         if ref is not None:
             return ref
-        fallback = await self.catalog.fallback(session, owner_id=customer.owner_id)
+        fallback = await self.catalog.fallback(db_session, owner_id=customer.owner_id)
         return fallback if fallback and fallback.permits(customer.user_type_id) else None
 
     async def _switch_target(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         template: Template,
         live: LiveConversation,
@@ -221,11 +223,11 @@ class ConversationService:
             return None  # a person is talking to the customer: keywords are not for the bot
         if template.is_cancel(event.text) or accepts(template, live.state, event):
             return None
-        return await self._starting_template(session, customer, event)
+        return await self._starting_template(db_session, customer, event)
 
     async def _start(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         ref: TemplateRef,
         variables: dict[str, object],
@@ -234,10 +236,10 @@ class ConversationService:
         received_at: datetime | None,
         hops: int = 0,
     ) -> tuple[TurnResult, LiveConversation | None]:
-        row, template = await self.catalog.compiled(session, ref.template_id)
+        row, template = await self.catalog.compiled(db_session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
-        session.add(instance)
-        await session.flush()
+        db_session.add(instance)
+        await db_session.flush()
         outcome = advance(
             template,
             None,
@@ -256,9 +258,11 @@ class ConversationService:
             last_interaction=now,
         )
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
-        await count_run_started(session, template_id=row.id, response_time_ms=response_ms, now=now)
+        await count_run_started(
+            db_session, template_id=row.id, response_time_ms=response_ms, now=now
+        )
         return await self._persist(
-            session,
+            db_session,
             customer,
             live,
             template_id=row.id,
@@ -270,7 +274,7 @@ class ConversationService:
 
     async def _persist(
         self,
-        session: AsyncSession,
+        db_session: AsyncSession,
         customer: Customer,
         live: LiveConversation,
         *,
@@ -284,14 +288,14 @@ class ConversationService:
         """Write what ``outcome`` decided; ``touch`` False keeps the last interaction and expiry
         (a timer is not the customer)."""
         if instance is None and live.instance_id is not None:
-            instance = await session.get(WorkflowInstance, live.instance_id)
+            instance = await db_session.get(WorkflowInstance, live.instance_id)
         result = TurnResult(status=outcome.status, template_name=live.state.template_name)
         if instance is not None:
             apply_to_instance(instance, outcome, now)
             result.instance_id = instance.id
             if outcome.effects:
                 record_effects(
-                    session,
+                    db_session,
                     owner_id=customer.owner_id,
                     instance_id=instance.id,
                     effects=outcome.effects,
@@ -299,12 +303,12 @@ class ConversationService:
                 )
             if instance.status in FINISHED:
                 await count_run_finished(
-                    session,
+                    db_session,
                     template_id=template_id,
                     succeeded=instance.status == "completed",
                 )
         rows = queue_messages(
-            session,
+            db_session,
             owner_id=customer.owner_id,
             phone_number_id=customer.channel_number,
             customer=customer.key,
@@ -316,30 +320,36 @@ class ConversationService:
         result.messages.extend(outcome.messages)
         if outcome.connect_to and hops < MAX_CONNECT_HOPS:
             target = await self.catalog.by_name(
-                session, owner_id=customer.owner_id, name=outcome.connect_to
+                db_session, owner_id=customer.owner_id, name=outcome.connect_to
             )
             if target is not None and target.permits(customer.user_type_id):
                 variables = dict(outcome.state.variables) if outcome.state else {}
                 if instance is not None and instance.status not in FINISHED:
                     instance.status, instance.completed_at = "completed", now
-                    await count_run_finished(session, template_id=template_id, succeeded=True)
+                    await count_run_finished(db_session, template_id=template_id, succeeded=True)
                 sub_result, sub_live = await self._start(
-                    session, customer, target, variables, now=now, received_at=None, hops=hops + 1
+                    db_session,
+                    customer,
+                    target,
+                    variables,
+                    now=now,
+                    received_at=None,
+                    hops=hops + 1,
                 )
-                await session.flush()
+                await db_session.flush()
                 result.messages.extend(sub_result.messages)
                 result.status, result.template_name = sub_result.status, sub_result.template_name
                 result.instance_id = sub_result.instance_id
                 result.outbound_ids = [row.id for row in rows] + sub_result.outbound_ids
                 return result, sub_live
-        await session.flush()
+        await db_session.flush()
         result.outbound_ids = [row.id for row in rows]
         if outcome.state is None or result.status in (
             FlowStatus.COMPLETED,
             FlowStatus.FAILED,
             FlowStatus.CANCELLED,
         ):
-            await self.store.delete(session, owner_id=customer.owner_id, customer=customer.key)
+            await self.store.delete(db_session, owner_id=customer.owner_id, customer=customer.key)
             return result, None
         live.state = outcome.state
         if touch:
@@ -355,14 +365,14 @@ class ConversationService:
         return ref_ttl or self.default_ttl
 
     async def _finish_instance(
-        self, session: AsyncSession, instance_id: str | None, status: str, *, now: datetime
+        self, db_session: AsyncSession, instance_id: str | None, status: str, *, now: datetime
     ) -> None:
         if instance_id is None:
             return
-        instance = await session.get(WorkflowInstance, instance_id)
+        instance = await db_session.get(WorkflowInstance, instance_id)
         if instance is not None and instance.status not in FINISHED:
             instance.status, instance.completed_at = status, now
-            await count_run_finished(session, template_id=instance.template_id, succeeded=False)
+            await count_run_finished(db_session, template_id=instance.template_id, succeeded=False)
 
     @staticmethod
     def _new_instance(customer: Customer, template_id: str, now: datetime) -> WorkflowInstance:

@@ -48,18 +48,18 @@ class StepTimers:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         locks: ConversationLocks,
         conversations: ConversationService,
     ) -> None:
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.locks = locks
         self.conversations = conversations
 
     async def due(self, *, now: datetime, limit: int = DUE_TIMERS_BATCH) -> list[DueTimer]:
         """Conversations whose timer is due at ``now``, the longest overdue first."""
-        async with self.sessions() as session:
-            return await self.conversations.store.due_timers(session, now=now, limit=limit)
+        async with self.db_sessions() as db_session:
+            return await self.conversations.store.due_timers(db_session, now=now, limit=limit)
 
     async def fire(
         self, owner_id: str, customer: str, *, now: datetime, timer_id: str | None = None
@@ -70,20 +70,20 @@ class StepTimers:
         the customer has a message waiting to be processed (the next pass looks again).
         """
         states = self.conversations.store
-        async with self.sessions() as session:
-            async with self.locks.hold(session, owner_id=owner_id, customer=customer):
-                if await _message_waiting(session, owner_id, customer):
-                    await session.rollback()
+        async with self.db_sessions() as db_session:
+            async with self.locks.hold(db_session, owner_id=owner_id, customer=customer):
+                if await _message_waiting(db_session, owner_id, customer):
+                    await db_session.rollback()
                     return None
-                who = await customer_of(session, owner_id, customer)
+                who = await customer_of(db_session, owner_id, customer)
                 fired = await self.conversations.fire_timer(
-                    session, who, now=now, timer_id=timer_id
+                    db_session, who, now=now, timer_id=timer_id
                 )
                 if fired is None:
-                    await session.rollback()
+                    await db_session.rollback()
                     return None
                 turn, live = fired
-                await states.commit(session, live)
+                await states.commit(db_session, live)
         return turn
 
     async def fire_due(self, *, now: datetime, limit: int = DUE_TIMERS_BATCH) -> list[FiredTimer]:
@@ -104,9 +104,9 @@ class StepTimers:
         return fired
 
 
-async def _message_waiting(session: AsyncSession, owner_id: str, customer: str) -> bool:
+async def _message_waiting(db_session: AsyncSession, owner_id: str, customer: str) -> bool:
     """Whether the customer wrote something the message processor has not handled yet."""
-    pending = await session.scalar(
+    pending = await db_session.scalar(
         select(WhatsAppMessage.id)
         .where(
             WhatsAppMessage.owner_id == owner_id,

@@ -45,20 +45,20 @@ _REPORTED_STATUSES = frozenset(status for status, rank in OUTBOUND_STATUS_RANK.i
 
 
 async def apply_webhook_statuses(
-    session: AsyncSession, statuses: Sequence[StatusRecord], *, now: datetime
+    db_session: AsyncSession, statuses: Sequence[StatusRecord], *, now: datetime
 ) -> int:
     """Apply a webhook's statuses, keeping those whose wamid no message carries yet.
 
     Runs in the webhook's transaction; returns how many rows moved (as ``apply_statuses``).
     """
     keepable = [status for status in statuses if _keepable(status)]
-    await _lock_wamids(session, {status.wamid for status in keepable})
-    moved = await apply_statuses(session, list(statuses), now=now)
-    await _keep_unmatched(session, keepable, now=now)
+    await _lock_wamids(db_session, {status.wamid for status in keepable})
+    moved = await apply_statuses(db_session, list(statuses), now=now)
+    await _keep_unmatched(db_session, keepable, now=now)
     return moved
 
 
-async def apply_early_statuses(session: AsyncSession, wamid: str, *, now: datetime) -> int:
+async def apply_early_statuses(db_session: AsyncSession, wamid: str, *, now: datetime) -> int:
     """Apply the statuses that arrived for ``wamid`` before it was recorded.
 
     Call in the transaction that records ``wamid`` on its outbound row, after the row
@@ -66,9 +66,9 @@ async def apply_early_statuses(session: AsyncSession, wamid: str, *, now: dateti
     the row. While no row carries the wamid
     (the record did not happen), the statuses stay for a later try or the purge.
     """
-    await _lock_wamids(session, {wamid})
+    await _lock_wamids(db_session, {wamid})
     recorded = exists(select(WhatsAppMessage.id).where(WhatsAppMessage.wamid == wamid))
-    taken = await session.execute(
+    taken = await db_session.execute(
         delete(PendingStatus)
         .where(PendingStatus.wamid == wamid, recorded)
         .returning(PendingStatus.status, PendingStatus.error_code, PendingStatus.error_text)
@@ -79,15 +79,15 @@ async def apply_early_statuses(session: AsyncSession, wamid: str, *, now: dateti
         return 0
     logger.info("applying %d status(es) that arrived before %s was recorded", len(early), wamid)
     return await apply_statuses(
-        session,
+        db_session,
         [StatusRecord(wamid, row.status, row.error_code, row.error_text) for row in early],
         now=now,
     )
 
 
-async def purge_early_statuses(session: AsyncSession, *, now: datetime) -> int:
+async def purge_early_statuses(db_session: AsyncSession, *, now: datetime) -> int:
     """Drop kept statuses older than :data:`EARLY_STATUS_TTL`; returns how many went."""
-    purged = await session.execute(
+    purged = await db_session.execute(
         delete(PendingStatus)
         .where(PendingStatus.received_at < now - EARLY_STATUS_TTL)
         .execution_options(synchronize_session=False)
@@ -104,14 +104,14 @@ def _keepable(status: StatusRecord) -> bool:
 
 
 async def _keep_unmatched(
-    session: AsyncSession, statuses: list[StatusRecord], *, now: datetime
+    db_session: AsyncSession, statuses: list[StatusRecord], *, now: datetime
 ) -> None:
     """Store the statuses no message row carries the wamid of (first one per wamid+status)."""
     if not statuses:
         return
     wanted = {status.wamid for status in statuses}
     known = set(
-        await session.scalars(
+        await db_session.scalars(
             select(WhatsAppMessage.wamid).where(WhatsAppMessage.wamid.in_(wanted))
         )
     )
@@ -121,8 +121,8 @@ async def _keep_unmatched(
             unmatched.setdefault((status.wamid, status.status), status)
     if not unmatched:
         return
-    await session.execute(
-        insert_for(session, PendingStatus)
+    await db_session.execute(
+        insert_for(db_session, PendingStatus)
         .values(
             [
                 {
@@ -139,12 +139,12 @@ async def _keep_unmatched(
     )
 
 
-async def _lock_wamids(session: AsyncSession, wamids: Iterable[str]) -> None:
+async def _lock_wamids(db_session: AsyncSession, wamids: Iterable[str]) -> None:
     """Hold each wamid's advisory lock until commit (PostgreSQL; sorted: no deadlocks)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if db_session.get_bind().dialect.name != "postgresql":
         return
     for wamid in sorted(wamids):
-        await session.execute(
+        await db_session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
             {"name": f"convoflow:status:{wamid}"},
         )

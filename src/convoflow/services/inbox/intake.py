@@ -58,7 +58,7 @@ class StatusRecord:
 
 
 async def store_inbound(
-    session: AsyncSession, records: list[InboundRecord], *, now: datetime
+    db_session: AsyncSession, records: list[InboundRecord], *, now: datetime
 ) -> list[tuple[str, str]]:
     """Insert each message once (wamid unique) and upsert its contact.
 
@@ -66,10 +66,10 @@ async def store_inbound(
     a re-delivered message inserts nothing and is not returned.
     """
     customers: dict[tuple[str, str], None] = {}
-    await _lock_customers(session, records)
+    await _lock_customers(db_session, records)
     for record in records:
-        inserted = await session.execute(
-            insert_for(session, WhatsAppMessage)
+        inserted = await db_session.execute(
+            insert_for(db_session, WhatsAppMessage)
             .values(
                 owner_id=record.owner_id,
                 phone_number_id=record.phone_number_id,
@@ -89,16 +89,16 @@ async def store_inbound(
         )
         if inserted.scalar_one_or_none() is None or record.owner_id is None:
             continue
-        await _upsert_contact(session, record, now)
+        await _upsert_contact(db_session, record, now)
         customers[(record.owner_id, record.customer)] = None
     return list(customers)
 
 
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def _is_postgres(db_session: AsyncSession) -> bool:
+    return db_session.get_bind().dialect.name == "postgresql"
 
 
-async def _lock_customers(session: AsyncSession, records: list[InboundRecord]) -> None:
+async def _lock_customers(db_session: AsyncSession, records: list[InboundRecord]) -> None:
     """On PostgreSQL, insert a customer's messages under their conversation lock.
 
     Sequence values are handed out at insert time but transactions commit in any order, so
@@ -107,15 +107,15 @@ async def _lock_customers(session: AsyncSession, records: list[InboundRecord]) -
     batches never deadlock) ids are committed in the order they were given. SQLite has one
     writer at a time, which gives the same guarantee.
     """
-    if not _is_postgres(session):
+    if not _is_postgres(db_session):
         return
     keys = sorted({(r.owner_id, r.customer) for r in records if r.owner_id is not None})
     for owner_id, customer in keys:
         assert owner_id is not None
-        await advisory_lock(session, owner_id=owner_id, customer=customer)
+        await advisory_lock(db_session, owner_id=owner_id, customer=customer)
 
 
-async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: datetime) -> None:
+async def _upsert_contact(db_session: AsyncSession, record: InboundRecord, now: datetime) -> None:
     assert record.owner_id is not None
     values: dict[str, Any] = {"last_seen_at": now, "last_inbound_at": record.sent_at or now}
     if record.profile_name:
@@ -124,7 +124,7 @@ async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: dat
         values["wa_id"] = record.wa_id
     if record.bsuid:
         values["bsuid"] = record.bsuid
-    statement = insert_for(session, Contact).values(
+    statement = insert_for(db_session, Contact).values(
         id=new_id(),
         owner_id=record.owner_id,
         customer_key=record.customer,
@@ -140,13 +140,13 @@ async def _upsert_contact(session: AsyncSession, record: InboundRecord, now: dat
         (Contact.last_inbound_at < newest, newest),
         else_=Contact.last_inbound_at,
     )
-    await session.execute(
+    await db_session.execute(
         statement.on_conflict_do_update(index_elements=["owner_id", "customer_key"], set_=values)
     )
 
 
 async def apply_statuses(
-    session: AsyncSession, statuses: list[StatusRecord], *, now: datetime
+    db_session: AsyncSession, statuses: list[StatusRecord], *, now: datetime
 ) -> int:
     """Move outbound rows forward (sent → delivered → read; failed is final); never back."""
     rank = case(OUTBOUND_STATUS_RANK, value=WhatsAppMessage.status, else_=0)
@@ -158,7 +158,7 @@ async def apply_statuses(
         values: dict[str, Any] = {"status": status.status, "updated_at": now}
         if status.status == "failed":
             values.update(error_code=status.error_code, error_text=status.error_text)
-        result = await session.execute(
+        result = await db_session.execute(
             update(WhatsAppMessage)
             .where(
                 WhatsAppMessage.wamid == status.wamid,
@@ -174,26 +174,26 @@ async def apply_statuses(
         if status.status == "failed" and status.error_code == OUTSIDE_WINDOW_CODE:
             for message_id, owner_id, customer in changed:
                 await _reengage_after_window_failure(
-                    session, message_id, owner_id, customer, now=now
+                    db_session, message_id, owner_id, customer, now=now
                 )
     return moved
 
 
 async def _reengage_after_window_failure(
-    session: AsyncSession, message_id: int, owner_id: str | None, customer: str, *, now: datetime
+    db_session: AsyncSession, message_id: int, owner_id: str | None, customer: str, *, now: datetime
 ) -> None:
     """Meta refused a message as outside the 24-hour window (often only by status webhook):
     queue the template's re-engagement template once, as the sender does when it sees it
     first. The sweeper delivers the new row."""
-    last_inbound_at = await session.scalar(
+    last_inbound_at = await db_session.scalar(
         select(Contact.last_inbound_at).where(
             Contact.owner_id == owner_id, Contact.customer_key == customer
         )
     )
     reason = await fall_back_outside_window(
-        session, message_id=message_id, last_inbound_at=last_inbound_at, now=now
+        db_session, message_id=message_id, last_inbound_at=last_inbound_at, now=now
     )
-    await session.execute(
+    await db_session.execute(
         update(WhatsAppMessage).where(WhatsAppMessage.id == message_id).values(error_text=reason)
     )
 
@@ -216,14 +216,14 @@ class MessageProcessor:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         locks: ConversationLocks,
         conversations: ConversationService,
         decode_event: EventDecoder,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.locks = locks
         self.conversations = conversations
         self.decode_event = decode_event
@@ -252,14 +252,14 @@ class MessageProcessor:
     ) -> tuple[TurnResult, bool, ProcessedInbound | None] | None:
         """Handle the oldest pending message; also tell whether another one is waiting."""
         store = self.conversations.store
-        async with self.sessions() as session:
-            async with self.locks.hold(session, owner_id=owner_id, customer=customer):
-                if _is_postgres(session) and not isinstance(self.locks, PostgresAdvisoryLocks):
+        async with self.db_sessions() as db_session:
+            async with self.locks.hold(db_session, owner_id=owner_id, customer=customer):
+                if _is_postgres(db_session) and not isinstance(self.locks, PostgresAdvisoryLocks):
                     # Exclude in-flight inserts of this customer (see _lock_customers).
-                    await advisory_lock(session, owner_id=owner_id, customer=customer)
+                    await advisory_lock(db_session, owner_id=owner_id, customer=customer)
                 pending = (
                     (
-                        await session.execute(
+                        await db_session.execute(
                             select(WhatsAppMessage)
                             .where(
                                 WhatsAppMessage.owner_id == owner_id,
@@ -275,38 +275,38 @@ class MessageProcessor:
                     .all()
                 )
                 if not pending:
-                    await session.commit()
+                    await db_session.commit()
                     return None
                 row = pending[0]
                 more_pending = len(pending) > 1
                 row_id = row.id
                 try:
-                    turn, live = await self._handle_row(session, row)
-                    await store.commit(session, live)
+                    turn, live = await self._handle_row(db_session, row)
+                    await store.commit(db_session, live)
                 except Exception as exc:
                     # A bug or bad data in one message must not block the customer's
                     # later messages: record it on the row and move on.
                     logger.exception("processing inbound message %s failed", row_id)
-                    await session.rollback()
-                    await session.execute(
+                    await db_session.rollback()
+                    await db_session.execute(
                         update(WhatsAppMessage)
                         .where(WhatsAppMessage.id == row_id)
                         .values(status="failed", error_text=f"{type(exc).__name__}: {exc}"[:2000])
                     )
-                    await session.commit()
+                    await db_session.commit()
                     return TurnResult(), more_pending, None
                 return turn, more_pending, _processed_inbound(row, turn)
 
     async def _handle_row(
-        self, session: AsyncSession, row: WhatsAppMessage
+        self, db_session: AsyncSession, row: WhatsAppMessage
     ) -> tuple[TurnResult, LiveConversation | None]:
         event: Event | None = self.decode_event(row.type, row.payload)
         if event is None:
             row.status = "ignored"
             return TurnResult(), None
-        who = await _customer_of(session, row)
+        who = await _customer_of(db_session, row)
         result = await self.conversations.handle(
-            session, who, event, now=self.clock.now(), received_at=row.created_at
+            db_session, who, event, now=self.clock.now(), received_at=row.created_at
         )
         row.status = "processed"
         return result
@@ -326,10 +326,10 @@ def _processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbou
     )
 
 
-async def _customer_of(session: AsyncSession, row: WhatsAppMessage) -> Customer:
+async def _customer_of(db_session: AsyncSession, row: WhatsAppMessage) -> Customer:
     assert row.owner_id is not None
     return await load_customer(
-        session,
+        db_session,
         owner_id=row.owner_id,
         customer_key=row.customer,
         channel_number=row.phone_number_id,

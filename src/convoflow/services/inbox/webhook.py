@@ -38,14 +38,14 @@ class PhoneNumberDirectory:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         *,
         ttl_seconds: float = 30.0,
         miss_reload_seconds: float = 2.0,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
-        self._sessions = sessions
+        self._sessions = db_sessions
         self._ttl = ttl_seconds
         self._miss_reload = miss_reload_seconds
         self._owners: dict[str, str] = {}
@@ -66,8 +66,10 @@ class PhoneNumberDirectory:
         self._loaded_at = float("-inf")
 
     async def _reload(self) -> None:
-        async with self._sessions() as session:
-            rows = await session.execute(select(PhoneNumber.phone_number_id, PhoneNumber.owner_id))
+        async with self._sessions() as db_session:
+            rows = await db_session.execute(
+                select(PhoneNumber.phone_number_id, PhoneNumber.owner_id)
+            )
             self._owners = {row.phone_number_id: row.owner_id for row in rows}
         self._loaded_at = self.clock.monotonic()
 
@@ -84,7 +86,7 @@ class ReceivedWebhook:
 
 
 async def store_webhook_records(
-    sessions: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     directory: PhoneNumberDirectory,
     records: list[InboundRecord],
     statuses: list[StatusRecord],
@@ -97,10 +99,10 @@ async def store_webhook_records(
     owners = await directory.owners({record.phone_number_id for record in records})
     routed = [replace(record, owner_id=owners.get(record.phone_number_id)) for record in records]
     if routed or statuses:
-        async with sessions.begin() as session:
-            received.customers = await store_inbound(session, routed, now=now)
+        async with db_sessions.begin() as db_session:
+            received.customers = await store_inbound(db_session, routed, now=now)
             # A status may overtake the send's answer: it is kept until the wamid shows up.
-            received.statuses = await apply_webhook_statuses(session, statuses, now=now)
+            received.statuses = await apply_webhook_statuses(db_session, statuses, now=now)
     received.messages = len(routed)
     received.unrouted = sorted({r.phone_number_id for r in routed if r.owner_id is None})
     for number in received.unrouted:

@@ -70,7 +70,7 @@ def reengagement_body(default_params: dict[str, Any] | None) -> dict[str, Any] |
 
 
 async def fall_back_outside_window(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     message_id: int,
     last_inbound_at: datetime | None,
@@ -81,14 +81,14 @@ async def fall_back_outside_window(
 
     Runs in the caller's transaction; the caller marks the message failed with the reason.
     """
-    message = await session.get(WhatsAppMessage, message_id)
+    message = await db_session.get(WhatsAppMessage, message_id)
     if message is None:
         return OUTSIDE_WINDOW_TEXT
     reason = OUTSIDE_WINDOW_TEXT + (f" ({detail})" if detail else "")
     params: dict[str, Any] = {}
     if message.template_id is not None:
         row = (
-            await session.execute(
+            await db_session.execute(
                 select(WorkflowTemplate.default_params, WorkflowTemplate.menu_structure).where(
                     WorkflowTemplate.id == message.template_id
                 )
@@ -104,9 +104,9 @@ async def fall_back_outside_window(
     body = reengagement_body(params)
     if body is None:
         return reason + "; the template names no reengagement_template"
-    if await _already_reengaged(session, message, since=last_inbound_at):
+    if await _already_reengaged(db_session, message, since=last_inbound_at):
         return reason + "; the re-engagement template was already sent"
-    session.add(
+    db_session.add(
         WhatsAppMessage(
             owner_id=message.owner_id,
             phone_number_id=message.phone_number_id,
@@ -127,7 +127,7 @@ async def fall_back_outside_window(
 
 
 async def _already_reengaged(
-    session: AsyncSession, message: WhatsAppMessage, *, since: datetime | None
+    db_session: AsyncSession, message: WhatsAppMessage, *, since: datetime | None
 ) -> bool:
     """A template went (or is going) to the customer since they last wrote."""
     query = select(WhatsAppMessage.id).where(
@@ -140,4 +140,4 @@ async def _already_reengaged(
     )
     if since is not None:
         query = query.where(WhatsAppMessage.created_at >= since)
-    return bool(await session.scalar(select(exists(query))))
+    return bool(await db_session.scalar(select(exists(query))))

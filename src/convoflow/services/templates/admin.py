@@ -43,25 +43,25 @@ class SavedTemplate:
     action: str
 
 
-async def _check_base(session: AsyncSession, caller: Caller, base_template_id: Any) -> None:
+async def _check_base(db_session: AsyncSession, caller: Caller, base_template_id: Any) -> None:
     if base_template_id is None:
         return
     try:
-        await visible_template(session, caller, str(base_template_id))
+        await visible_template(db_session, caller, str(base_template_id))
     except NotFound:
         raise InvalidData("base_template_id", "no such template") from None
 
 
 async def _check_name_free(
-    session: AsyncSession, owner_id: str, name: str, family_id: str | None
+    db_session: AsyncSession, owner_id: str, name: str, family_id: str | None
 ) -> None:
-    existing = await templates.find_latest(session, owner_id=owner_id, name=name)
+    existing = await templates.find_latest(db_session, owner_id=owner_id, name=name)
     if existing is not None and existing.family_id != family_id:
         raise Conflict(f"a template named {name!r} already exists")
 
 
 async def create_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -69,25 +69,25 @@ async def create_template(
 ) -> SavedTemplate:
     """Create version 1 of a template owned by the caller (any accepted format)."""
     data = prepare_definition(document)
-    async with session.begin():
-        row = await insert_template(session, caller, data, changelog=document.get("changelog"))
+    async with db_session.begin():
+        row = await insert_template(db_session, caller, data, changelog=document.get("changelog"))
     catalog.invalidate()
     return SavedTemplate(row, "created")
 
 
 async def insert_template(
-    session: AsyncSession, caller: Caller, data: Mapping[str, Any], *, changelog: str | None
+    db_session: AsyncSession, caller: Caller, data: Mapping[str, Any], *, changelog: str | None
 ) -> WorkflowTemplate:
     """Insert a checked definition as the caller's new template (in the open transaction)."""
-    await _check_base(session, caller, data["base_template_id"])
-    await _check_name_free(session, caller.id, data["template_name"], None)
+    await _check_base(db_session, caller, data["base_template_id"])
+    await _check_name_free(db_session, caller.id, data["template_name"], None)
     return await templates.create_template(
-        session, owner_id=caller.id, definition=data, changelog=changelog
+        db_session, owner_id=caller.id, definition=data, changelog=changelog
     )
 
 
 async def update_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -95,33 +95,33 @@ async def update_template(
     document: Mapping[str, Any],
 ) -> SavedTemplate:
     """Write the next version of the caller's template (none when nothing changed)."""
-    async with session.begin():
-        row = await own_template(session, caller, template_id)
-        current = row if row.is_latest else await latest_of_family(session, row.family_id)
+    async with db_session.begin():
+        row = await own_template(db_session, caller, template_id)
+        current = row if row.is_latest else await latest_of_family(db_session, row.family_id)
         data = prepare_definition(document, current=definition_of(current))
-        await _check_base(session, caller, data["base_template_id"])
-        await _check_name_free(session, caller.id, data["template_name"], current.family_id)
+        await _check_base(db_session, caller, data["base_template_id"])
+        await _check_name_free(db_session, caller.id, data["template_name"], current.family_id)
         result = await templates.save_new_version(
-            session, current=current, definition=data, changelog=document.get("changelog")
+            db_session, current=current, definition=data, changelog=document.get("changelog")
         )
     catalog.invalidate()
     return SavedTemplate(result.template, result.action)
 
 
-async def live_uses_of(session: AsyncSession, template_id: str, *, now: datetime) -> int:
+async def live_uses_of(db_session: AsyncSession, template_id: str, *, now: datetime) -> int:
     """How many live conversations and unfinished instances use the template's family."""
-    row = await session.get(WorkflowTemplate, template_id)
-    return await _live_uses(session, row.family_id, now) if row is not None else 0
+    row = await db_session.get(WorkflowTemplate, template_id)
+    return await _live_uses(db_session, row.family_id, now) if row is not None else 0
 
 
-async def _live_uses(session: AsyncSession, family_id: str, now: datetime) -> int:
+async def _live_uses(db_session: AsyncSession, family_id: str, now: datetime) -> int:
     versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
-    states = await session.execute(
+    states = await db_session.execute(
         select(func.count()).where(
             ConversationStateRow.template_id.in_(versions), ConversationStateRow.expires_at > now
         )
     )
-    instances = await session.execute(
+    instances = await db_session.execute(
         select(func.count()).where(
             WorkflowInstance.template_id.in_(versions),
             WorkflowInstance.status.in_(LIVE_INSTANCE_STATUSES),
@@ -131,7 +131,7 @@ async def _live_uses(session: AsyncSession, family_id: str, now: datetime) -> in
 
 
 async def delete_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -143,37 +143,37 @@ async def delete_template(
     Deactivating stops new starts while running conversations finish on their version.
     Purging is refused (Conflict) while a live conversation or instance uses it.
     """
-    async with session.begin():
-        row = await own_template(session, caller, template_id)
+    async with db_session.begin():
+        row = await own_template(db_session, caller, template_id)
         if purge:
-            uses = await _live_uses(session, row.family_id, catalog.clock.now())
+            uses = await _live_uses(db_session, row.family_id, catalog.clock.now())
             if uses:
                 raise Conflict(
                     f"the template is in use by {uses} live conversation(s) or instance(s); "
                     "deactivate it (DELETE without purge) and purge it when they have finished"
                 )
-            await templates.delete_family(session, row.family_id)
+            await templates.delete_family(db_session, row.family_id)
             action = "purged"
         else:
-            latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+            latest = row if row.is_latest else await latest_of_family(db_session, row.family_id)
             if latest.is_active:
-                await templates.set_active(session, template=latest, active=False)
+                await templates.set_active(db_session, template=latest, active=False)
             action = "deactivated"
     catalog.invalidate()
     return action
 
 
-async def _free_name(session: AsyncSession, owner_id: str, wanted: str) -> str:
+async def _free_name(db_session: AsyncSession, owner_id: str, wanted: str) -> str:
     base = wanted[:190]
     candidate, number = wanted, 1
-    while await templates.find_latest(session, owner_id=owner_id, name=candidate) is not None:
+    while await templates.find_latest(db_session, owner_id=owner_id, name=candidate) is not None:
         number += 1
         candidate = f"{base}_fork" if number == 2 else f"{base}_fork_{number - 1}"
     return candidate
 
 
 async def fork_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -185,20 +185,22 @@ async def fork_template(
     Its ``base_template_id`` is the source version; without a name it takes the source's
     name, made unique among the caller's templates.
     """
-    async with session.begin():
-        source = await visible_template(session, caller, template_id)
+    async with db_session.begin():
+        source = await visible_template(db_session, caller, template_id)
         data = definition_of(source)
         if source.owner_id != caller.id:
             data = redact_secrets(data)
-        data["template_name"] = name or await _free_name(session, caller.id, source.template_name)
+        data["template_name"] = name or await _free_name(
+            db_session, caller.id, source.template_name
+        )
         data.update(base_template_id=source.id, is_public=False, is_active=True)
         changelog = f"forked from {source.template_name} version {source.version}"
         # A template stored before the size limits may exceed them: its fork may not.
         if problems := size_problems(data, changelog=changelog):
             raise TemplateInvalid(problems)
-        await _check_name_free(session, caller.id, data["template_name"], None)
+        await _check_name_free(db_session, caller.id, data["template_name"], None)
         row = await templates.create_template(
-            session, owner_id=caller.id, definition=data, changelog=changelog
+            db_session, owner_id=caller.id, definition=data, changelog=changelog
         )
     catalog.invalidate()
     return row

@@ -68,16 +68,16 @@ class TemplateCatalog:
         self._indexes.clear()
 
     async def compiled(
-        self, session: AsyncSession, template_id: str
+        self, db_session: AsyncSession, template_id: str
     ) -> tuple[WorkflowTemplate, Template]:
         """The row and engine template of a version (cached: versions never change)."""
         cached = self._compiled.get(template_id)
         if cached is not None:
             return cached
-        row = await session.get(WorkflowTemplate, template_id)
+        row = await db_session.get(WorkflowTemplate, template_id)
         if row is None:
             raise NotFound(f"template version {template_id} does not exist")
-        session.expunge(row)
+        db_session.expunge(row)
         template = compile_row(row)
         self._compiled[template_id] = (row, template)
         return row, template
@@ -87,28 +87,28 @@ class TemplateCatalog:
         return self._compiled.get(template_id)
 
     async def by_trigger(
-        self, session: AsyncSession, *, owner_id: str, text: str
+        self, db_session: AsyncSession, *, owner_id: str, text: str
     ) -> list[TemplateRef]:
         """Templates whose trigger is ``text`` (the owner's own first, then built-ins)."""
-        index = await self._index(session, owner_id)
+        index = await self._index(db_session, owner_id)
         return index.by_keyword.get(normalise_keyword(text), [])
 
     async def by_name(
-        self, session: AsyncSession, *, owner_id: str, name: str
+        self, db_session: AsyncSession, *, owner_id: str, name: str
     ) -> TemplateRef | None:
         """The active latest template of that name (the owner's own, else a built-in)."""
-        index = await self._index(session, owner_id)
+        index = await self._index(db_session, owner_id)
         return index.by_name.get(name)
 
-    async def fallback(self, session: AsyncSession, *, owner_id: str) -> TemplateRef | None:
+    async def fallback(self, db_session: AsyncSession, *, owner_id: str) -> TemplateRef | None:
         """The owner's fallback template (started when no trigger matches), if set."""
-        return (await self._index(session, owner_id)).fallback
+        return (await self._index(db_session, owner_id)).fallback
 
-    async def _index(self, session: AsyncSession, owner_id: str) -> _OwnerIndex:
+    async def _index(self, db_session: AsyncSession, owner_id: str) -> _OwnerIndex:
         index = self._indexes.get(owner_id)
         if index is not None and self.clock.monotonic() - index.built_at < self._ttl:
             return index
-        index = await _build_index(session, owner_id, self.clock.monotonic())
+        index = await _build_index(db_session, owner_id, self.clock.monotonic())
         self._indexes[owner_id] = index
         return index
 
@@ -126,9 +126,9 @@ def compile_row(row: WorkflowTemplate) -> Template:
     )
 
 
-async def _build_index(session: AsyncSession, owner_id: str, built_at: float) -> _OwnerIndex:
+async def _build_index(db_session: AsyncSession, owner_id: str, built_at: float) -> _OwnerIndex:
     found = (
-        await session.execute(
+        await db_session.execute(
             select(WorkflowTemplate)
             .where(
                 WorkflowTemplate.is_latest.is_(True),
@@ -142,7 +142,7 @@ async def _build_index(session: AsyncSession, owner_id: str, built_at: float) ->
     granted = aliased(WorkflowTemplate)
     permissions: dict[str, set[str]] = defaultdict(set)
     families = {row.family_id for row in rows}
-    for family_id, user_type_id in await session.execute(
+    for family_id, user_type_id in await db_session.execute(
         select(granted.family_id, TemplatePermission.user_type_id)
         .join(granted, granted.id == TemplatePermission.workflow_template_id)
         .where(granted.family_id.in_(families))
@@ -164,7 +164,7 @@ async def _build_index(session: AsyncSession, owner_id: str, built_at: float) ->
         for keyword in row.trigger_keywords:
             by_keyword[normalise_keyword(keyword)].append(ref)
     fallback_name = (
-        await session.execute(select(User.fallback_template_name).where(User.id == owner_id))
+        await db_session.execute(select(User.fallback_template_name).where(User.id == owner_id))
     ).scalar_one_or_none()
     fallback = by_name.get(fallback_name) if fallback_name else None
     return _OwnerIndex(built_at, dict(by_keyword), by_name, fallback)

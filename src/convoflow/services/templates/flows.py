@@ -111,10 +111,10 @@ def flow_steps(row: WorkflowTemplate) -> list[Any]:
     return steps
 
 
-async def list_flows(session: AsyncSession, *, caller: Caller) -> list[WorkflowTemplate]:
+async def list_flows(db_session: AsyncSession, *, caller: Caller) -> list[WorkflowTemplate]:
     """The caller's templates (latest versions), newest first."""
-    async with session.begin():
-        rows = await session.execute(
+    async with db_session.begin():
+        rows = await db_session.execute(
             select(WorkflowTemplate)
             .where(WorkflowTemplate.owner_id == caller.id, WorkflowTemplate.is_latest.is_(True))
             .order_by(WorkflowTemplate.created_at.desc(), WorkflowTemplate.id)
@@ -123,20 +123,20 @@ async def list_flows(session: AsyncSession, *, caller: Caller) -> list[WorkflowT
 
 
 async def create_flow(
-    session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, change: FlowChange
+    db_session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, change: FlowChange
 ) -> WorkflowTemplate:
     """Import a Flow Runner flow as a new template."""
     if not change.name:
         raise InvalidData("name", "is required")
     with _problems_named_as_sent():
         saved = await templates_admin.create_template(
-            session, catalog, caller=caller, document=_document(change, None)
+            db_session, catalog, caller=caller, document=_document(change, None)
         )
     return saved.template
 
 
 async def update_flow(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -144,13 +144,13 @@ async def update_flow(
     change: FlowChange,
 ) -> SavedTemplate:
     """Write a new version of the flow (none when nothing changed)."""
-    async with session.begin():
-        row = await own_template(session, caller, flow_id)
-        current = row if row.is_latest else await latest_of_family(session, row.family_id)
+    async with db_session.begin():
+        row = await own_template(db_session, caller, flow_id)
+        current = row if row.is_latest else await latest_of_family(db_session, row.family_id)
         document = _document(change, current)
     with _problems_named_as_sent():
         return await templates_admin.update_template(
-            session, catalog, caller=caller, template_id=current.id, document=document
+            db_session, catalog, caller=caller, template_id=current.id, document=document
         )
 
 
@@ -168,12 +168,12 @@ def _problems_named_as_sent() -> Iterator[None]:
 
 
 async def delete_flow(
-    session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, flow_id: str
+    db_session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, flow_id: str
 ) -> str:
     """Remove the flow: purged when no conversation uses it, else deactivated."""
-    async with session.begin():
-        await own_template(session, caller, flow_id)
-        in_use = await templates_admin.live_uses_of(session, flow_id, now=catalog.clock.now())
+    async with db_session.begin():
+        await own_template(db_session, caller, flow_id)
+        in_use = await templates_admin.live_uses_of(db_session, flow_id, now=catalog.clock.now())
     return await templates_admin.delete_template(
-        session, catalog, caller=caller, template_id=flow_id, purge=not in_use
+        db_session, catalog, caller=caller, template_id=flow_id, purge=not in_use
     )

@@ -33,9 +33,9 @@ class PermissionView:
     family_id: str
 
 
-async def allowed_user_types(session: AsyncSession, family_id: str) -> set[str]:
+async def allowed_user_types(db_session: AsyncSession, family_id: str) -> set[str]:
     """The user types permitted to start a template family (empty: open to all)."""
-    granted = await session.execute(
+    granted = await db_session.execute(
         select(TemplatePermission.user_type_id)
         .join(WorkflowTemplate, WorkflowTemplate.id == TemplatePermission.workflow_template_id)
         .where(WorkflowTemplate.family_id == family_id)
@@ -44,10 +44,10 @@ async def allowed_user_types(session: AsyncSession, family_id: str) -> set[str]:
 
 
 async def check_permitted(
-    session: AsyncSession, template: WorkflowTemplate, contact: Contact | None, reference: str
+    db_session: AsyncSession, template: WorkflowTemplate, contact: Contact | None, reference: str
 ) -> None:
     """Refuse (Forbidden) a customer whose user type may not start the template."""
-    allowed = await allowed_user_types(session, template.family_id)
+    allowed = await allowed_user_types(db_session, template.family_id)
     if not allowed or (contact is not None and contact.user_type_id in allowed):
         return
     who = f"customer {reference!r}" if reference else "an unnamed customer"
@@ -57,15 +57,17 @@ async def check_permitted(
 # -- user types -----------------------------------------------------------------------
 
 
-async def _own_user_type(session: AsyncSession, caller: Caller, user_type_id: str) -> UserType:
-    row = await session.get(UserType, user_type_id)
+async def _own_user_type(db_session: AsyncSession, caller: Caller, user_type_id: str) -> UserType:
+    row = await db_session.get(UserType, user_type_id)
     if row is None or row.owner_id != caller.id:
         raise NotFound(f"user type {user_type_id} does not exist")
     return row
 
 
-async def _name_free(session: AsyncSession, caller: Caller, name: str, exclude: str = "") -> None:
-    clash = await session.scalar(
+async def _name_free(
+    db_session: AsyncSession, caller: Caller, name: str, exclude: str = ""
+) -> None:
+    clash = await db_session.scalar(
         select(UserType.id).where(
             UserType.owner_id == caller.id, UserType.name == name, UserType.id != exclude
         )
@@ -75,37 +77,37 @@ async def _name_free(session: AsyncSession, caller: Caller, name: str, exclude: 
 
 
 async def create_user_type(
-    session: AsyncSession, *, caller: Caller, name: str, description: str
+    db_session: AsyncSession, *, caller: Caller, name: str, description: str
 ) -> UserType:
     """A new kind of customer, e.g. ``verified_users``."""
-    async with session.begin():
-        await _name_free(session, caller, name)
+    async with db_session.begin():
+        await _name_free(db_session, caller, name)
         row = UserType(owner_id=caller.id, name=name, description=description)
-        session.add(row)
-        await session.flush()
+        db_session.add(row)
+        await db_session.flush()
         return row
 
 
 async def list_user_types(
-    session: AsyncSession, *, caller: Caller, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, page: PageRequest
 ) -> tuple[list[UserType], int]:
     """One page of the caller's user types, by name, and how many there are."""
     query = (
         select(UserType).where(UserType.owner_id == caller.id).order_by(UserType.name, UserType.id)
     )
-    async with session.begin():
-        rows, total = await read_page(session, query, page)
+    async with db_session.begin():
+        rows, total = await read_page(db_session, query, page)
         return list(rows.scalars()), total
 
 
-async def get_user_type(session: AsyncSession, *, caller: Caller, user_type_id: str) -> UserType:
+async def get_user_type(db_session: AsyncSession, *, caller: Caller, user_type_id: str) -> UserType:
     """One of the caller's user types."""
-    async with session.begin():
-        return await _own_user_type(session, caller, user_type_id)
+    async with db_session.begin():
+        return await _own_user_type(db_session, caller, user_type_id)
 
 
 async def update_user_type(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     user_type_id: str,
@@ -113,24 +115,24 @@ async def update_user_type(
     description: str | None,
 ) -> UserType:
     """Rename or describe a user type."""
-    async with session.begin():
-        row = await _own_user_type(session, caller, user_type_id)
+    async with db_session.begin():
+        row = await _own_user_type(db_session, caller, user_type_id)
         if name is not None and name != row.name:
-            await _name_free(session, caller, name, exclude=row.id)
+            await _name_free(db_session, caller, name, exclude=row.id)
             row.name = name
         if description is not None:
             row.description = description
-        await session.flush()
+        await db_session.flush()
         return row
 
 
 async def delete_user_type(
-    session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, user_type_id: str
+    db_session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, user_type_id: str
 ) -> None:
     """Delete a user type; its permissions go, its contacts keep no type."""
-    async with session.begin():
-        row = await _own_user_type(session, caller, user_type_id)
-        await session.delete(row)
+    async with db_session.begin():
+        row = await _own_user_type(db_session, caller, user_type_id)
+        await db_session.delete(row)
     catalog.invalidate()
 
 
@@ -151,14 +153,14 @@ def _views_query(
 
 
 async def _views(
-    session: AsyncSession, caller: Caller, *conditions: ColumnElement[bool]
+    db_session: AsyncSession, caller: Caller, *conditions: ColumnElement[bool]
 ) -> list[PermissionView]:
-    rows = await session.execute(_views_query(caller, *conditions))
+    rows = await db_session.execute(_views_query(caller, *conditions))
     return [PermissionView(*row) for row in rows.tuples()]
 
 
 async def grant(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -166,21 +168,21 @@ async def grant(
     template_id: str,
 ) -> PermissionView:
     """Permit a user type to start one of the caller's templates (every version)."""
-    async with session.begin():
-        user_type = await _own_user_type(session, caller, user_type_id)
-        template = await own_template(session, caller, template_id)
-        if user_type.id in await allowed_user_types(session, template.family_id):
+    async with db_session.begin():
+        user_type = await _own_user_type(db_session, caller, user_type_id)
+        template = await own_template(db_session, caller, template_id)
+        if user_type.id in await allowed_user_types(db_session, template.family_id):
             raise Conflict(f"{user_type.name!r} may already start {template.template_name!r}")
         row = TemplatePermission(user_type_id=user_type.id, workflow_template_id=template.id)
-        session.add(row)
-        await session.flush()
+        db_session.add(row)
+        await db_session.flush()
         view = PermissionView(row, user_type.name, template.template_name, template.family_id)
     catalog.invalidate()
     return view
 
 
 async def list_permissions(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     template_id: str | None,
@@ -190,9 +192,9 @@ async def list_permissions(
     """One page of the caller's permissions (optionally for one template family or user
     type), oldest first, and how many match."""
     conditions: list[ColumnElement[bool]] = []
-    async with session.begin():
+    async with db_session.begin():
         if template_id is not None:
-            family = await session.scalar(
+            family = await db_session.scalar(
                 select(WorkflowTemplate.family_id).where(WorkflowTemplate.id == template_id)
             )
             family_versions = select(WorkflowTemplate.id).where(
@@ -201,19 +203,19 @@ async def list_permissions(
             conditions.append(TemplatePermission.workflow_template_id.in_(family_versions))
         if user_type_id is not None:
             conditions.append(TemplatePermission.user_type_id == user_type_id)
-        rows, total = await read_page(session, _views_query(caller, *conditions), page)
+        rows, total = await read_page(db_session, _views_query(caller, *conditions), page)
         return [PermissionView(*row) for row in rows.tuples()], total
 
 
 async def revoke(
-    session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, permission_id: str
+    db_session: AsyncSession, catalog: TemplateCatalog, *, caller: Caller, permission_id: str
 ) -> None:
     """Remove one of the caller's permissions."""
-    async with session.begin():
-        views = await _views(session, caller, TemplatePermission.id == permission_id)
+    async with db_session.begin():
+        views = await _views(db_session, caller, TemplatePermission.id == permission_id)
         if not views:
             raise NotFound(f"permission {permission_id} does not exist")
-        await session.delete(views[0].permission)
+        await db_session.delete(views[0].permission)
     catalog.invalidate()
 
 
@@ -221,7 +223,7 @@ async def revoke(
 
 
 async def list_contacts(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     user_type_id: str | None,
@@ -240,25 +242,25 @@ async def list_contacts(
                 Contact.customer_key.icontains(q, autoescape=True),
             )
         )
-    async with session.begin():
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await session.execute(
+    async with db_session.begin():
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await db_session.execute(
             query.order_by(Contact.last_seen_at.desc(), Contact.id).limit(limit).offset(offset)
         )
         return list(rows.scalars()), int(total or 0)
 
 
-async def get_contact(session: AsyncSession, *, caller: Caller, reference: str) -> Contact:
+async def get_contact(db_session: AsyncSession, *, caller: Caller, reference: str) -> Contact:
     """A customer by contact id, customer key or WhatsApp id."""
-    async with session.begin():
-        contact = await find_contact(session, caller.id, reference)
+    async with db_session.begin():
+        contact = await find_contact(db_session, caller.id, reference)
         if contact is None:
             raise NotFound(f"contact {reference} does not exist")
         return contact
 
 
 async def set_contact(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     reference: str,
@@ -268,22 +270,22 @@ async def set_contact(
     now: datetime,
 ) -> Contact:
     """Set a customer's user type (and name); with ``create``, add an unknown customer."""
-    async with session.begin():
+    async with db_session.begin():
         if user_type_id is not None:
             try:
-                await _own_user_type(session, caller, user_type_id)
+                await _own_user_type(db_session, caller, user_type_id)
             except NotFound:
                 raise InvalidData("user_type_id", "no such user type") from None
-        contact = await find_contact(session, caller.id, reference)
+        contact = await find_contact(db_session, caller.id, reference)
         if contact is None:
             if not create:
                 raise NotFound(f"contact {reference} does not exist")
             contact = _new_contact(caller, reference, now)
-            session.add(contact)
+            db_session.add(contact)
         contact.user_type_id = user_type_id
         if name is not None:
             contact.name = name
-        await session.flush()
+        await db_session.flush()
         return contact
 
 

@@ -38,7 +38,7 @@ class TemplateFilters:
     offset: int = 0
 
 
-def _filtered(session: AsyncSession, caller: Caller, filters: TemplateFilters) -> Select[str]:
+def _filtered(db_session: AsyncSession, caller: Caller, filters: TemplateFilters) -> Select[str]:
     query = select(WorkflowTemplate.id).where(
         WorkflowTemplate.is_latest.is_(True), visible_to(caller)
     )
@@ -55,7 +55,7 @@ def _filtered(session: AsyncSession, caller: Caller, filters: TemplateFilters) -
     if filters.is_active is not None:
         query = query.where(WorkflowTemplate.is_active.is_(filters.is_active))
     if filters.tag:
-        query = query.where(templates.list_contains(session, "tags", filters.tag))
+        query = query.where(templates.list_contains(db_session, "tags", filters.tag))
     if filters.q:
         query = query.where(
             or_(
@@ -67,15 +67,15 @@ def _filtered(session: AsyncSession, caller: Caller, filters: TemplateFilters) -
 
 
 async def list_templates(
-    session: AsyncSession, *, caller: Caller, filters: TemplateFilters
+    db_session: AsyncSession, *, caller: Caller, filters: TemplateFilters
 ) -> tuple[list[WorkflowTemplate], int]:
     """One page of the latest versions the caller may see, and the total number of matches."""
-    async with session.begin():
-        matching = _filtered(session, caller, filters).subquery()
-        total = (await session.execute(select(func.count()).select_from(matching))).scalar_one()
+    async with db_session.begin():
+        matching = _filtered(db_session, caller, filters).subquery()
+        total = (await db_session.execute(select(func.count()).select_from(matching))).scalar_one()
         column = SORT_COLUMNS[filters.sort]
         ordering = column.asc() if filters.order == "asc" else column.desc()
-        rows = await session.execute(
+        rows = await db_session.execute(
             select(WorkflowTemplate)
             .where(WorkflowTemplate.id.in_(select(matching.c.id)))
             .order_by(ordering, WorkflowTemplate.id)
@@ -86,7 +86,7 @@ async def list_templates(
 
 
 async def popular_templates(
-    session: AsyncSession, *, caller: Caller, category: str | None, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, category: str | None, page: PageRequest
 ) -> tuple[list[WorkflowTemplate], int]:
     """One page of the active public templates, most used first, then best rated; the total."""
     query = select(WorkflowTemplate).where(
@@ -102,40 +102,40 @@ async def popular_templates(
         WorkflowTemplate.rating_count.desc(),
         WorkflowTemplate.id,
     )
-    async with session.begin():
-        rows, total = await read_page(session, query, page)
+    async with db_session.begin():
+        rows, total = await read_page(db_session, query, page)
         return list(rows.scalars()), total
 
 
 async def get_template(
-    session: AsyncSession, *, caller: Caller, template_id: str
+    db_session: AsyncSession, *, caller: Caller, template_id: str
 ) -> WorkflowTemplate:
     """A template version the caller may see (404 otherwise)."""
-    async with session.begin():
-        return await visible_template(session, caller, template_id)
+    async with db_session.begin():
+        return await visible_template(db_session, caller, template_id)
 
 
 async def template_versions(
-    session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
 ) -> tuple[list[WorkflowTemplate], int]:
     """One page of the versions of the template's family, newest first; the total."""
-    async with session.begin():
-        row = await visible_template(session, caller, template_id)
-        rows, total = await read_page(session, templates.versions_query(row.family_id), page)
+    async with db_session.begin():
+        row = await visible_template(db_session, caller, template_id)
+        rows, total = await read_page(db_session, templates.versions_query(row.family_id), page)
         return list(rows.scalars()), total
 
 
 async def template_lineage(
-    session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
 ) -> tuple[list[WorkflowTemplate], int]:
     """One page of the inheritance chain from the template up to its root; its length.
 
     The chain is one recursive query (at most 100 links). Ancestors the caller may not
     see (another owner's private template) are left out.
     """
-    async with session.begin():
-        await visible_template(session, caller, template_id)
-        chain = await templates.lineage(session, template_id)
+    async with db_session.begin():
+        await visible_template(db_session, caller, template_id)
+        chain = await templates.lineage(db_session, template_id)
         visible = []
         for row in chain:
             if row.owner_id == caller.id or row.is_public or row.is_builtin:

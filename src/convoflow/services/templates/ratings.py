@@ -30,7 +30,7 @@ class RatedTemplate:
 
 
 async def rate_template(
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     template_id: str,
@@ -39,19 +39,19 @@ async def rate_template(
 ) -> RatedTemplate:
     """Set the caller's rating (1–5) of a visible template, replacing an earlier one."""
     ratings.check_rating(rating)
-    async with session.begin():
-        row = await visible_template(session, caller, template_id)
+    async with db_session.begin():
+        row = await visible_template(db_session, caller, template_id)
         # The rating is written before the latest version is locked: on SQLite this first
         # write takes the database's write lock, so the version found next stays the latest.
         await ratings.save_rating(
-            session,
+            db_session,
             family_id=row.family_id,
             user_id=caller.id,
             rating=rating,
             now=now,
         )
-        latest = await ratings.lock_latest_version(session, row.family_id)
-        summary = await ratings.refresh_template_rating(session, latest)
+        latest = await ratings.lock_latest_version(db_session, row.family_id)
+        summary = await ratings.refresh_template_rating(db_session, latest)
     return RatedTemplate(
         template_id=latest.id,
         rating=summary.average,

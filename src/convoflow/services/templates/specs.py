@@ -35,15 +35,17 @@ SPEC_FIELDS = (
 )
 
 
-async def _own_spec(session: AsyncSession, caller: Caller, spec_id: str) -> TemplateSpec:
-    row = await session.get(TemplateSpec, spec_id)
+async def _own_spec(db_session: AsyncSession, caller: Caller, spec_id: str) -> TemplateSpec:
+    row = await db_session.get(TemplateSpec, spec_id)
     if row is None or row.owner_id != caller.id:
         raise NotFound(f"template spec {spec_id} does not exist")
     return row
 
 
-async def _name_free(session: AsyncSession, caller: Caller, name: str, exclude: str = "") -> None:
-    clash = await session.scalar(
+async def _name_free(
+    db_session: AsyncSession, caller: Caller, name: str, exclude: str = ""
+) -> None:
+    clash = await db_session.scalar(
         select(TemplateSpec.id).where(
             TemplateSpec.owner_id == caller.id,
             TemplateSpec.name == name,
@@ -55,15 +57,15 @@ async def _name_free(session: AsyncSession, caller: Caller, name: str, exclude: 
 
 
 async def create_spec(
-    session: AsyncSession, *, caller: Caller, fields: Mapping[str, Any]
+    db_session: AsyncSession, *, caller: Caller, fields: Mapping[str, Any]
 ) -> TemplateSpec:
     """A new spec owned by the caller (names are unique per owner)."""
-    async with session.begin():
-        await _name_free(session, caller, str(fields["name"]))
+    async with db_session.begin():
+        await _name_free(db_session, caller, str(fields["name"]))
         row = TemplateSpec(owner_id=caller.id, usage_count=0)
         _apply(row, {"workflow_type": "plain", **fields})
-        session.add(row)
-        await session.flush()
+        db_session.add(row)
+        await db_session.flush()
         return row
 
 
@@ -76,7 +78,7 @@ def _apply(row: TemplateSpec, fields: Mapping[str, Any]) -> None:
 
 
 async def list_specs(
-    session: AsyncSession, *, caller: Caller, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, page: PageRequest
 ) -> tuple[list[TemplateSpec], int]:
     """One page of the caller's specs, by name, and how many there are."""
     query = (
@@ -84,41 +86,41 @@ async def list_specs(
         .where(TemplateSpec.owner_id == caller.id)
         .order_by(TemplateSpec.name, TemplateSpec.id)
     )
-    async with session.begin():
-        rows, total = await read_page(session, query, page)
+    async with db_session.begin():
+        rows, total = await read_page(db_session, query, page)
         return list(rows.scalars()), total
 
 
-async def get_spec(session: AsyncSession, *, caller: Caller, spec_id: str) -> TemplateSpec:
+async def get_spec(db_session: AsyncSession, *, caller: Caller, spec_id: str) -> TemplateSpec:
     """One of the caller's specs."""
-    async with session.begin():
-        return await _own_spec(session, caller, spec_id)
+    async with db_session.begin():
+        return await _own_spec(db_session, caller, spec_id)
 
 
 async def update_spec(
-    session: AsyncSession, *, caller: Caller, spec_id: str, fields: Mapping[str, Any]
+    db_session: AsyncSession, *, caller: Caller, spec_id: str, fields: Mapping[str, Any]
 ) -> TemplateSpec:
     """Change the given fields of a spec."""
-    async with session.begin():
-        row = await _own_spec(session, caller, spec_id)
+    async with db_session.begin():
+        row = await _own_spec(db_session, caller, spec_id)
         if fields.get("name") is not None and fields["name"] != row.name:
-            await _name_free(session, caller, str(fields["name"]), exclude=row.id)
+            await _name_free(db_session, caller, str(fields["name"]), exclude=row.id)
         _apply(row, fields)
-        await session.flush()
+        await db_session.flush()
         return row
 
 
-async def delete_spec(session: AsyncSession, *, caller: Caller, spec_id: str) -> None:
+async def delete_spec(db_session: AsyncSession, *, caller: Caller, spec_id: str) -> None:
     """Delete a spec (templates made from it stay)."""
-    async with session.begin():
-        await session.delete(await _own_spec(session, caller, spec_id))
+    async with db_session.begin():
+        await db_session.delete(await _own_spec(db_session, caller, spec_id))
 
 
 async def _base_template(
-    session: AsyncSession, caller: Caller, name: str
+    db_session: AsyncSession, caller: Caller, name: str
 ) -> WorkflowTemplate | None:
     """The latest template called ``name``: the caller's own first, then built-in, public."""
-    rows = await session.execute(
+    rows = await db_session.execute(
         select(WorkflowTemplate).where(
             WorkflowTemplate.template_name == name,
             WorkflowTemplate.is_latest.is_(True),
@@ -159,7 +161,7 @@ def _definition_from(
 
 
 async def instantiate(
-    session: AsyncSession,
+    db_session: AsyncSession,
     catalog: TemplateCatalog,
     *,
     caller: Caller,
@@ -170,19 +172,19 @@ async def instantiate(
     overrides = dict(overrides)
     if "name" in overrides:
         overrides.setdefault("template_name", overrides.pop("name"))
-    async with session.begin():
-        spec = await _own_spec(session, caller, spec_id)
+    async with db_session.begin():
+        spec = await _own_spec(db_session, caller, spec_id)
         base = None
         if spec.base_template_name:
-            base = await _base_template(session, caller, spec.base_template_name)
+            base = await _base_template(db_session, caller, spec.base_template_name)
             if base is None and "menu_structure" not in overrides:
                 message = f"no template named {spec.base_template_name!r}; send menu_structure"
                 raise InvalidData("base_template_name", message)
         elif "menu_structure" not in overrides:
             raise InvalidData("menu_structure", "required: the spec names no base template")
         data = prepare_definition(_definition_from(spec, base, overrides))
-        row = await insert_template(session, caller, data, changelog=f"from spec {spec.name}")
-        await session.execute(
+        row = await insert_template(db_session, caller, data, changelog=f"from spec {spec.name}")
+        await db_session.execute(
             update(TemplateSpec)
             .where(TemplateSpec.id == spec.id)
             .values(usage_count=TemplateSpec.usage_count + 1)

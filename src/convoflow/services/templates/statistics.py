@@ -86,12 +86,12 @@ def build_funnel(
 
 
 async def template_stats(
-    session: AsyncSession, *, caller: Caller, template_id: str
+    db_session: AsyncSession, *, caller: Caller, template_id: str
 ) -> TemplateStats:
     """Statistics of a template the caller may see (any version id names the template)."""
-    async with session.begin():
-        row = await visible_template(session, caller, template_id)
-        latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+    async with db_session.begin():
+        row = await visible_template(db_session, caller, template_id)
+        latest = row if row.is_latest else await latest_of_family(db_session, row.family_id)
         query = (
             select(
                 WorkflowInstance.status,
@@ -105,7 +105,7 @@ async def template_stats(
         )
         if latest.owner_id != caller.id:
             query = query.where(WorkflowInstance.owner_id == caller.id)
-        rows = (await session.execute(query)).tuples().all()
+        rows = (await db_session.execute(query)).tuples().all()
     stats = TemplateStats(template=latest)
     funnel_runs: list[tuple[str, list[Any], str | None]] = []
     for status, visited, current, version, started_at in rows:

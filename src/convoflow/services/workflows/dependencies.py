@@ -45,7 +45,7 @@ from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, Wo
 
 async def resolve_dependency(
     access: ConversationAccess,
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     instance_id: str,
@@ -55,12 +55,12 @@ async def resolve_dependency(
     error: str,
 ) -> WorkflowInstance:
     """Settle a dependency the instance waits for with an outside system's answer."""
-    async with session.begin():
-        customer_key = (await own_instance(session, caller, instance_id)).conversation_id
+    async with db_session.begin():
+        customer_key = (await own_instance(db_session, caller, instance_id)).conversation_id
     now = access.clock.now()
     customers: list[tuple[str, str]] = []
     resumed: LiveConversation | None = None
-    async with instance_transaction(access, session, caller.id, customer_key) as work:
+    async with instance_transaction(access, db_session, caller.id, customer_key) as work:
         instance = await own_instance(work, caller, instance_id, for_update=True)
         waiting_effect = _waiting_effect(instance, name)
         if waiting_effect is not None and customer_key:
@@ -117,21 +117,21 @@ def _pending_dependency(
     return dependencies[name]
 
 
-async def _template_row(session: AsyncSession, instance: WorkflowInstance) -> WorkflowTemplate:
-    row = await session.get(WorkflowTemplate, instance.template_id)
+async def _template_row(db_session: AsyncSession, instance: WorkflowInstance) -> WorkflowTemplate:
+    row = await db_session.get(WorkflowTemplate, instance.template_id)
     if row is None:  # pragma: no cover - the foreign key cascades
         raise NotFound(f"template {instance.template_id} does not exist")
     return row
 
 
-async def _contact_of(session: AsyncSession, instance: WorkflowInstance) -> dict[str, str]:
-    contact = await session.get(Contact, instance.contact_id) if instance.contact_id else None
+async def _contact_of(db_session: AsyncSession, instance: WorkflowInstance) -> dict[str, str]:
+    contact = await db_session.get(Contact, instance.contact_id) if instance.contact_id else None
     return contact_context(contact)
 
 
 async def _resume_conversation(
     access: ConversationAccess,
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     customer_key: str,
     effect_id: str,
@@ -145,13 +145,13 @@ async def _resume_conversation(
     Returns the conversation to keep when the caller commits.
     """
     store = access.store
-    live = await store.load(session, owner_id=instance.owner_id, customer=customer_key, now=now)
+    live = await store.load(db_session, owner_id=instance.owner_id, customer=customer_key, now=now)
     if live is None or live.instance_id != instance.id:
         raise Conflict("the conversation of this instance is no longer live")
-    customer = await customer_of(session, instance.owner_id, customer_key)
+    customer = await customer_of(db_session, instance.owner_id, customer_key)
     event = EffectResult(effect_id, ok=ok, data=data, error=error or "reported as failed")
-    _, resumed = await access.conversations.resume(session, customer, event, now=now)
-    await session.execute(
+    _, resumed = await access.conversations.resume(db_session, customer, event, now=now)
+    await db_session.execute(
         update(WorkflowEffect)
         .where(
             WorkflowEffect.instance_id == instance.id,
@@ -161,16 +161,16 @@ async def _resume_conversation(
         .values(status="done" if ok else "failed", result={"resolved_by": "api", "ok": ok})
         .execution_options(synchronize_session=False)
     )
-    await session.refresh(instance)
+    await db_session.refresh(instance)
     return resumed
 
 
 async def _settle_queued_calls(
-    session: AsyncSession, instance_id: str, name: str, ok: bool
+    db_session: AsyncSession, instance_id: str, name: str, ok: bool
 ) -> None:
     """A dependency resolved from outside: its queued call (if any) need not run."""
     prefix = f"{DEPENDENCY_KIND}:{name}:"
-    await session.execute(
+    await db_session.execute(
         update(WorkflowEffect)
         .where(
             WorkflowEffect.instance_id == instance_id,
@@ -183,7 +183,7 @@ async def _settle_queued_calls(
 
 
 async def _notify(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     row: WorkflowTemplate,
     customer_key: str,
@@ -193,9 +193,9 @@ async def _notify(
     now: datetime,
 ) -> bool:
     """Tell the customer of the instance's conversation what happened."""
-    customer = await customer_of(session, instance.owner_id, customer_key)
+    customer = await customer_of(db_session, instance.owner_id, customer_key)
     return queue_text(
-        session,
+        db_session,
         customer,
         text=text,
         variables=instance.state_data,
@@ -215,15 +215,15 @@ async def dependency_finished(
     records its answer; the instance waits for POST .../dependencies/{name}. A result for
     an instance that has moved on (resolved, cancelled) only settles the row.
     """
-    async with context.sessions.begin() as session:
-        if not await settle_effect(session, effect, run, now=context.clock.now()):
+    async with context.db_sessions.begin() as db_session:
+        if not await settle_effect(db_session, effect, run, now=context.clock.now()):
             return None
-        spec = await session.scalar(
+        spec = await db_session.scalar(
             select(WorkflowEffect.spec).where(WorkflowEffect.id == effect.id)
         )
         name = str((spec or {}).get("name", ""))
         instance = (
-            await session.execute(
+            await db_session.execute(
                 select(WorkflowInstance)
                 .where(WorkflowInstance.id == effect.instance_id)
                 .with_for_update()
@@ -233,24 +233,24 @@ async def dependency_finished(
             return None
         if name not in instance.pending_dependencies:
             return None
-        row = await _template_row(session, instance)
+        row = await _template_row(db_session, instance)
         dependency = {d.name: d for d in parse_dependencies(row.workflow_dependencies)}.get(name)
         if dependency is None or (run.ok and dependency.wait_for_callback):
             return None
         _, text = await lifecycle.apply_dependency_outcome(
-            session,
+            db_session,
             instance,
             row,
             dependency,
             ok=run.ok,
             data=run.data,
             error=run.error,
-            contact=await _contact_of(session, instance),
+            contact=await _contact_of(db_session, instance),
             now=context.clock.now(),
         )
         customer_key = instance.conversation_id
         notified = bool(customer_key) and await _notify(
-            session,
+            db_session,
             instance,
             row,
             customer_key or "",

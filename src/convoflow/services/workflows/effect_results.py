@@ -56,7 +56,7 @@ ResultHandler = Callable[["ResultContext", FinishedEffect, EffectRun], Awaitable
 class ResultContext:
     """The services a handler may need."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     locks: ConversationLocks
     conversations: ConversationService
     #: Effect kind → what its result means; built by the composition root.
@@ -71,8 +71,8 @@ async def feed_back(
     handler = context.handlers.get(effect.kind)
     if handler is None:
         failed = replace(run, ok=False, error=f"no result handler for effect kind {effect.kind!r}")
-        async with context.sessions.begin() as session:
-            await settle_effect(session, effect, failed, now=context.clock.now())
+        async with context.db_sessions.begin() as db_session:
+            await settle_effect(db_session, effect, failed, now=context.clock.now())
         return None
     return await handler(context, effect, run)
 
@@ -85,36 +85,36 @@ async def resume_conversation(
     A conversation that has moved on (cancelled, expired, another run of the template) is
     left alone; the effect is settled all the same.
     """
-    async with context.sessions() as session:
-        customer_key = await session.scalar(
+    async with context.db_sessions() as db_session:
+        customer_key = await db_session.scalar(
             select(WorkflowInstance.conversation_id).where(
                 WorkflowInstance.id == effect.instance_id
             )
         )
     if not customer_key:
-        async with context.sessions.begin() as session:
-            await settle_effect(session, effect, run, now=context.clock.now())
+        async with context.db_sessions.begin() as db_session:
+            await settle_effect(db_session, effect, run, now=context.clock.now())
         return None
     conversations = context.conversations
     store = conversations.store
-    async with context.sessions() as session:
-        async with context.locks.hold(session, owner_id=effect.owner_id, customer=customer_key):
-            if not await settle_effect(session, effect, run, now=context.clock.now()):
-                await session.rollback()
+    async with context.db_sessions() as db_session:
+        async with context.locks.hold(db_session, owner_id=effect.owner_id, customer=customer_key):
+            if not await settle_effect(db_session, effect, run, now=context.clock.now()):
+                await db_session.rollback()
                 return None
             now = context.clock.now()
             live = await store.load(
-                session, owner_id=effect.owner_id, customer=customer_key, now=now
+                db_session, owner_id=effect.owner_id, customer=customer_key, now=now
             )
             if live is None or live.instance_id != effect.instance_id:
-                await session.commit()
+                await db_session.commit()
                 return None
             customer = await load_customer(
-                session, owner_id=effect.owner_id, customer_key=customer_key
+                db_session, owner_id=effect.owner_id, customer_key=customer_key
             )
             event = EffectResult(effect.effect_id, ok=run.ok, data=run.data, error=run.error)
-            turn, resumed = await conversations.resume(session, customer, event, now=now)
-            await store.commit(session, resumed)
+            turn, resumed = await conversations.resume(db_session, customer, event, now=now)
+            await store.commit(db_session, resumed)
     # A `connect` after the call runs on in a new instance: its effects are new too.
     instances = {effect.instance_id, turn.instance_id or effect.instance_id}
     return FedBack(effect.owner_id, customer_key, sorted(instances))
@@ -124,10 +124,10 @@ async def store_end_action_result(
     context: ResultContext, effect: FinishedEffect, run: EffectRun
 ) -> FedBack | None:
     """``end_action``: keep the answer on the instance; a final failure fails the instance."""
-    async with context.sessions.begin() as session:
-        if not await settle_effect(session, effect, run, now=context.clock.now()):
+    async with context.db_sessions.begin() as db_session:
+        if not await settle_effect(db_session, effect, run, now=context.clock.now()):
             return None
-        instance = await session.get(WorkflowInstance, effect.instance_id)
+        instance = await db_session.get(WorkflowInstance, effect.instance_id)
         if instance is None:
             return None
         instance.end_action_result = {

@@ -25,10 +25,10 @@ def still_claimed(effect: FinishedEffect) -> ColumnElement[bool]:
 
 
 async def settle_effect(
-    session: AsyncSession, effect: FinishedEffect, run: EffectRun, *, now: datetime
+    db_session: AsyncSession, effect: FinishedEffect, run: EffectRun, *, now: datetime
 ) -> bool:
     """Mark the row done or failed if this run still holds it; False: someone else did."""
-    result = await session.execute(
+    result = await db_session.execute(
         update(WorkflowEffect)
         .where(still_claimed(effect))
         .values(

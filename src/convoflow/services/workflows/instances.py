@@ -65,13 +65,13 @@ class InstanceFilters:
 
 
 async def own_instance(
-    session: AsyncSession, caller: Caller, instance_id: str, *, for_update: bool = False
+    db_session: AsyncSession, caller: Caller, instance_id: str, *, for_update: bool = False
 ) -> WorkflowInstance:
     """One of the caller's instances (locked for update when asked)."""
     query = select(WorkflowInstance).where(WorkflowInstance.id == instance_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    instance = (await session.execute(query)).scalar_one_or_none()
+    instance = (await db_session.execute(query)).scalar_one_or_none()
     if instance is None or instance.owner_id != caller.id:
         raise NotFound(f"workflow instance {instance_id} does not exist")
     return instance
@@ -79,7 +79,7 @@ async def own_instance(
 
 @asynccontextmanager
 async def instance_transaction(
-    access: ConversationAccess, session: AsyncSession, owner_id: str, customer_key: str | None
+    access: ConversationAccess, db_session: AsyncSession, owner_id: str, customer_key: str | None
 ) -> AsyncIterator[AsyncSession]:
     """A session to work and commit in, holding the customer's conversation lock if any.
 
@@ -90,10 +90,10 @@ async def instance_transaction(
             yield locked
     else:
         try:
-            yield session
+            yield db_session
         finally:
-            if session.in_transaction():
-                await session.rollback()
+            if db_session.in_transaction():
+                await db_session.rollback()
 
 
 def contact_context(contact: Contact | None) -> dict[str, str]:
@@ -103,25 +103,27 @@ def contact_context(contact: Contact | None) -> dict[str, str]:
     return {"name": contact.name, "phone": contact.wa_id or contact.customer_key}
 
 
-async def _startable(session: AsyncSession, caller: Caller, template_id: str) -> WorkflowTemplate:
-    row = await visible_template(session, caller, template_id)
-    latest = row if row.is_latest else await latest_of_family(session, row.family_id)
+async def _startable(
+    db_session: AsyncSession, caller: Caller, template_id: str
+) -> WorkflowTemplate:
+    row = await visible_template(db_session, caller, template_id)
+    latest = row if row.is_latest else await latest_of_family(db_session, row.family_id)
     if not latest.is_active:
         raise Conflict(f"template {latest.template_name!r} is deactivated")
     return latest
 
 
 async def start_instance(
-    access: ConversationAccess, session: AsyncSession, *, caller: Caller, request: StartRequest
+    access: ConversationAccess, db_session: AsyncSession, *, caller: Caller, request: StartRequest
 ) -> WorkflowInstance:
     """Start the latest version of a template for a customer (403 when not permitted)."""
     customer_ref = request.user_id or request.conversation_id or ""
     now = access.clock.now()
-    async with session.begin():
-        latest = await _startable(session, caller, request.template_id)
-        contact = await find_contact(session, caller.id, customer_ref) if customer_ref else None
-        await check_permitted(session, latest, contact, customer_ref)
-        _, template = await access.catalog.compiled(session, latest.id)
+    async with db_session.begin():
+        latest = await _startable(db_session, caller, request.template_id)
+        contact = await find_contact(db_session, caller.id, customer_ref) if customer_ref else None
+        await check_permitted(db_session, latest, contact, customer_ref)
+        _, template = await access.catalog.compiled(db_session, latest.id)
         values = lifecycle.checked_state_data(template, request.state_data)
         if not request.start_conversation:
             instance = new_instance(
@@ -134,10 +136,12 @@ async def start_instance(
                 state_data={**template.default_params, **values},
                 now=now,
             )
-            session.add(instance)
-            await session.flush()
+            db_session.add(instance)
+            await db_session.flush()
             # An API start has no reply time to average in.
-            await count_run_started(session, template_id=latest.id, response_time_ms=None, now=now)
+            await count_run_started(
+                db_session, template_id=latest.id, response_time_ms=None, now=now
+            )
             return instance
         if not request.conversation_id:
             raise InvalidData("conversation_id", "required to start a conversation")
@@ -179,13 +183,13 @@ async def _start_conversation(
     return instance
 
 
-async def pending_effects(session: AsyncSession, instance_ids: Iterable[str]) -> list[str]:
+async def pending_effects(db_session: AsyncSession, instance_ids: Iterable[str]) -> list[str]:
     """Ids of these instances' effect rows that were written and never attempted yet, in
     the order they were written (the ones the job runner should be kicked for now)."""
     wanted = sorted({instance_id for instance_id in instance_ids if instance_id})
     if not wanted:
         return []
-    rows = await session.execute(
+    rows = await db_session.execute(
         select(WorkflowEffect.id)
         .where(
             WorkflowEffect.instance_id.in_(wanted),
@@ -198,7 +202,7 @@ async def pending_effects(session: AsyncSession, instance_ids: Iterable[str]) ->
 
 
 async def list_instances(
-    session: AsyncSession, *, caller: Caller, filters: InstanceFilters
+    db_session: AsyncSession, *, caller: Caller, filters: InstanceFilters
 ) -> tuple[list[WorkflowInstance], int]:
     """One page of the caller's instances, newest first, and the total."""
     query = select(WorkflowInstance).where(WorkflowInstance.owner_id == caller.id)
@@ -216,9 +220,9 @@ async def list_instances(
         query = query.where(WorkflowInstance.user_id == filters.user_id)
     if filters.conversation_id is not None:
         query = query.where(WorkflowInstance.conversation_id == filters.conversation_id)
-    async with session.begin():
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await session.execute(
+    async with db_session.begin():
+        total = await db_session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await db_session.execute(
             query.order_by(WorkflowInstance.started_at.desc(), WorkflowInstance.id.desc())
             .limit(filters.limit)
             .offset(filters.offset)
@@ -227,15 +231,15 @@ async def list_instances(
 
 
 async def get_instance(
-    session: AsyncSession, *, caller: Caller, instance_id: str
+    db_session: AsyncSession, *, caller: Caller, instance_id: str
 ) -> WorkflowInstance:
     """One of the caller's instances."""
-    async with session.begin():
-        return await own_instance(session, caller, instance_id)
+    async with db_session.begin():
+        return await own_instance(db_session, caller, instance_id)
 
 
 async def list_effects(
-    session: AsyncSession, *, caller: Caller, instance_id: str, page: PageRequest
+    db_session: AsyncSession, *, caller: Caller, instance_id: str, page: PageRequest
 ) -> tuple[list[WorkflowEffect], int]:
     """One page of an instance's background jobs (dependencies, end action), oldest
     first, and how many there are."""
@@ -244,15 +248,15 @@ async def list_effects(
         .where(WorkflowEffect.instance_id == instance_id)
         .order_by(WorkflowEffect.created_at, WorkflowEffect.id)
     )
-    async with session.begin():
-        await own_instance(session, caller, instance_id)
-        rows, total = await read_page(session, query, page)
+    async with db_session.begin():
+        await own_instance(db_session, caller, instance_id)
+        rows, total = await read_page(db_session, query, page)
         return list(rows.scalars()), total
 
 
 async def update_instance(
     access: ConversationAccess,
-    session: AsyncSession,
+    db_session: AsyncSession,
     *,
     caller: Caller,
     instance_id: str,
@@ -264,10 +268,10 @@ async def update_instance(
     Completing runs the template's dependencies first; a finished instance that is a
     live conversation's ends that conversation too.
     """
-    async with session.begin():
-        customer_key = (await own_instance(session, caller, instance_id)).conversation_id
+    async with db_session.begin():
+        customer_key = (await own_instance(db_session, caller, instance_id)).conversation_id
     now = access.clock.now()
-    async with instance_transaction(access, session, caller.id, customer_key) as work:
+    async with instance_transaction(access, db_session, caller.id, customer_key) as work:
         instance = await own_instance(work, caller, instance_id, for_update=True)
         row, template = await access.catalog.compiled(work, instance.template_id)
         live = None
@@ -297,7 +301,7 @@ async def update_instance(
 
 
 async def _change_status(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     row: WorkflowTemplate,
     template: Template,
@@ -312,10 +316,10 @@ async def _change_status(
         if waits_for_dependencies:
             return []  # already completing: the dependencies are running
         return await lifecycle.request_completion(
-            session, instance, row, template, contact=contact, now=now
+            db_session, instance, row, template, contact=contact, now=now
         )
     if target in FINISHED:
-        await finish(session, instance, target, now=now)
+        await finish(db_session, instance, target, now=now)
         return []
     if target == "active" and waits_for_dependencies:
         raise Conflict("the instance waits for its dependencies; resolve them or cancel it")

@@ -119,7 +119,7 @@ def _dependency_effect(
 
 
 async def request_completion(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     row: WorkflowTemplate,
     template: Template,
@@ -137,7 +137,7 @@ async def request_completion(
         raise InvalidStateData(missing)
     dependencies = parse_dependencies(row.workflow_dependencies)
     if not dependencies:
-        return await complete(session, instance, row, contact=contact, now=now)
+        return await complete(db_session, instance, row, contact=contact, now=now)
     names = [dependency.name for dependency in dependencies]
     instance.status = "waiting"
     instance.pending_dependencies = names
@@ -146,13 +146,13 @@ async def request_completion(
     effects = [_dependency_effect(instance, dep, contact) for dep in dependencies if dep.url]
     for effect in effects:
         effect.next_attempt_at = now
-    session.add_all(effects)
-    await session.flush()
+    db_session.add_all(effects)
+    await db_session.flush()
     return [effect.id for effect in effects]
 
 
 async def complete(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     row: WorkflowTemplate,
     *,
@@ -166,7 +166,7 @@ async def complete(
     instance.waiting_for = None
     instance.pending_dependencies = []
     instance.error = None
-    await count_run_finished(session, template_id=row.id, succeeded=True)
+    await count_run_finished(db_session, template_id=row.id, succeeded=True)
     if not row.end_action_type:
         return []
     effect_id = f"{END_ACTION_KIND}:{new_id()}"
@@ -186,13 +186,13 @@ async def complete(
         attempts=0,
         next_attempt_at=now,
     )
-    session.add(effect)
-    await session.flush()
+    db_session.add(effect)
+    await db_session.flush()
     return [effect.id]
 
 
 async def apply_dependency_outcome(
-    session: AsyncSession,
+    db_session: AsyncSession,
     instance: WorkflowInstance,
     row: WorkflowTemplate,
     dependency: WorkflowDependency,
@@ -219,14 +219,14 @@ async def apply_dependency_outcome(
         text = dependency.success_message or SUCCESS_TEXT.format(name=name)
         if pending:
             return [], text
-        return await complete(session, instance, row, contact=contact, now=now), text
+        return await complete(db_session, instance, row, contact=contact, now=now), text
     text = dependency.failure_message or FAILURE_TEXT.format(name=name)
     reason = f"dependency {name} failed: {error or 'no reason given'}"
     goto = dependency.goto_step
     if goto is None:
-        await finish(session, instance, "failed", now=now, error=reason)
+        await finish(db_session, instance, "failed", now=now, error=reason)
         return [], text
-    await abandon_dependency_calls(session, instance.id, reason=reason)
+    await abandon_dependency_calls(db_session, instance.id, reason=reason)
     instance.status = "active"
     instance.current_step = goto
     instance.visited_steps = [*instance.visited_steps, goto]

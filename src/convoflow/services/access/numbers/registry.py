@@ -73,7 +73,7 @@ class NumberRegistry:
     forget: Callable[[str], None]
 
     async def create(
-        self, session: AsyncSession, *, caller: Caller, fields: Mapping[str, Any]
+        self, db_session: AsyncSession, *, caller: Caller, fields: Mapping[str, Any]
     ) -> PhoneNumberView:
         """Register a number for the caller; it must come with its token."""
         if not any(fields.get(name) is not None for name in _TOKEN_FIELDS):
@@ -83,28 +83,28 @@ class NumberRegistry:
                 "access_token_env (the name of an environment variable holding it)",
             )
         phone_number_id = str(fields["phone_number_id"])
-        async with session.begin():
-            taken = await session.scalar(
+        async with db_session.begin():
+            taken = await db_session.scalar(
                 select(PhoneNumber.id).where(PhoneNumber.phone_number_id == phone_number_id)
             )
             if taken is not None:
                 raise Conflict(f"phone_number_id {phone_number_id} is already registered")
             row = PhoneNumber(owner_id=caller.id, phone_number_id=phone_number_id)
             self._apply(row, fields)
-            session.add(row)
-            await session.flush()
+            db_session.add(row)
+            await db_session.flush()
             view = self._view(row)
         self.forget(phone_number_id)
         return view
 
     async def page(
-        self, session: AsyncSession, *, caller: Caller, limit: int, offset: int
+        self, db_session: AsyncSession, *, caller: Caller, limit: int, offset: int
     ) -> tuple[list[PhoneNumberView], int]:
         """One page of the caller's numbers, oldest first, and how many there are."""
         mine = PhoneNumber.owner_id == caller.id
-        async with session.begin():
-            total = await session.scalar(select(func.count()).where(mine))
-            rows = await session.scalars(
+        async with db_session.begin():
+            total = await db_session.scalar(select(func.count()).where(mine))
+            rows = await db_session.scalars(
                 select(PhoneNumber)
                 .where(mine)
                 .order_by(PhoneNumber.created_at, PhoneNumber.id)
@@ -113,29 +113,31 @@ class NumberRegistry:
             )
             return [self._view(row) for row in rows], int(total or 0)
 
-    async def get(self, session: AsyncSession, *, caller: Caller, number: str) -> PhoneNumberView:
+    async def get(
+        self, db_session: AsyncSession, *, caller: Caller, number: str
+    ) -> PhoneNumberView:
         """One of the caller's numbers, by id or by ``phone_number_id``."""
-        async with session.begin():
-            return self._view(await _own_number(session, caller, number))
+        async with db_session.begin():
+            return self._view(await _own_number(db_session, caller, number))
 
     async def update(
-        self, session: AsyncSession, *, caller: Caller, number: str, fields: Mapping[str, Any]
+        self, db_session: AsyncSession, *, caller: Caller, number: str, fields: Mapping[str, Any]
     ) -> PhoneNumberView:
         """Change the given fields; a new token replaces the old one, of either kind."""
-        async with session.begin():
-            row = await _own_number(session, caller, number)
+        async with db_session.begin():
+            row = await _own_number(db_session, caller, number)
             self._apply(row, fields)
-            await session.flush()
+            await db_session.flush()
             view = self._view(row)
         self.forget(view.phone_number_id)
         return view
 
-    async def delete(self, session: AsyncSession, *, caller: Caller, number: str) -> None:
+    async def delete(self, db_session: AsyncSession, *, caller: Caller, number: str) -> None:
         """Remove the number: its webhooks are ignored and its queued messages fail."""
-        async with session.begin():
-            row = await _own_number(session, caller, number)
+        async with db_session.begin():
+            row = await _own_number(db_session, caller, number)
             phone_number_id = row.phone_number_id
-            await session.delete(row)
+            await db_session.delete(row)
         self.forget(phone_number_id)
 
     def _apply(self, row: PhoneNumber, fields: Mapping[str, Any]) -> None:
@@ -189,8 +191,8 @@ class NumberRegistry:
         return None
 
 
-async def _own_number(session: AsyncSession, caller: Caller, number: str) -> PhoneNumber:
-    row = await session.scalar(
+async def _own_number(db_session: AsyncSession, caller: Caller, number: str) -> PhoneNumber:
+    row = await db_session.scalar(
         select(PhoneNumber).where(
             PhoneNumber.owner_id == caller.id,
             or_(PhoneNumber.id == number, PhoneNumber.phone_number_id == number),

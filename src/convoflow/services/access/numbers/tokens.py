@@ -75,7 +75,7 @@ class NumberTokens:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         *,
         cipher: TokenCipher,
         server_number: ServerNumber,
@@ -83,7 +83,7 @@ class NumberTokens:
         ttl_seconds: float = DEFAULT_TOKEN_TTL_SECONDS,
         clock: Clock = SystemClock(),
     ) -> None:
-        self._sessions = sessions
+        self._sessions = db_sessions
         self._cipher = cipher
         self.server_number = server_number
         self._environ = os.environ if environ is None else environ
@@ -109,9 +109,9 @@ class NumberTokens:
         self._resolved.pop(phone_number_id, None)
 
     async def _resolve(self, phone_number_id: str) -> tuple[str | None, str]:
-        async with self._sessions() as session:
+        async with self._sessions() as db_session:
             row = (
-                await session.execute(
+                await db_session.execute(
                     select(PhoneNumber.access_token_env, PhoneNumber.access_token_encrypted).where(
                         PhoneNumber.phone_number_id == phone_number_id
                     )
