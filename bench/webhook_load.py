@@ -162,17 +162,17 @@ STEPS: list[Callable[[str], dict[str, Any]]] = [
 ]
 
 
-def signed_webhook(customer: str, step: int, serial: str) -> tuple[bytes, dict[str, str]]:
+def signed_webhook(customer_key: str, step: int, serial: str) -> tuple[bytes, dict[str, str]]:
     message = {
-        "from": customer,
+        "from": customer_key,
         "id": f"wamid.LOAD.{serial}",
         "timestamp": str(int(time.time())),
-        **STEPS[step % len(STEPS)](customer),
+        **STEPS[step % len(STEPS)](customer_key),
     }
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-        "contacts": [{"profile": {"name": "Load"}, "wa_id": customer}],
+        "contacts": [{"profile": {"name": "Load"}, "wa_id": customer_key}],
         "messages": [message],
     }
     body = {
@@ -203,11 +203,11 @@ async def drive(
         await client.delete(graph + "/_stats")
 
         async def one(
-            customer: str, step: int, serial: str, before: asyncio.Task[None] | None
+            customer_key: str, step: int, serial: str, before: asyncio.Task[None] | None
         ) -> None:
             if before is not None:
                 await before  # a customer's messages stay in order
-            raw, headers = signed_webhook(customer, step, serial)
+            raw, headers = signed_webhook(customer_key, step, serial)
             started = time.time()
             try:
                 response = await client.post("/webhooks/whatsapp", content=raw, headers=headers)
@@ -216,7 +216,7 @@ async def drive(
                 ok = False
             result.webhook_ms.append((time.time() - started) * 1000)
             if ok:
-                result.sent["+" + customer].append(started)
+                result.sent["+" + customer_key].append(started)
             else:
                 result.errors += 1
 
@@ -227,18 +227,18 @@ async def drive(
         start = loop.time()
         for serial in range(total):
             await asyncio.sleep(max(0.0, start + serial / rate - loop.time()))
-            customer = names[serial % customers]
+            customer_key = names[serial % customers]
             step = serial // customers
-            previous[customer] = asyncio.create_task(
-                one(customer, step, f"{run}.{serial}", previous.get(customer))
+            previous[customer_key] = asyncio.create_task(
+                one(customer_key, step, f"{run}.{serial}", previous.get(customer_key))
             )
         await asyncio.gather(*previous.values())
         expected = sum(len(times) for times in result.sent.values())
         arrivals = await wait_for_replies(graph, expected, deadline=time.time() + 120)
     latencies = [
         (arrived - sent) * 1000
-        for customer, sends in result.sent.items()
-        for sent, arrived in zip(sends, arrivals.get(customer, []), strict=False)
+        for customer_key, sends in result.sent.items()
+        for sent, arrived in zip(sends, arrivals.get(customer_key, []), strict=False)
     ]
     answered = len(latencies)
     last = max((times[-1] for times in arrivals.values() if times), default=began)

@@ -43,13 +43,13 @@ async def test_killed_worker_delivers_everything_once_after_restart(
     async with clean_app(pg_url, graph_stub, redis_url=PROCESS_REDIS_URL) as server:
         worker = Process(["worker"], env, tmp_path / "worker-1.log")
         try:
-            for customer in first_batch:
-                await server.send(text(customer, "hi"))
+            for customer_key in first_batch:
+                await server.send(text(customer_key, "hi"))
             await graph_stub.wait_for_async(len(first_batch), timeout=60)
 
             graph_stub.fail_next(100_000, status=503, code=131016, retry_after=0.2)
-            for customer in queued_batch:
-                await server.send(text(customer, "hi"))
+            for customer_key in queued_batch:
+                await server.send(text(customer_key, "hi"))
 
             async def all_refused_once() -> bool:
                 refused = WhatsAppMessage.attempts >= 1
@@ -60,8 +60,8 @@ async def test_killed_worker_delivers_everything_once_after_restart(
         finally:
             worker.kill()
 
-        for customer in while_down:  # queued on Redis with no worker to take them
-            await server.send(text(customer, "hi"))
+        for customer_key in while_down:  # queued on Redis with no worker to take them
+            await server.send(text(customer_key, "hi"))
         delivered_before = graph_stub.sent
         graph_stub.reset()  # the Graph API is back
 

@@ -79,10 +79,10 @@ async def pending_rows(pg_url: str) -> int:
         await engine.dispose()
 
 
-async def talk(servers: list[httpx.AsyncClient], index: int, customer: str) -> None:
+async def talk(servers: list[httpx.AsyncClient], index: int, customer_key: str) -> None:
     """One customer's conversation, each message to the other server than the last."""
     for step, build in enumerate(CONVERSATION):
-        raw = encode(webhook(change([build(customer)])))
+        raw = encode(webhook(change([build(customer_key)])))
         server = servers[(index + step) % len(servers)]
         response = await server.post("/webhooks/whatsapp", content=raw, headers=signed_headers(raw))
         assert response.status_code == 200, response.text
@@ -123,8 +123,8 @@ async def test_two_servers_and_two_workers_answer_everyone_once_in_order(
         await eventually(settled, within=60, what="every message to settle")
 
     assert len(graph_stub.sent) == expected
-    for customer in CUSTOMERS:
-        received = graph_stub.sent_to(f"+{customer}")
-        assert [kind(reply) for reply in received] == REPLY_KINDS, customer
+    for customer_key in CUSTOMERS:
+        received = graph_stub.sent_to(f"+{customer_key}")
+        assert [kind(reply) for reply in received] == REPLY_KINDS, customer_key
         assert received[-1].text is not None
         assert received[-1].text.startswith("Thank you! Your order of 3 × Latte is confirmed.")

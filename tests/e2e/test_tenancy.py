@@ -72,19 +72,19 @@ async def tenant(client: WebhookClient, username: str) -> Tenant:
 
 
 async def customer_writes(
-    client: WebhookClient, phone_number_id: str, customer: str, body: str
+    client: WebhookClient, phone_number_id: str, customer_key: str, body: str
 ) -> None:
-    payload = webhook(change([text(customer, body)], phone_number_id=phone_number_id))
+    payload = webhook(change([text(customer_key, body)], phone_number_id=phone_number_id))
     response = await client.post(payload)
     assert response.status_code == 200, response.text
 
 
-async def replies_to(stub: GraphStub, customer: str, count: int) -> list[RecordedRequest]:
+async def replies_to(stub: GraphStub, customer_key: str, count: int) -> list[RecordedRequest]:
     async def arrived() -> bool:
-        return len(stub.sent_to(f"+{customer}")) >= count
+        return len(stub.sent_to(f"+{customer_key}")) >= count
 
-    await eventually(arrived, what=f"{count} replies to {customer}")
-    return stub.sent_to(f"+{customer}")
+    await eventually(arrived, what=f"{count} replies to {customer_key}")
+    return stub.sent_to(f"+{customer_key}")
 
 
 async def test_each_customer_is_answered_by_the_numbers_owner_from_that_number(

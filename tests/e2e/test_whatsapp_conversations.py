@@ -60,9 +60,9 @@ def body_text(request: RecordedRequest) -> str:
 async def test_customer_goes_through_main_menu_and_new_order(
     whatsapp: WebhookClient, graph_stub: GraphStub
 ) -> None:
-    customer, to = "447700900123", "+447700900123"
+    customer_key, to = "447700900123", "+447700900123"
 
-    await whatsapp.send(text(customer, "hi"), **{customer: "Ana"})
+    await whatsapp.send(text(customer_key, "hi"), **{customer_key: "Ana"})
     [menu] = await replies(graph_stub, to, 1)
     assert body_text(menu).startswith("Hi Ana!")
     assert [b["reply"]["id"] for b in menu.json["interactive"]["action"]["buttons"]] == [
@@ -71,18 +71,18 @@ async def test_customer_goes_through_main_menu_and_new_order(
         "account",
     ]
 
-    await whatsapp.send(button_reply(customer, "new_order", "New order"))
+    await whatsapp.send(button_reply(customer_key, "new_order", "New order"))
     products = (await replies(graph_stub, to, 2))[1]
     assert products.json["interactive"]["type"] == "list"
 
-    await whatsapp.send(list_reply(customer, "espresso", "Espresso"))
+    await whatsapp.send(list_reply(customer_key, "espresso", "Espresso"))
     assert body_text((await replies(graph_stub, to, 3))[2]).startswith("How many Espresso")
 
-    await whatsapp.send(text(customer, "2"))
+    await whatsapp.send(text(customer_key, "2"))
     confirm = (await replies(graph_stub, to, 4))[3]
     assert body_text(confirm) == "Please confirm your order: 2 × Espresso."
 
-    await whatsapp.send(button_reply(customer, "confirm", "Confirm"))
+    await whatsapp.send(button_reply(customer_key, "confirm", "Confirm"))
     done = (await replies(graph_stub, to, 5))[4]
     assert body_text(done).startswith("Thank you! Your order of 2 × Espresso is confirmed.")
 
@@ -117,8 +117,8 @@ async def test_a_batch_with_three_customers_answers_all_three(
 
     assert (await whatsapp.post(payload)).status_code == 200
 
-    for customer in customers:
-        [menu] = await replies(graph_stub, f"+{customer}", 1)
+    for customer_key in customers:
+        [menu] = await replies(graph_stub, f"+{customer_key}", 1)
         assert menu.json["interactive"]["type"] == "button"
     await settled(whatsapp)
     assert len(graph_stub.sent) == 3
@@ -155,11 +155,11 @@ async def test_a_burst_of_rate_limit_answers_still_delivers_every_message_once(
     graph_stub.fail_next(2, status=400, code=131056, retry_after=0.05)
     graph_stub.fail_next(2, status=503, code=131016, retry_after=0.05)
 
-    for customer in customers:
-        await whatsapp.send(text(customer, "hi"))
+    for customer_key in customers:
+        await whatsapp.send(text(customer_key, "hi"))
 
-    for customer in customers:
-        await replies(graph_stub, f"+{customer}", 1)
+    for customer_key in customers:
+        await replies(graph_stub, f"+{customer_key}", 1)
     await settled(whatsapp)
     assert sorted(request.to for request in graph_stub.sent) == [f"+{c}" for c in customers]
     assert [row.status for row in await rows(whatsapp, "out")] == ["sent"] * 5
@@ -207,7 +207,7 @@ async def test_statuses_move_rows_forward_and_a_late_sent_changes_nothing(
 async def test_message_types_the_engine_does_not_act_on_are_stored_never_a_500(
     whatsapp: WebhookClient, graph_stub: GraphStub
 ) -> None:
-    customer = "15550600001"
+    customer_key = "15550600001"
     kinds = {
         "reaction": {"message_id": "wamid.X", "emoji": "👍"},
         "unsupported": {"type": "poll_creation"},
@@ -215,10 +215,10 @@ async def test_message_types_the_engine_does_not_act_on_are_stored_never_a_500(
         "hologram": {"shape": "cube"},
     }
     messages = [
-        {"from": customer, "id": wamid(), "timestamp": "1749416383", "type": kind, kind: value}
+        {"from": customer_key, "id": wamid(), "timestamp": "1749416383", "type": kind, kind: value}
         for kind, value in kinds.items()
     ]
-    messages.append({"from": customer, "id": wamid(), "timestamp": "1749416383"})  # no type
+    messages.append({"from": customer_key, "id": wamid(), "timestamp": "1749416383"})  # no type
 
     assert (await whatsapp.post(webhook(change(messages)))).status_code == 200
 

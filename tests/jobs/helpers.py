@@ -48,7 +48,7 @@ async def owner_id(runtime: Runtime, username: str = "admin") -> str:
 
 async def add_contact(
     runtime: Runtime,
-    customer: str,
+    customer_key: str,
     *,
     wa_id: str | None = None,
     bsuid: str | None = None,
@@ -64,8 +64,8 @@ async def add_contact(
             Contact(
                 id=new_id(),
                 owner_id=owner,
-                customer_key=customer,
-                wa_id=wa_id if (wa_id or bsuid) else customer,
+                customer_key=customer_key,
+                wa_id=wa_id if (wa_id or bsuid) else customer_key,
                 bsuid=bsuid,
                 name="Ana",
                 first_seen_at=now,
@@ -79,7 +79,7 @@ async def add_contact(
 
 async def queue_texts(
     runtime: Runtime,
-    customer: str,
+    customer_key: str,
     texts: list[str],
     *,
     phone_number_id: str = PHONE_NUMBER_ID,
@@ -93,7 +93,7 @@ async def queue_texts(
         WhatsAppMessage(
             owner_id=owner,
             phone_number_id=phone_number_id,
-            customer=customer,
+            customer_key=customer_key,
             direction="out",
             type="text",
             payload={"type": "text", "text": {"body": body}},
@@ -110,11 +110,11 @@ async def queue_texts(
     return [row.id for row in rows]
 
 
-async def outbound(runtime: Runtime, customer: str | None = None) -> list[WhatsAppMessage]:
+async def outbound(runtime: Runtime, customer_key: str | None = None) -> list[WhatsAppMessage]:
     """Outbound rows (of one customer), oldest first."""
     query = select(WhatsAppMessage).where(WhatsAppMessage.direction == "out")
-    if customer is not None:
-        query = query.where(WhatsAppMessage.customer == customer)
+    if customer_key is not None:
+        query = query.where(WhatsAppMessage.customer_key == customer_key)
     async with runtime.db_sessions() as db_session:
         return list((await db_session.scalars(query.order_by(WhatsAppMessage.id))).all())
 

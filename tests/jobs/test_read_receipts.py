@@ -57,8 +57,8 @@ async def process_finishing(
     await runtime.jobs.handle_customer(await owner_id(runtime, owner), CUSTOMER)
 
 
-def reaction(customer: str) -> dict[str, Any]:
-    return message(customer, "reaction", {"message_id": "wamid.EARLIER", "emoji": "👍"})
+def reaction(customer_key: str) -> dict[str, Any]:
+    return message(customer_key, "reaction", {"message_id": "wamid.EARLIER", "emoji": "👍"})
 
 
 def read_requests(graph_stub: GraphStub) -> list[Any]:

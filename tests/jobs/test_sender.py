@@ -35,24 +35,24 @@ def sender_for(runtime: Runtime, policy: SenderPolicy = FAST) -> OutboxSender:
     )
 
 
-async def deliver_until_settled(sender: OutboxSender, owner: str, customer: str) -> None:
+async def deliver_until_settled(sender: OutboxSender, owner: str, customer_key: str) -> None:
     """Call the sender until the customer has no queued row left (bounded)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while loop.time() < deadline:
-        await sender.deliver_customer(owner, customer)
-        if not [row for row in await outbound_of(sender, customer) if row.status == "queued"]:
+        await sender.deliver_customer(owner, customer_key)
+        if not [row for row in await outbound_of(sender, customer_key) if row.status == "queued"]:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("rows still queued")
 
 
-async def outbound_of(sender: OutboxSender, customer: str) -> list[WhatsAppMessage]:
+async def outbound_of(sender: OutboxSender, customer_key: str) -> list[WhatsAppMessage]:
     from sqlalchemy import select
 
     async with sender.db_sessions() as db_session:
         query = select(WhatsAppMessage).where(
-            WhatsAppMessage.direction == "out", WhatsAppMessage.customer == customer
+            WhatsAppMessage.direction == "out", WhatsAppMessage.customer_key == customer_key
         )
         return list((await db_session.scalars(query.order_by(WhatsAppMessage.id))).all())
 

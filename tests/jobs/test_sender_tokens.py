@@ -72,8 +72,12 @@ async def test_each_row_goes_out_from_its_number_with_that_numbers_token(
     await queue_texts(app_runtime, "4915550003", ["from the server's number"])
     sender = sender_with_tokens(app_runtime, {"BOB_WHATSAPP_TOKEN": "bob-token"})
 
-    for owner, customer in ((alice, ALICE_CUSTOMER), (bob, BOB_CUSTOMER), (admin, "4915550003")):
-        assert (await sender.deliver_customer(owner, customer)).sent == 1
+    for owner, customer_key in (
+        (alice, ALICE_CUSTOMER),
+        (bob, BOB_CUSTOMER),
+        (admin, "4915550003"),
+    ):
+        assert (await sender.deliver_customer(owner, customer_key)).sent == 1
 
     sent = {(r.text, r.path, r.headers["authorization"]) for r in graph_stub.sent}
     assert sent == {

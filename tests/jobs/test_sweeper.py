@@ -33,8 +33,8 @@ class RecordingDispatcher(Dispatcher):
     async def customers_received(self, customers: Iterable[tuple[str, str]]) -> None:
         self.kicks.extend(("process", *pair) for pair in customers)
 
-    async def deliver(self, owner_id: str, customer: str) -> None:
-        self.kicks.append(("deliver", owner_id, customer))
+    async def deliver(self, owner_id: str, customer_key: str) -> None:
+        self.kicks.append(("deliver", owner_id, customer_key))
 
     async def run_effects(self, effect_row_ids: Iterable[str]) -> None:
         self.kicks.extend(("effect", effect_id) for effect_id in effect_row_ids)
@@ -43,9 +43,9 @@ class RecordingDispatcher(Dispatcher):
         self.kicks.extend(("timer", *pair) for pair in conversations)
 
 
-async def store_without_processing(runtime: Runtime, customer: str, words: str) -> None:
+async def store_without_processing(runtime: Runtime, customer_key: str, words: str) -> None:
     """What a crash right after the webhook's commit leaves: a `received` row, no job."""
-    parsed = parse_webhook(webhook(change([text(customer, words)])))
+    parsed = parse_webhook(webhook(change([text(customer_key, words)])))
     await receive_webhook(
         runtime.db_sessions,
         PhoneNumberDirectory(runtime.db_sessions),
@@ -117,9 +117,9 @@ async def test_sweepers_of_several_processes_share_their_kicks_through_redis(
 async def test_expired_conversations_are_removed_and_their_runs_cancelled(
     app_runtime: Runtime, graph_stub: GraphStub
 ) -> None:
-    for customer in ("15550007777", "15550008888"):
-        await store_without_processing(app_runtime, customer, "hi")
-        await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer))
+    for customer_key in ("15550007777", "15550008888"):
+        await store_without_processing(app_runtime, customer_key, "hi")
+        await app_runtime.jobs.handle_customer(*await pending_customer(app_runtime, customer_key))
     async with app_runtime.db_sessions.begin() as db_session:
         await db_session.execute(
             update(ConversationStateRow)
@@ -161,13 +161,13 @@ async def test_a_lost_first_send_is_retried_by_the_sweeper(
     await eventually(delivered, what="the claimed row to be delivered")
 
 
-async def pending_customer(runtime: Runtime, customer: str) -> tuple[str, str]:
+async def pending_customer(runtime: Runtime, customer_key: str) -> tuple[str, str]:
     async with runtime.db_sessions() as db_session:
         owner = await db_session.scalar(
-            select(WhatsAppMessage.owner_id).where(WhatsAppMessage.customer == customer)
+            select(WhatsAppMessage.owner_id).where(WhatsAppMessage.customer_key == customer_key)
         )
     assert owner is not None
-    return owner, customer
+    return owner, customer_key
 
 
 CALLBACK: dict[str, Any] = {
@@ -192,16 +192,16 @@ CALLBACK: dict[str, Any] = {
 }
 
 
-async def asked_callback(runtime: Runtime, customer: str, *, at: datetime) -> str:
+async def asked_callback(runtime: Runtime, customer_key: str, *, at: datetime) -> str:
     """The customer's conversation started (and asked) at ``at``; returns the owner id."""
-    owner = await add_contact(runtime, customer)
+    owner = await add_contact(runtime, customer_key)
     async with runtime.db_sessions.begin() as db_session:
         await templates.create_template(db_session, owner_id=owner, definition=CALLBACK)
     async with runtime.db_sessions() as db_session:
-        async with runtime.locks.hold(db_session, owner_id=owner, customer=customer):
+        async with runtime.locks.hold(db_session, owner_id=owner, customer_key=customer_key):
             ref = await runtime.catalog.by_name(db_session, owner_id=owner, name="callback")
             assert ref is not None
-            who = await customer_of(db_session, owner, customer)
+            who = await customer_of(db_session, owner, customer_key)
             _, live = await runtime.conversations.start(db_session, who, ref, {}, now=at)
             await runtime.store.commit(db_session, live)
     return owner

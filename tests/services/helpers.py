@@ -14,7 +14,7 @@ from convoflow.store import accounts
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
 
 
-async def customer(runtime: Runtime, phone: str, name: str = "Ana") -> ChatSession:
+async def customer_key(runtime: Runtime, phone: str, name: str = "Ana") -> ChatSession:
     chat = ChatSession(
         runtime.access, runtime.processor, owner_name="admin", phone=phone, name=name
     )
@@ -31,7 +31,7 @@ async def live_state(runtime: Runtime, phone: str) -> LiveConversation | None:
     async with runtime.db_sessions() as db_session:
         owner = await accounts.get_user(db_session, "admin")
         return await runtime.store.load(
-            db_session, owner_id=owner.id, customer=phone, now=runtime.clock.now()
+            db_session, owner_id=owner.id, customer_key=phone, now=runtime.clock.now()
         )
 
 

@@ -18,7 +18,7 @@ async def _overlap_seen(runtime: Runtime, locks: object, holders: int = 5) -> in
     async def hold() -> None:
         nonlocal inside, most
         async with runtime.db_sessions() as db_session:
-            async with locks.hold(db_session, owner_id="o", customer="c"):  # type: ignore[attr-defined]
+            async with locks.hold(db_session, owner_id="o", customer_key="c"):  # type: ignore[attr-defined]
                 inside += 1
                 most = max(most, inside)
                 await asyncio.sleep(0.02)

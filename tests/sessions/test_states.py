@@ -35,11 +35,11 @@ async def owner_and_template(runtime: Runtime) -> tuple[str, str]:
 
 
 def conversation(
-    owner_id: str, template_id: str, customer: str, now: datetime, ttl: int
+    owner_id: str, template_id: str, customer_key: str, now: datetime, ttl: int
 ) -> LiveConversation:
     return LiveConversation(
         owner_id=owner_id,
-        customer=customer,
+        customer_key=customer_key,
         template_id=template_id,
         instance_id=None,
         state=ConversationState(template_name="menu", current_step="a", variables={"n": 1}),
@@ -73,17 +73,17 @@ async def test_save_load_replace_and_delete(runtime: Runtime, states: Conversati
         changed.state.variables = {"n": 2}
         await states.commit(db_session, changed)
     async with runtime.db_sessions() as db_session:
-        first = await states.load(db_session, owner_id=owner_id, customer="111", now=now)
-        second = await states.load(db_session, owner_id=owner_id, customer="222", now=now)
+        first = await states.load(db_session, owner_id=owner_id, customer_key="111", now=now)
+        second = await states.load(db_session, owner_id=owner_id, customer_key="222", now=now)
         live = await states.list_live(db_session, owner_id=owner_id, now=now)
     assert first is not None and first.state.variables == {"n": 2}
     assert second is not None and second.state.variables == {"n": 1}
-    assert {c.customer for c in live} == {"111", "222"}
+    assert {c.customer_key for c in live} == {"111", "222"}
     async with runtime.db_sessions.begin() as db_session:
-        assert await states.delete(db_session, owner_id=owner_id, customer="111") is True
-        assert await states.delete(db_session, owner_id=owner_id, customer="111") is False
+        assert await states.delete(db_session, owner_id=owner_id, customer_key="111") is True
+        assert await states.delete(db_session, owner_id=owner_id, customer_key="111") is False
     async with runtime.db_sessions() as db_session:
-        assert await states.load(db_session, owner_id=owner_id, customer="111", now=now) is None
+        assert await states.load(db_session, owner_id=owner_id, customer_key="111", now=now) is None
 
 
 async def test_expired_conversation_is_ignored(
@@ -95,7 +95,9 @@ async def test_expired_conversation_is_ignored(
         await states.commit(db_session, conversation(owner_id, template_id, "333", now, 60))
     later = now + timedelta(seconds=61)
     async with runtime.db_sessions() as db_session:
-        assert await states.load(db_session, owner_id=owner_id, customer="333", now=later) is None
+        assert (
+            await states.load(db_session, owner_id=owner_id, customer_key="333", now=later) is None
+        )
         assert await states.list_live(db_session, owner_id=owner_id, now=later) == []
 
 
@@ -109,14 +111,14 @@ async def test_a_failed_commit_keeps_no_state(runtime: Runtime, states: Conversa
         with pytest.raises(IntegrityError):
             await states.commit(db_session, conversation(owner_id, template_id, "555", now, 600))
     async with runtime.db_sessions() as db_session:
-        assert await states.load(db_session, owner_id=owner_id, customer="555", now=now) is None
+        assert await states.load(db_session, owner_id=owner_id, customer_key="555", now=now) is None
 
 
 def timed(
-    owner_id: str, template_id: str, customer: str, now: datetime, due_in: timedelta | None
+    owner_id: str, template_id: str, customer_key: str, now: datetime, due_in: timedelta | None
 ) -> LiveConversation:
     """A conversation waiting at step `a`, with a timer due ``due_in`` from now (or none)."""
-    live = conversation(owner_id, template_id, customer, now, 86_400)
+    live = conversation(owner_id, template_id, customer_key, now, 86_400)
     if due_in is not None:
         live.state.timer = Timer("a", now + due_in)
     return live
@@ -127,7 +129,7 @@ async def due_at(
 ) -> list[tuple[str, datetime]]:
     async with runtime.db_sessions() as db_session:
         return [
-            (due.customer, due.due_at)
+            (due.customer_key, due.due_at)
             for due in await states.due_timers(db_session, now=now, limit=100)
         ]
 
@@ -137,13 +139,13 @@ async def test_due_timers_follow_the_saved_state(
 ) -> None:
     owner_id, template_id = await owner_and_template(runtime)
     now = utcnow().replace(microsecond=0)
-    for customer, due_in in (
+    for customer_key, due_in in (
         ("a30", timedelta(minutes=30)),
         ("b10", timedelta(minutes=10)),
         ("none", None),
     ):
         async with runtime.db_sessions() as db_session:
-            await states.commit(db_session, timed(owner_id, template_id, customer, now, due_in))
+            await states.commit(db_session, timed(owner_id, template_id, customer_key, now, due_in))
 
     assert await due_at(runtime, states, now) == []
     assert await due_at(runtime, states, now + timedelta(minutes=15)) == [
@@ -154,7 +156,7 @@ async def test_due_timers_follow_the_saved_state(
         ("a30", now + timedelta(minutes=30)),
     ]
     async with runtime.db_sessions() as db_session:  # a30 answered; b10 ended
-        await states.delete(db_session, owner_id=owner_id, customer="b10")
+        await states.delete(db_session, owner_id=owner_id, customer_key="b10")
         await states.commit(db_session, timed(owner_id, template_id, "a30", now, None))
     assert await due_at(runtime, states, now + timedelta(days=1) - timedelta(seconds=1)) == []
 
@@ -181,10 +183,14 @@ async def test_timers_of_expired_conversations_never_come_back(
         await states.commit(db_session, live)
     later = now + timedelta(minutes=6)
     async with runtime.db_sessions() as db_session:
-        assert await states.load(db_session, owner_id=owner_id, customer="666", now=later) is None
+        assert (
+            await states.load(db_session, owner_id=owner_id, customer_key="666", now=later) is None
+        )
         # The firing does this for whatever the index still lists.
         for due in await states.due_timers(db_session, now=later, limit=10):
-            await states.forget_timer(db_session, owner_id=due.owner_id, customer=due.customer)
+            await states.forget_timer(
+                db_session, owner_id=due.owner_id, customer_key=due.customer_key
+            )
     assert await due_at(runtime, states, later) == []
 
 

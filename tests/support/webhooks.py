@@ -41,11 +41,11 @@ def now_timestamp() -> str:
 
 
 def message(
-    customer: str, kind: str, content: dict[str, Any], *, message_id: str | None = None
+    customer_key: str, kind: str, content: dict[str, Any], *, message_id: str | None = None
 ) -> dict[str, Any]:
     """One ``messages[]`` object from a phone-number customer."""
     return {
-        "from": customer,
+        "from": customer_key,
         "id": message_id or wamid(),
         "timestamp": now_timestamp(),
         "type": kind,
@@ -53,21 +53,21 @@ def message(
     }
 
 
-def text(customer: str, body: str, *, message_id: str | None = None) -> dict[str, Any]:
+def text(customer_key: str, body: str, *, message_id: str | None = None) -> dict[str, Any]:
     """A text message object."""
-    return message(customer, "text", {"body": body}, message_id=message_id)
+    return message(customer_key, "text", {"body": body}, message_id=message_id)
 
 
-def button_reply(customer: str, reply_id: str, title: str = "") -> dict[str, Any]:
+def button_reply(customer_key: str, reply_id: str, title: str = "") -> dict[str, Any]:
     """A reply-button tap."""
     content = {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}
-    return message(customer, "interactive", content)
+    return message(customer_key, "interactive", content)
 
 
-def list_reply(customer: str, row_id: str, title: str = "") -> dict[str, Any]:
+def list_reply(customer_key: str, row_id: str, title: str = "") -> dict[str, Any]:
     """A list-row selection."""
     content = {"type": "list_reply", "list_reply": {"id": row_id, "title": title}}
-    return message(customer, "interactive", content)
+    return message(customer_key, "interactive", content)
 
 
 def change(

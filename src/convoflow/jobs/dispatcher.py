@@ -31,12 +31,12 @@ class Dispatcher:
 
     async def customers_received(self, customers: Iterable[tuple[str, str]]) -> None:
         """Each (owner, customer) has new inbound messages: process them, then reply."""
-        for owner_id, customer in customers:
-            await self._kick(HANDLE_CUSTOMER, owner_id, customer)
+        for owner_id, customer_key in customers:
+            await self._kick(HANDLE_CUSTOMER, owner_id, customer_key)
 
-    async def deliver(self, owner_id: str, customer: str) -> None:
+    async def deliver(self, owner_id: str, customer_key: str) -> None:
         """The customer's outbox may have due rows: send them."""
-        await self._kick(DELIVER_OUTBOX, owner_id, customer)
+        await self._kick(DELIVER_OUTBOX, owner_id, customer_key)
 
     async def run_effects(self, effect_row_ids: Iterable[str]) -> None:
         """These effect rows are due: run them."""
@@ -45,8 +45,8 @@ class Dispatcher:
 
     async def fire_timers(self, conversations: Iterable[tuple[str, str]]) -> None:
         """Each (owner, customer) has a step timer that ran out: fire it."""
-        for owner_id, customer in conversations:
-            await self._kick(FIRE_TIMER, owner_id, customer)
+        for owner_id, customer_key in conversations:
+            await self._kick(FIRE_TIMER, owner_id, customer_key)
 
     async def _kick(self, task_name: str, *args: str) -> None:
         kicker: AsyncKicker[..., None] = AsyncKicker(

@@ -83,7 +83,7 @@ class _Claimed:
 
     id: int
     phone_number_id: str
-    customer: str
+    customer_key: str
     type: str
     payload: dict[str, Any]
     attempts: int
@@ -94,10 +94,12 @@ class _Claimed:
     def address(self) -> dict[str, str]:
         """``to`` (phone, with ``+``: without it Meta prepends the business's country
         code) or ``recipient`` (business-scoped user id)."""
-        phone = self.wa_id or (None if self.bsuid or "." in self.customer else self.customer)
+        phone = self.wa_id or (
+            None if self.bsuid or "." in self.customer_key else self.customer_key
+        )
         if phone:
             return {"to": f"+{phone}" if phone.isdigit() else phone}
-        return {"recipient": self.bsuid or self.customer}
+        return {"recipient": self.bsuid or self.customer_key}
 
 
 class OutboxSender:
@@ -127,21 +129,21 @@ class OutboxSender:
         self.limiter = limiter
         self.policy = policy or SenderPolicy()
 
-    async def deliver_customer(self, owner_id: str, customer: str) -> DeliveryReport:
+    async def deliver_customer(self, owner_id: str, customer_key: str) -> DeliveryReport:
         """Send the customer's due rows in order until none is left or the head must wait."""
         report = DeliveryReport()
         # One connection for the whole run, in autocommit: every statement here stands alone,
         # so BEGIN/COMMIT round trips and pool checkouts per statement are saved.
         async with self.autocommit.connect() as connection:
             while True:
-                row = await self._claim_head(connection, owner_id, customer)
+                row = await self._claim_head(connection, owner_id, customer_key)
                 if row is None:
                     return report
                 if not await self._deliver(connection, row, report):
                     return report
 
     async def _claim_head(
-        self, connection: AsyncConnection, owner_id: str, customer: str
+        self, connection: AsyncConnection, owner_id: str, customer_key: str
     ) -> _Claimed | None:
         now = self.clock.now()
         message = WhatsAppMessage
@@ -149,7 +151,7 @@ class OutboxSender:
             select(func.min(message.id))
             .where(
                 message.owner_id == owner_id,
-                message.customer == customer,
+                message.customer_key == customer_key,
                 message.direction == "out",
                 message.status == "queued",
                 message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
@@ -181,14 +183,14 @@ class OutboxSender:
         contact = (
             await connection.execute(
                 select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
-                    Contact.owner_id == owner_id, Contact.customer_key == customer
+                    Contact.owner_id == owner_id, Contact.customer_key == customer_key
                 )
             )
         ).first()
         return _Claimed(
             id=claimed.id,
             phone_number_id=claimed.phone_number_id,
-            customer=customer,
+            customer_key=customer_key,
             type=claimed.type,
             payload=dict(claimed.payload),
             attempts=claimed.attempts,
@@ -310,7 +312,7 @@ class OutboxSender:
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
     ) -> None:
-        logger.warning("message %s to %s failed: %s", row.id, row.customer, text)
+        logger.warning("message %s to %s failed: %s", row.id, row.customer_key, text)
         await self._update(
             connection,
             row,
@@ -346,7 +348,7 @@ class OutboxSender:
                     },
                 )
             )
-        logger.info("message %s to %s not sent: %s", row.id, row.customer, reason)
+        logger.info("message %s to %s not sent: %s", row.id, row.customer_key, reason)
 
     @staticmethod
     async def _update(connection: AsyncConnection, row: _Claimed, values: dict[str, Any]) -> None:

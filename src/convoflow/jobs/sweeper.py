@@ -112,8 +112,8 @@ class Sweeper:
         report.effects = len(effects)
         fresh_inbound = await self._not_recently_kicked(inbound)
         await self.dispatcher.customers_received(fresh_inbound.values())
-        for owner_id, customer in (await self._not_recently_kicked(outbound)).values():
-            await self.dispatcher.deliver(owner_id, customer)
+        for owner_id, customer_key in (await self._not_recently_kicked(outbound)).values():
+            await self.dispatcher.deliver(owner_id, customer_key)
         await self.dispatcher.run_effects((await self._not_recently_kicked(effects)).values())
         report.timers = await self._kick_due_timers(now)
         report.expired = await self._expire_states(now)
@@ -138,7 +138,7 @@ class Sweeper:
         self, db_session: AsyncSession, settled_before: datetime
     ) -> dict[str, tuple[str, str]]:
         rows = await db_session.execute(
-            select(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer)
+            select(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer_key)
             .where(
                 WhatsAppMessage.direction == "in",
                 WhatsAppMessage.status == "received",
@@ -151,15 +151,15 @@ class Sweeper:
         found: dict[tuple[str, str], str] = {}
         for row in rows:
             assert row.owner_id is not None
-            found.setdefault((row.owner_id, row.customer), f"in:{row.id}")
-        return {key: customer for customer, key in found.items()}
+            found.setdefault((row.owner_id, row.customer_key), f"in:{row.id}")
+        return {key: customer_key for customer_key, key in found.items()}
 
     async def _due_outbound(
         self, db_session: AsyncSession, now: datetime, settled_before: datetime
     ) -> dict[str, tuple[str, str]]:
         message = WhatsAppMessage
         rows = await db_session.execute(
-            select(message.id, message.owner_id, message.customer, message.next_attempt_at)
+            select(message.id, message.owner_id, message.customer_key, message.next_attempt_at)
             .where(
                 message.direction == "out",
                 message.status == "queued",
@@ -175,8 +175,8 @@ class Sweeper:
         for row in rows:
             assert row.owner_id is not None
             due = row.next_attempt_at.timestamp() if row.next_attempt_at else 0
-            found.setdefault((row.owner_id, row.customer), f"out:{row.id}:{due}")
-        return {key: customer for customer, key in found.items()}
+            found.setdefault((row.owner_id, row.customer_key), f"out:{row.id}:{due}")
+        return {key: customer_key for customer_key, key in found.items()}
 
     async def _due_effects(
         self, db_session: AsyncSession, now: datetime, settled_before: datetime
@@ -200,9 +200,9 @@ class Sweeper:
         if self.timers is None:
             return 0
         due = {
-            f"timer:{timer.owner_id}:{timer.customer}:{timer.due_at.timestamp()}": (
+            f"timer:{timer.owner_id}:{timer.customer_key}:{timer.due_at.timestamp()}": (
                 timer.owner_id,
-                timer.customer,
+                timer.customer_key,
             )
             for timer in await self.timers.due(now=now)
         }

@@ -138,16 +138,16 @@ class JobHandlers:
         """Run at most ``jobs`` jobs at once from now on."""
         self._slots = asyncio.Semaphore(jobs)
 
-    async def handle_customer(self, owner_id: str, customer: str) -> None:
+    async def handle_customer(self, owner_id: str, customer_key: str) -> None:
         """Process the customer's pending messages, mark them read, deliver the replies,
         start effects."""
         async with self._slots:
-            batch = await self.processor.process_batch(owner_id, customer)
+            batch = await self.processor.process_batch(owner_id, customer_key)
             marks = self.read_receipts.marks_for(batch.processed)
             # "typing…" must go before the reply that ends it; a plain read mark waits
             # until the replies are out, so it never delays them.
             await self.read_receipts.send(mark for mark in marks if mark.typing_indicator)
-            await self.sender.deliver_customer(owner_id, customer)
+            await self.sender.deliver_customer(owner_id, customer_key)
             await self.read_receipts.send(mark for mark in marks if not mark.typing_indicator)
             instance_ids = {
                 turn.instance_id
@@ -157,10 +157,10 @@ class JobHandlers:
             effect_ids = await self._pending_effects(instance_ids)
         await self.dispatcher.run_effects(effect_ids)
 
-    async def deliver_outbox(self, owner_id: str, customer: str) -> None:
+    async def deliver_outbox(self, owner_id: str, customer_key: str) -> None:
         """Deliver the customer's due outbox rows."""
         async with self._slots:
-            await self.sender.deliver_customer(owner_id, customer)
+            await self.sender.deliver_customer(owner_id, customer_key)
 
     async def run_effect(self, effect_row_id: str) -> None:
         """Attempt one effect; when its result came back, deliver and chain what followed."""
@@ -168,20 +168,20 @@ class JobHandlers:
             fed_back = await self.effects.run(effect_row_id)
             if fed_back is None:
                 return
-            if fed_back.customer is not None:
-                await self.sender.deliver_customer(fed_back.owner_id, fed_back.customer)
+            if fed_back.customer_key is not None:
+                await self.sender.deliver_customer(fed_back.owner_id, fed_back.customer_key)
             effect_ids = await self._pending_effects(fed_back.instance_ids)
         await self.dispatcher.run_effects(effect_ids)
 
-    async def fire_timer(self, owner_id: str, customer: str) -> None:
+    async def fire_timer(self, owner_id: str, customer_key: str) -> None:
         """Fire the conversation's step timer if it is due now; deliver what it sent."""
         if self.timers is None:
             return
         async with self._slots:
-            turn = await self.timers.fire(owner_id, customer, now=self.clock.now())
+            turn = await self.timers.fire(owner_id, customer_key, now=self.clock.now())
             if turn is None:
                 return
-            await self.sender.deliver_customer(owner_id, customer)
+            await self.sender.deliver_customer(owner_id, customer_key)
             instance_ids = [turn.instance_id] if turn.instance_id is not None else []
             effect_ids = await self._pending_effects(instance_ids)
         await self.dispatcher.run_effects(effect_ids)
@@ -195,17 +195,17 @@ def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
     """Register the jobs on ``broker`` under their stable names."""
 
     # taskiq renames the functions it registers, so each task is a function of its own.
-    async def handle_customer(owner_id: str, customer: str) -> None:
-        await handlers.handle_customer(owner_id, customer)
+    async def handle_customer(owner_id: str, customer_key: str) -> None:
+        await handlers.handle_customer(owner_id, customer_key)
 
-    async def deliver_outbox(owner_id: str, customer: str) -> None:
-        await handlers.deliver_outbox(owner_id, customer)
+    async def deliver_outbox(owner_id: str, customer_key: str) -> None:
+        await handlers.deliver_outbox(owner_id, customer_key)
 
     async def run_effect(effect_row_id: str) -> None:
         await handlers.run_effect(effect_row_id)
 
-    async def fire_timer(owner_id: str, customer: str) -> None:
-        await handlers.fire_timer(owner_id, customer)
+    async def fire_timer(owner_id: str, customer_key: str) -> None:
+        await handlers.fire_timer(owner_id, customer_key)
 
     broker.register_task(handle_customer, task_name=HANDLE_CUSTOMER)
     broker.register_task(deliver_outbox, task_name=DELIVER_OUTBOX)

@@ -15,7 +15,7 @@ class BackgroundWork(Protocol):
     async def customers_received(self, customers: Iterable[tuple[str, str]]) -> None:
         """Process these customers' pending inbound messages."""
 
-    async def deliver(self, owner_id: str, customer: str) -> None:
+    async def deliver(self, owner_id: str, customer_key: str) -> None:
         """Deliver the customer's due outbox rows."""
 
     async def run_effects(self, effect_row_ids: Iterable[str]) -> None:

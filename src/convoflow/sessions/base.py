@@ -21,7 +21,7 @@ class DueTimer:
     """
 
     owner_id: str
-    customer: str
+    customer_key: str
     due_at: datetime
     timer_id: str | None = None
 
@@ -35,7 +35,7 @@ class LiveConversation:
     """
 
     owner_id: str
-    customer: str
+    customer_key: str
     template_id: str
     instance_id: str | None
     state: ConversationState
@@ -48,7 +48,7 @@ class ConversationLocks(Protocol):
     """Serialises the processing of one customer's messages, across processes."""
 
     def hold(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
     ) -> AbstractAsyncContextManager[None]:
         """Hold the lock until the block ends.
 

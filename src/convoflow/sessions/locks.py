@@ -16,16 +16,16 @@ LOCK_EXPIRY_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 120.0
 
 
-def lock_name(owner_id: str, customer: str) -> str:
+def lock_name(owner_id: str, customer_key: str) -> str:
     """The name of a conversation's lock."""
-    return f"convoflow:lock:{owner_id}:{customer}"
+    return f"convoflow:lock:{owner_id}:{customer_key}"
 
 
-async def advisory_lock(db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
+async def advisory_lock(db_session: AsyncSession, *, owner_id: str, customer_key: str) -> None:
     """Take the conversation's transaction-scoped advisory lock (PostgreSQL only)."""
     await db_session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-        {"name": lock_name(owner_id, customer)},
+        {"name": lock_name(owner_id, customer_key)},
     )
 
 
@@ -38,10 +38,10 @@ class PostgresAdvisoryLocks:
 
     @asynccontextmanager
     async def hold(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
     ) -> AsyncIterator[None]:
         """Take the lock in the session's (auto-begun) transaction."""
-        await advisory_lock(db_session, owner_id=owner_id, customer=customer)
+        await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
         yield
 
 
@@ -53,16 +53,16 @@ class RedisLocks:
 
     @asynccontextmanager
     async def hold(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
     ) -> AsyncIterator[None]:
         """Acquire before the block, release (only if still ours) after it."""
         lock = self._redis.lock(
-            lock_name(owner_id, customer),
+            lock_name(owner_id, customer_key),
             timeout=LOCK_EXPIRY_SECONDS,
             blocking_timeout=LOCK_WAIT_SECONDS,
         )
         if not await lock.acquire():
-            raise ConversationBusy(f"could not lock the conversation of {customer}")
+            raise ConversationBusy(f"could not lock the conversation of {customer_key}")
         try:
             yield
         finally:
@@ -79,10 +79,10 @@ class InProcessLocks:
 
     @asynccontextmanager
     async def hold(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
     ) -> AsyncIterator[None]:
         """Serialise the block per conversation within this process."""
-        name = lock_name(owner_id, customer)
+        name = lock_name(owner_id, customer_key)
         lock = self._locks.setdefault(name, asyncio.Lock())
         self._users[name] = self._users.get(name, 0) + 1
         try:

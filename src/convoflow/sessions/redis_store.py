@@ -30,9 +30,9 @@ _SEPARATOR = "|"
 TIMERS_KEY = "flow_session_timers"
 
 
-def session_key(owner_id: str, customer: str) -> str:
+def session_key(owner_id: str, customer_key: str) -> str:
     """The Redis key of a customer's live conversation."""
-    return f"{KEY_PREFIX}:{owner_id}:{customer}"
+    return f"{KEY_PREFIX}:{owner_id}:{customer_key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +41,26 @@ class ExpiredConversation:
 
     member: str
     owner_id: str
-    customer: str
+    customer_key: str
     instance_id: str | None
 
 
 def _expiry_member(conversation: LiveConversation) -> str:
     return _SEPARATOR.join(
-        (conversation.owner_id, conversation.customer, conversation.instance_id or "")
+        (conversation.owner_id, conversation.customer_key, conversation.instance_id or "")
     )
 
 
-def timer_member(owner_id: str, customer: str) -> str:
+def timer_member(owner_id: str, customer_key: str) -> str:
     """A conversation's member in :data:`TIMERS_KEY` (JSON: customer keys may hold ``:``)."""
-    return json.dumps([owner_id, customer])
+    return json.dumps([owner_id, customer_key])
 
 
 def _encode(conversation: LiveConversation) -> str:
     return json.dumps(
         {
             "owner_id": conversation.owner_id,
-            "customer": conversation.customer,
+            "customer": conversation.customer_key,
             "template_id": conversation.template_id,
             "instance_id": conversation.instance_id,
             "state": conversation.state.to_json(),
@@ -75,7 +75,7 @@ def _decode(raw: bytes | str) -> LiveConversation:
     data: dict[str, Any] = json.loads(raw)
     return LiveConversation(
         owner_id=data["owner_id"],
-        customer=data["customer"],
+        customer_key=data["customer"],
         template_id=data["template_id"],
         instance_id=data["instance_id"],
         state=EngineState.from_json(data["state"]),
@@ -91,9 +91,11 @@ class RedisSessionStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def load(self, *, owner_id: str, customer: str, now: datetime) -> LiveConversation | None:
+    async def load(
+        self, *, owner_id: str, customer_key: str, now: datetime
+    ) -> LiveConversation | None:
         """The live conversation; Redis drops it at expiry, the check covers clock skew."""
-        raw = await self._redis.get(session_key(owner_id, customer))
+        raw = await self._redis.get(session_key(owner_id, customer_key))
         if raw is None:
             return None
         conversation = _decode(raw)
@@ -105,11 +107,11 @@ class RedisSessionStore:
         ttl_ms = int(
             (conversation.expires_at - conversation.last_interaction).total_seconds() * 1000
         )
-        member = timer_member(conversation.owner_id, conversation.customer)
+        member = timer_member(conversation.owner_id, conversation.customer_key)
         timer = conversation.state.timer
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(
-                session_key(conversation.owner_id, conversation.customer),
+                session_key(conversation.owner_id, conversation.customer_key),
                 _encode(conversation),
                 px=max(ttl_ms, 1),
             )
@@ -122,13 +124,13 @@ class RedisSessionStore:
                 pipe.zadd(TIMERS_KEY, {member: timer.due_at.timestamp()})
             await pipe.execute()
 
-    async def delete(self, *, owner_id: str, customer: str) -> bool:
+    async def delete(self, *, owner_id: str, customer_key: str) -> bool:
         """Remove the key and its timer (an ended conversation has nothing left to expire)."""
-        key = session_key(owner_id, customer)
+        key = session_key(owner_id, customer_key)
         raw = await self._redis.get(key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.zrem(TIMERS_KEY, timer_member(owner_id, customer))
+            pipe.zrem(TIMERS_KEY, timer_member(owner_id, customer_key))
             if raw is not None:
                 pipe.zrem(EXPIRY_KEY, _expiry_member(_decode(raw)))
             deleted, *_ = await pipe.execute()
@@ -142,8 +144,8 @@ class RedisSessionStore:
         found = []
         for member in members:
             text = member.decode() if isinstance(member, bytes) else str(member)
-            owner_id, customer, instance_id = text.split(_SEPARATOR, 2)
-            found.append(ExpiredConversation(text, owner_id, customer, instance_id or None))
+            owner_id, customer_key, instance_id = text.split(_SEPARATOR, 2)
+            found.append(ExpiredConversation(text, owner_id, customer_key, instance_id or None))
         return found
 
     async def forget_expired(self, conversations: list[ExpiredConversation]) -> int:
@@ -154,7 +156,7 @@ class RedisSessionStore:
             pipe.zrem(EXPIRY_KEY, *[c.member for c in conversations])
             await pipe.execute()
         for conversation in conversations:
-            key = session_key(conversation.owner_id, conversation.customer)
+            key = session_key(conversation.owner_id, conversation.customer_key)
             raw = await self._redis.get(key)
             # A key renewed for a later run of the same customer is someone else's now.
             if raw is not None and _expiry_member(_decode(raw)) == conversation.member:
@@ -181,10 +183,10 @@ class RedisSessionStore:
         timers = []
         for item in due:
             member, score = cast(tuple[bytes, float], item)  # withscores: (member, score)
-            owner_id, customer = json.loads(member)
-            timers.append(DueTimer(owner_id, customer, datetime.fromtimestamp(score, UTC)))
+            owner_id, customer_key = json.loads(member)
+            timers.append(DueTimer(owner_id, customer_key, datetime.fromtimestamp(score, UTC)))
         return timers
 
-    async def forget_timer(self, *, owner_id: str, customer: str) -> None:
+    async def forget_timer(self, *, owner_id: str, customer_key: str) -> None:
         """Drop the conversation from the timer index (its state expired or was removed)."""
-        await self._redis.zrem(TIMERS_KEY, timer_member(owner_id, customer))
+        await self._redis.zrem(TIMERS_KEY, timer_member(owner_id, customer_key))

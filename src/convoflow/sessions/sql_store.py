@@ -31,7 +31,7 @@ def _forget_loaded(db_session: Session) -> None:
 def _to_live(row: StateRow) -> LiveConversation:
     return LiveConversation(
         owner_id=row.owner_id,
-        customer=row.phone_number,
+        customer_key=row.phone_number,
         template_id=row.template_id,
         instance_id=row.instance_id,
         state=EngineState.from_json(row.context),
@@ -45,24 +45,24 @@ class SqlSessionStore:
     """Stores each live conversation as one ``conversation_state`` row."""
 
     async def load(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str, now: datetime
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str, now: datetime
     ) -> LiveConversation | None:
         """The live row; an expired one is ignored here and removed by the sweeper."""
         row = (
             await db_session.execute(
                 select(StateRow).where(
-                    StateRow.owner_id == owner_id, StateRow.phone_number == customer
+                    StateRow.owner_id == owner_id, StateRow.phone_number == customer_key
                 )
             )
         ).scalar_one_or_none()
-        db_session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer)] = row
+        db_session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer_key)] = row
         if row is None or row.expires_at <= now:
             return None
         return _to_live(row)
 
     async def save(self, db_session: AsyncSession, conversation: LiveConversation) -> None:
         """Insert or update the customer's row (the caller holds the conversation lock)."""
-        key = (conversation.owner_id, conversation.customer)
+        key = (conversation.owner_id, conversation.customer_key)
         loaded: dict[tuple[str, str], StateRow | None] = db_session.info.get(_LOADED_KEY, {})
         if key in loaded:
             row = loaded[key]  # read by load() in this session: no second query
@@ -71,12 +71,12 @@ class SqlSessionStore:
                 await db_session.execute(
                     select(StateRow).where(
                         StateRow.owner_id == conversation.owner_id,
-                        StateRow.phone_number == conversation.customer,
+                        StateRow.phone_number == conversation.customer_key,
                     )
                 )
             ).scalar_one_or_none()
         if row is None:
-            row = StateRow(owner_id=conversation.owner_id, phone_number=conversation.customer)
+            row = StateRow(owner_id=conversation.owner_id, phone_number=conversation.customer_key)
             db_session.add(row)
             db_session.info.setdefault(_LOADED_KEY, {})[key] = row
             row.created_at = conversation.created_at
@@ -97,11 +97,13 @@ class SqlSessionStore:
         row.timer_due_at = timer.due_at if timer is not None else None
         await db_session.flush()
 
-    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer_key: str) -> bool:
         """Remove the customer's row."""
-        db_session.info.get(_LOADED_KEY, {}).pop((owner_id, customer), None)
+        db_session.info.get(_LOADED_KEY, {}).pop((owner_id, customer_key), None)
         result = await db_session.execute(
-            delete(StateRow).where(StateRow.owner_id == owner_id, StateRow.phone_number == customer)
+            delete(StateRow).where(
+                StateRow.owner_id == owner_id, StateRow.phone_number == customer_key
+            )
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -136,5 +138,7 @@ class SqlSessionStore:
             if row.timer_due_at is not None
         ]
 
-    async def forget_timer(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
+    async def forget_timer(
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
+    ) -> None:
         """Nothing to do: an expired row (and its timer) is deleted by the sweeper."""

@@ -33,12 +33,14 @@ class ConversationStates:
         return "sql" if isinstance(self._store, SqlSessionStore) else "redis"
 
     async def load(
-        self, db_session: AsyncSession, *, owner_id: str, customer: str, now: datetime
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str, now: datetime
     ) -> LiveConversation | None:
         """The customer's live conversation, or None when there is none or it expired."""
         if isinstance(self._store, SqlSessionStore):
-            return await self._store.load(db_session, owner_id=owner_id, customer=customer, now=now)
-        return await self._store.load(owner_id=owner_id, customer=customer, now=now)
+            return await self._store.load(
+                db_session, owner_id=owner_id, customer_key=customer_key, now=now
+            )
+        return await self._store.load(owner_id=owner_id, customer_key=customer_key, now=now)
 
     async def list_live(
         self, db_session: AsyncSession, *, owner_id: str, now: datetime
@@ -48,11 +50,13 @@ class ConversationStates:
             return await self._store.list_live(db_session, owner_id=owner_id, now=now)
         return await self._store.list_live(owner_id=owner_id, now=now)
 
-    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> bool:
+    async def delete(self, db_session: AsyncSession, *, owner_id: str, customer_key: str) -> bool:
         """End the customer's live conversation; True when there was one."""
         if isinstance(self._store, SqlSessionStore):
-            return await self._store.delete(db_session, owner_id=owner_id, customer=customer)
-        return await self._store.delete(owner_id=owner_id, customer=customer)
+            return await self._store.delete(
+                db_session, owner_id=owner_id, customer_key=customer_key
+            )
+        return await self._store.delete(owner_id=owner_id, customer_key=customer_key)
 
     async def due_timers(
         self, db_session: AsyncSession, *, now: datetime, limit: int
@@ -67,12 +71,14 @@ class ConversationStates:
             return await self._store.due_timers(db_session, now=now, limit=limit)
         return await self._store.due_timers(now=now, limit=limit)
 
-    async def forget_timer(self, db_session: AsyncSession, *, owner_id: str, customer: str) -> None:
+    async def forget_timer(
+        self, db_session: AsyncSession, *, owner_id: str, customer_key: str
+    ) -> None:
         """Drop a due-timer entry left by a conversation that is no longer live."""
         if isinstance(self._store, SqlSessionStore):
-            await self._store.forget_timer(db_session, owner_id=owner_id, customer=customer)
+            await self._store.forget_timer(db_session, owner_id=owner_id, customer_key=customer_key)
             return
-        await self._store.forget_timer(owner_id=owner_id, customer=customer)
+        await self._store.forget_timer(owner_id=owner_id, customer_key=customer_key)
 
     async def expire(self, db_session: AsyncSession, now: datetime) -> int:
         """End the conversations expired at ``now``; their unfinished instances are cancelled.

@@ -18,7 +18,7 @@ ALICE_NUMBER = "15551110000"
 ALICE_SECOND_NUMBER = "15551112222"
 
 
-async def customer(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
+async def customer_key(api: AdminApi, phone: str, name: str = "Ana") -> ChatSession:
     chat = ChatSession(
         api.runtime.access, api.runtime.processor, owner_name="alice", phone=phone, name=name
     )
@@ -35,8 +35,8 @@ async def shop(api: AdminApi, **fields: Any) -> dict[str, Any]:
 
 async def test_live_conversations_are_listed_filtered_and_read(api: AdminApi) -> None:
     await shop(api)
-    await (await customer(api, ANA)).say("shop")
-    ben = await customer(api, BEN, "Ben")
+    await (await customer_key(api, ANA)).say("shop")
+    ben = await customer_key(api, BEN, "Ben")
     await ben.say("hi")
     listed = (await api.get("/api/conversations")).json()
     assert (listed["total"], listed["limit"], listed["offset"]) == (2, 50, 0)
@@ -55,9 +55,11 @@ async def test_live_conversations_are_listed_filtered_and_read(api: AdminApi) ->
     assert (await api.get("/api/conversations/4915559999")).status_code == 404
 
 
-async def on_whatsapp(api: AdminApi, phone_number_id: str, customer: str, body: str) -> None:
+async def on_whatsapp(api: AdminApi, phone_number_id: str, customer_key: str, body: str) -> None:
     """A customer's message to a business number, received and processed as a webhook's."""
-    parsed = parse_webhook(webhook(change([text(customer, body)], phone_number_id=phone_number_id)))
+    parsed = parse_webhook(
+        webhook(change([text(customer_key, body)], phone_number_id=phone_number_id))
+    )
     runtime = api.runtime
     received = await receive_webhook(
         runtime.db_sessions, runtime.phone_numbers, parsed, now=runtime.clock.now()
@@ -98,7 +100,7 @@ async def test_an_owner_with_two_numbers_sees_each_numbers_conversations_and_mes
 
 async def test_the_message_log_shows_both_directions(api: AdminApi) -> None:
     await shop(api)
-    await (await customer(api, ANA)).say("shop")
+    await (await customer_key(api, ANA)).say("shop")
     log = (await api.get("/api/messages", params={"phone": ANA})).json()
     assert [(item["direction"], item["type"]) for item in log["items"]] == [
         ("out", "interactive"),
@@ -113,7 +115,7 @@ async def test_the_message_log_shows_both_directions(api: AdminApi) -> None:
 
 async def test_reset_deletes_the_state_and_cancels_the_instance(api: AdminApi) -> None:
     await shop(api)
-    ana = await customer(api, ANA)
+    ana = await customer_key(api, ANA)
     await ana.say("shop")
     live = (await api.get(f"/api/conversations/{ANA}")).json()
     reset = await api.delete(f"/api/conversations/{ANA}")
@@ -196,7 +198,7 @@ async def test_an_outside_system_resolves_a_conversation_waiting_at_an_http_step
 ) -> None:
     created = await api.post("/api/workflow-templates", json=waiting_template())
     assert created.status_code == 201, created.text
-    await (await customer(api, ANA)).say("check")
+    await (await customer_key(api, ANA)).say("check")
     live = (await api.get(f"/api/conversations/{ANA}")).json()
     instance = (await api.get(f"/api/workflows/{live['instance_id']}")).json()
     assert instance["status"] == "waiting" and instance["waiting_for"].startswith("kyc#")
@@ -212,12 +214,12 @@ async def test_an_outside_system_resolves_a_conversation_waiting_at_an_http_step
 
 
 async def test_release_gives_a_handed_off_conversation_back_to_the_bot(api: AdminApi) -> None:
-    ana = await customer(api, ANA)
+    ana = await customer_key(api, ANA)
     await ana.say("help")
     handed = await ana.say("Talk to a person")
     assert "member of our team" in handed[0].body["text"]["body"]
     assert await ana.say("hello") == []  # the bot stays quiet while an agent talks
-    not_handed = await (await customer(api, BEN, "Ben")).say("hi")
+    not_handed = await (await customer_key(api, BEN, "Ben")).say("hi")
     assert not_handed
     assert (await api.post(f"/api/conversations/{BEN}/release")).status_code == 409
     assert (await api.post(f"/api/conversations/{ANA}/release", user="bob")).status_code == 404
@@ -233,11 +235,11 @@ async def test_a_conversation_shows_when_its_waiting_step_times_out(api: AdminAp
     document = menu_template("timed")
     document["menu_structure"]["steps"][0].update(timeout="2h", on_timeout="done")
     await shop(api, **document)
-    await (await customer(api, ANA)).say("timed")
+    await (await customer_key(api, ANA)).say("timed")
     one = (await api.get(f"/api/conversations/{ANA}")).json()
     due = datetime.fromisoformat(one["timer_due_at"])
     assert due - datetime.fromisoformat(one["last_interaction"]) == timedelta(hours=2)
     assert one["context"]["timer"]["step_id"] == "welcome"
     await shop(api, template_name="plain", trigger_keywords=["plain"])
-    await (await customer(api, BEN, "Ben")).say("plain")
+    await (await customer_key(api, BEN, "Ben")).say("plain")
     assert (await api.get(f"/api/conversations/{BEN}")).json()["timer_due_at"] is None

@@ -247,7 +247,7 @@ async def test_delete_deactivates_and_running_conversations_finish(api: AdminApi
     template = await create(api, menu_template("shop"))
     runtime = api.runtime
     owner = (await api.get("/api/me")).json()["id"]
-    customer = Customer(owner_id=owner, key="4915550001", channel_number="pn-1")
+    customer = Customer(owner_id=owner, customer_key="4915550001", channel_number="pn-1")
     now = datetime.now(UTC)
     async with runtime.db_sessions() as db_session:
         turn, live = await runtime.conversations.handle(
@@ -265,7 +265,7 @@ async def test_delete_deactivates_and_running_conversations_finish(api: AdminApi
         )
         await db_session.commit()
         assert turn.status is not None and turn.status.value == "completed"
-        other = Customer(owner_id=owner, key="4915550002", channel_number="pn-1")
+        other = Customer(owner_id=owner, customer_key="4915550002", channel_number="pn-1")
         turn, live = await runtime.conversations.handle(
             db_session, other, TextReceived("shop"), now=now
         )

@@ -140,11 +140,11 @@ async def ready_instance(api: AdminApi, template: dict[str, Any], **fields: Any)
     return await start(api, template["id"], state_data=data, **fields)
 
 
-async def outbound_texts(api: AdminApi, customer: str) -> list[str]:
+async def outbound_texts(api: AdminApi, customer_key: str) -> list[str]:
     async with api.runtime.db_sessions() as db_session:
         rows = await db_session.execute(
             select(WhatsAppMessage.payload)
-            .where(WhatsAppMessage.customer == customer, WhatsAppMessage.direction == "out")
+            .where(WhatsAppMessage.customer_key == customer_key, WhatsAppMessage.direction == "out")
             .order_by(WhatsAppMessage.id)
         )
         return [payload["text"]["body"] for payload in rows.scalars() if payload["type"] == "text"]
@@ -188,9 +188,9 @@ async def test_dependency_messages_stay_within_whatsapp_limits(api: AdminApi) ->
     )
     await connect_number(api, "15551110000")  # the number the customers are told from
     customers = {"passed": "4915550111", "failed": "4915550112"}
-    for outcome, customer in customers.items():
+    for outcome, customer_key in customers.items():
         state = {"amount": 1000, "purpose": "p" * 5000}
-        instance = await start(api, template["id"], state_data=state, conversation_id=customer)
+        instance = await start(api, template["id"], state_data=state, conversation_id=customer_key)
         await put(api, instance["id"], status="completed")
         resolved = await api.post(
             f"/api/workflows/{instance['id']}/dependencies/kyc", json={"ok": outcome == "passed"}

@@ -9,15 +9,15 @@ from convoflow.runtime import Runtime
 from convoflow.services.access.setup import delete_expired_states, seed
 from convoflow.store import accounts, templates
 from convoflow.store.models import ConversationStateRow, TemplatePermission, User, UserType
-from tests.services.helpers import customer, instances, joined, latest_template, live_state, say
+from tests.services.helpers import customer_key, instances, joined, latest_template, live_state, say
 
 DAY = 86_400  # the default conversation lifetime, in seconds
 
 
 async def test_two_customers_saying_hi_get_same_menu_and_own_state(seeded: Runtime) -> None:
     ana, ben = (
-        await customer(seeded, "15550000001", "Ana"),
-        await customer(seeded, "15550000002", "Ben"),
+        await customer_key(seeded, "15550000001", "Ana"),
+        await customer_key(seeded, "15550000002", "Ben"),
     )
     ana_menu, ben_menu = await say(ana, "hi"), await say(ben, "Hi ")
     assert ana_menu[0].startswith("Hi Ana!") and ben_menu[0].startswith("Hi Ben!")
@@ -33,7 +33,7 @@ async def test_two_customers_saying_hi_get_same_menu_and_own_state(seeded: Runti
 
 
 async def test_button_click_updates_only_that_customers_state(seeded: Runtime) -> None:
-    ana, ben = await customer(seeded, "15550000001"), await customer(seeded, "15550000002")
+    ana, ben = await customer_key(seeded, "15550000001"), await customer_key(seeded, "15550000002")
     await say(ana, "hi")
     await say(ben, "hi")
     reply = await say(ana, "New order")
@@ -49,7 +49,7 @@ async def test_button_click_updates_only_that_customers_state(seeded: Runtime) -
 
 
 async def test_full_order_completes_and_counts_statistics(seeded: Runtime) -> None:
-    ana = await customer(seeded, "15550000003")
+    ana = await customer_key(seeded, "15550000003")
     await say(ana, "order")
     assert "How many Cappuccino" in joined(await say(ana, "2"))
     assert "Please send a whole number from 1 to 20." in joined(await say(ana, "lots"))
@@ -68,7 +68,7 @@ async def test_full_order_completes_and_counts_statistics(seeded: Runtime) -> No
 async def test_admin_update_reaches_new_customers_while_running_one_keeps_old_version(
     seeded: Runtime,
 ) -> None:
-    early = await customer(seeded, "15550000010")
+    early = await customer_key(seeded, "15550000010")
     await say(early, "order")
     await say(early, "espresso")
     old = await latest_template(seeded, "new_order")
@@ -85,7 +85,7 @@ async def test_admin_update_reaches_new_customers_while_running_one_keeps_old_ve
         )
     seeded.catalog.invalidate()
     assert result.template.version == 2
-    late = await customer(seeded, "15550000011")
+    late = await customer_key(seeded, "15550000011")
     await say(late, "order")
     await say(late, "espresso")
     await say(late, "1")
@@ -102,7 +102,7 @@ async def test_customer_writing_after_expiry_starts_fresh_and_cleanup_removes_ro
 ) -> None:
     clock = seeded.clock
     assert isinstance(clock, FakeClock)
-    ana = await customer(seeded, "15550000020")
+    ana = await customer_key(seeded, "15550000020")
     await say(ana, "order")
     await say(ana, "latte")
     clock.advance(DAY + 1)
@@ -124,7 +124,7 @@ async def test_an_expired_conversations_instance_is_cancelled_on_every_store(
 ) -> None:
     clock = seeded.clock
     assert isinstance(clock, FakeClock)
-    ana = await customer(seeded, "15550000021")
+    ana = await customer_key(seeded, "15550000021")
     await say(ana, "order")
     (running,) = [i for i in await instances(seeded, "15550000021") if i.status == "active"]
     clock.advance(DAY - 60)
@@ -140,7 +140,7 @@ async def test_an_expired_conversations_instance_is_cancelled_on_every_store(
 
 
 async def test_another_templates_trigger_switches_and_cancels_the_old_run(seeded: Runtime) -> None:
-    ana = await customer(seeded, "15550000030")
+    ana = await customer_key(seeded, "15550000030")
     await say(ana, "order")
     reply = joined(await say(ana, "help"))
     assert "How can we help you" in reply
@@ -149,7 +149,7 @@ async def test_another_templates_trigger_switches_and_cancels_the_old_run(seeded
 
 
 async def test_cancel_ends_the_conversation(seeded: Runtime) -> None:
-    ana = await customer(seeded, "15550000031")
+    ana = await customer_key(seeded, "15550000031")
     await say(ana, "loan")
     assert await say(ana, "cancel") != []
     assert await live_state(seeded, "15550000031") is None
@@ -158,7 +158,7 @@ async def test_cancel_ends_the_conversation(seeded: Runtime) -> None:
 
 
 async def test_wrong_answers_are_reasked_then_the_run_gives_up(seeded: Runtime) -> None:
-    ana = await customer(seeded, "15550000032")
+    ana = await customer_key(seeded, "15550000032")
     await say(ana, "menu")
     for _ in range(3):
         assert "Please choose one of the options" in joined(await say(ana, "banana"))
@@ -169,7 +169,7 @@ async def test_wrong_answers_are_reasked_then_the_run_gives_up(seeded: Runtime) 
 
 
 async def test_loan_application_reasks_wrong_amount_and_queues_end_action(seeded: Runtime) -> None:
-    ana = await customer(seeded, "15550000033")
+    ana = await customer_key(seeded, "15550000033")
     await say(ana, "loan")
     assert "between 100 and 50,000" in joined(await say(ana, "50"))
     await say(ana, "2500")
@@ -197,7 +197,7 @@ async def test_user_type_gate_blocks_trigger_for_other_customers(seeded: Runtime
         assert loan is not None
         db_session.add(TemplatePermission(user_type_id=verified.id, workflow_template_id=loan.id))
     seeded.catalog.invalidate()
-    stranger = await customer(seeded, "15550000040")
+    stranger = await customer_key(seeded, "15550000040")
     assert await say(stranger, "loan") == []
     assert await live_state(seeded, "15550000040") is None
 
@@ -208,7 +208,7 @@ async def test_owner_fallback_template_answers_unknown_text(seeded: Runtime) -> 
             update(User).where(User.username == "admin").values(fallback_template_name="main_menu")
         )
     seeded.catalog.invalidate()
-    ana = await customer(seeded, "15550000041")
+    ana = await customer_key(seeded, "15550000041")
     assert joined(await say(ana, "good morning")).startswith("Hi")
 
 
@@ -240,7 +240,7 @@ async def test_templates_connecting_in_a_ring_stop_after_a_bounded_number_of_hop
                 },
             )
     seeded.catalog.invalidate()
-    ana = await customer(seeded, "15550000050")
+    ana = await customer_key(seeded, "15550000050")
     replies = await say(ana, "ping")
     assert replies[:4] == ["ping", "pong", "ping", "pong"]
     assert 2 < len(replies) <= 10

@@ -17,7 +17,7 @@ from convoflow.services.inbox.intake import InboundRecord, store_inbound
 from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id
-from tests.services.helpers import customer, instances, live_state, say
+from tests.services.helpers import customer_key, instances, live_state, say
 
 REMINDER: dict[str, Any] = {
     "template_name": "callback",
@@ -60,7 +60,7 @@ async def outbox(runtime: Runtime, phone: str, step_id: str) -> list[str]:
         rows = await db_session.scalars(
             select(WhatsAppMessage)
             .where(
-                WhatsAppMessage.customer == phone,
+                WhatsAppMessage.customer_key == phone,
                 WhatsAppMessage.direction == "out",
                 WhatsAppMessage.step_id == step_id,
             )
@@ -73,7 +73,7 @@ async def test_unanswered_question_gets_one_reminder_when_its_timeout_passes(
     seeded: Runtime,
 ) -> None:
     await add_template(seeded)
-    ana = await customer(seeded, "15550100001")
+    ana = await customer_key(seeded, "15550100001")
     assert await say(ana, "callback") == ["Who should we call back?"]
     asked = await asked_at(seeded, "15550100001")
 
@@ -81,7 +81,7 @@ async def test_unanswered_question_gets_one_reminder_when_its_timeout_passes(
     assert await outbox(seeded, "15550100001", "reminder") == []
 
     [fired] = await seeded.timers.fire_due(now=asked + timedelta(minutes=31))
-    assert (fired.customer, [m.step_id for m in fired.turn.messages]) == (
+    assert (fired.customer_key, [m.step_id for m in fired.turn.messages]) == (
         "15550100001",
         ["reminder", "name"],
     )
@@ -97,7 +97,7 @@ async def test_unanswered_question_gets_one_reminder_when_its_timeout_passes(
 
 async def test_customer_who_answers_in_time_gets_no_reminder(seeded: Runtime) -> None:
     await add_template(seeded)
-    ben = await customer(seeded, "15550100002", "Ben")
+    ben = await customer_key(seeded, "15550100002", "Ben")
     await say(ben, "callback")
     asked = await asked_at(seeded, "15550100002")
     assert await say(ben, "Ben") == ["Thanks Ben, we'll call you."]
@@ -110,14 +110,14 @@ async def test_customer_who_answers_in_time_gets_no_reminder(seeded: Runtime) ->
 
 async def test_an_answer_stored_before_the_timeout_goes_first(seeded: Runtime) -> None:
     await add_template(seeded)
-    hal = await customer(seeded, "15550100008", "Hal")
+    hal = await customer_key(seeded, "15550100008", "Hal")
     await say(hal, "callback")
     asked = await asked_at(seeded, "15550100008")
     answer = InboundRecord(
         owner_id=hal.owner_id,
         phone_number_id="terminal",
         wamid=f"wamid.{new_id()}",
-        customer="15550100008",
+        customer_key="15550100008",
         wa_id="15550100008",
         bsuid=None,
         profile_name="Hal",
@@ -137,7 +137,7 @@ async def test_an_answer_stored_before_the_timeout_goes_first(seeded: Runtime) -
 
 async def test_a_timer_does_not_extend_the_conversation(seeded: Runtime) -> None:
     await add_template(seeded)
-    cleo = await customer(seeded, "15550100003", "Cleo")
+    cleo = await customer_key(seeded, "15550100003", "Cleo")
     await say(cleo, "callback")
     before = await live_state(seeded, "15550100003")
     assert before is not None
@@ -152,7 +152,7 @@ async def test_a_timer_does_not_extend_the_conversation(seeded: Runtime) -> None
 
 async def test_expired_conversations_do_not_fire(seeded: Runtime) -> None:
     await add_template(seeded, {**REMINDER, "session_ttl_seconds": 600})
-    dan = await customer(seeded, "15550100004", "Dan")
+    dan = await customer_key(seeded, "15550100004", "Dan")
     await say(dan, "callback")
     asked = await asked_at(seeded, "15550100004")
 
@@ -163,7 +163,7 @@ async def test_expired_conversations_do_not_fire(seeded: Runtime) -> None:
 
 async def test_a_restarted_process_fires_the_timers_armed_before(seeded: Runtime) -> None:
     await add_template(seeded)
-    eve = await customer(seeded, "15550100005", "Eve")
+    eve = await customer_key(seeded, "15550100005", "Eve")
     await say(eve, "callback")
     asked = await asked_at(seeded, "15550100005")
 
@@ -172,7 +172,7 @@ async def test_a_restarted_process_fires_the_timers_armed_before(seeded: Runtime
         fired = await restarted.timers.fire_due(now=asked + timedelta(minutes=31))
     finally:
         await restarted.close()
-    assert [timer.customer for timer in fired] == ["15550100005"]
+    assert [timer.customer_key for timer in fired] == ["15550100005"]
     assert await outbox(seeded, "15550100005", "reminder") == ["Still there?"]
 
 
@@ -180,7 +180,7 @@ async def test_two_processes_firing_the_same_timer_send_the_reminder_once(
     seeded: Runtime,
 ) -> None:
     await add_template(seeded)
-    fay = await customer(seeded, "15550100006", "Fay")
+    fay = await customer_key(seeded, "15550100006", "Fay")
     await say(fay, "callback")
     late = await asked_at(seeded, "15550100006") + timedelta(minutes=31)
     # Another process on PostgreSQL; the embedded SQLite setup is one process.
@@ -191,7 +191,9 @@ async def test_two_processes_firing_the_same_timer_send_the_reminder_once(
         assert seen == seen_too
         results = await asyncio.gather(
             *(
-                runtime.timers.fire(seen.owner_id, seen.customer, now=late, timer_id=seen.timer_id)
+                runtime.timers.fire(
+                    seen.owner_id, seen.customer_key, now=late, timer_id=seen.timer_id
+                )
                 for runtime in (seeded, other, seeded, other)
             )
         )
@@ -206,12 +208,12 @@ async def test_a_timer_of_a_conversation_that_was_reset_never_fires(
     seeded: Runtime,
 ) -> None:
     await add_template(seeded)
-    gus = await customer(seeded, "15550100007", "Gus")
+    gus = await customer_key(seeded, "15550100007", "Gus")
     await say(gus, "callback")
     asked = await asked_at(seeded, "15550100007")
     async with seeded.db_sessions.begin() as db_session:
         owner = await accounts.get_user(db_session, "admin")
-        await seeded.store.delete(db_session, owner_id=owner.id, customer="15550100007")
+        await seeded.store.delete(db_session, owner_id=owner.id, customer_key="15550100007")
 
     assert await seeded.timers.fire_due(now=asked + timedelta(minutes=31)) == []
     assert await outbox(seeded, "15550100007", "reminder") == []

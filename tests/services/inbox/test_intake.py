@@ -58,7 +58,7 @@ async def deliver(runtime: Runtime, owner_id: str, phone: str, text: str) -> Non
         owner_id=owner_id,
         phone_number_id="test-number",
         wamid=f"wamid.{new_id()}",
-        customer=phone,
+        customer_key=phone,
         wa_id=phone,
         bsuid=None,
         profile_name="",
@@ -81,7 +81,9 @@ async def texts(runtime: Runtime, phone: str, direction: str) -> list[str]:
         rows = (
             await db_session.execute(
                 select(WhatsAppMessage)
-                .where(WhatsAppMessage.customer == phone, WhatsAppMessage.direction == direction)
+                .where(
+                    WhatsAppMessage.customer_key == phone, WhatsAppMessage.direction == direction
+                )
                 .order_by(WhatsAppMessage.id)
             )
         ).scalars()
@@ -126,7 +128,7 @@ async def test_five_hundred_customers_at_once_all_reach_the_right_step(
     await asyncio.gather(*(converse(phone) for phone in phones))
     async with pg_runtime.db_sessions() as db_session:
         states = {
-            conversation.customer: (
+            conversation.customer_key: (
                 conversation.state.template_name,
                 conversation.state.current_step,
             )

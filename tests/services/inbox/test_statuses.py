@@ -40,7 +40,7 @@ async def sent_message(runtime: Runtime, *, reengagement: str | None) -> str:
             WhatsAppMessage(
                 owner_id=owner.id,
                 phone_number_id="pn",
-                customer=CUSTOMER,
+                customer_key=CUSTOMER,
                 direction="out",
                 wamid="wamid.late",
                 type="text",

@@ -35,7 +35,7 @@ class ConversationOut(BaseModel):
     def of(cls, live: LiveConversation) -> ConversationOut:
         """Build from a live conversation."""
         return cls(
-            phone_number=live.customer,
+            phone_number=live.customer_key,
             conversation_flow=live.state.template_name,
             current_step=live.state.current_step,
             context=live.state.to_json(),
@@ -57,7 +57,9 @@ class ConversationReset(BaseModel):
     @classmethod
     def of(cls, result: ResetResult) -> ConversationReset:
         """Build from a reset."""
-        return cls(phone_number=result.customer, cancelled_instance_id=result.cancelled_instance_id)
+        return cls(
+            phone_number=result.customer_key, cancelled_instance_id=result.cancelled_instance_id
+        )
 
 
 class ConversationRelease(BaseModel):
@@ -71,7 +73,7 @@ class ConversationRelease(BaseModel):
     def of(cls, result: ReleaseResult) -> ConversationRelease:
         """Build from a release."""
         return cls(
-            phone_number=result.customer, status=result.status, current_step=result.current_step
+            phone_number=result.customer_key, status=result.status, current_step=result.current_step
         )
 
 
@@ -80,7 +82,8 @@ class MessageOut(BaseModel):
 
     id: int
     direction: str = Field(description="`in` or `out`.")
-    customer: str
+    # Read from the stored message's customer_key; served as the documented `customer`.
+    customer: str = Field(validation_alias="customer_key")
     phone_number_id: str
     wamid: str | None
     type: str

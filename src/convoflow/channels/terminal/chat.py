@@ -57,7 +57,7 @@ class ChatSession:
             owner_id=self.owner_id,
             phone_number_id=TERMINAL_CHANNEL,
             wamid=f"chat.{new_id()}",
-            customer=self.phone,
+            customer_key=self.phone,
             wa_id=self.phone,
             bsuid=None,
             profile_name=self.name,
@@ -77,7 +77,9 @@ class ChatSession:
         """Start a template directly, without its trigger keyword."""
         access = self.access
         async with access.db_sessions() as db_session:
-            async with access.locks.hold(db_session, owner_id=self.owner_id, customer=self.phone):
+            async with access.locks.hold(
+                db_session, owner_id=self.owner_id, customer_key=self.phone
+            ):
                 ref = await access.catalog.by_name(
                     db_session, owner_id=self.owner_id, name=template_name
                 )

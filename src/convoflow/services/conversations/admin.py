@@ -33,7 +33,7 @@ from convoflow.store.paging import PageRequest, slice_page
 class ResetResult:
     """What a reset did."""
 
-    customer: str
+    customer_key: str
     cancelled_instance_id: str | None
 
 
@@ -76,10 +76,10 @@ async def list_conversations(
         for conversation in live
         if (flow is None or conversation.state.template_name == flow)
         and (step is None or conversation.state.current_step == step)
-        and (on_number is None or conversation.customer in on_number)
+        and (on_number is None or conversation.customer_key in on_number)
     ]
     # Newest first, ties by customer: pages must not overlap when two started together.
-    matching.sort(key=lambda conversation: conversation.customer)
+    matching.sort(key=lambda conversation: conversation.customer_key)
     matching.sort(key=lambda conversation: conversation.created_at, reverse=True)
     return slice_page(matching, page)
 
@@ -96,11 +96,11 @@ async def get_conversation(
     async with db_session.begin():
         key = await _customer_key(db_session, caller, phone)
         live = await access.store.load(
-            db_session, owner_id=caller.id, customer=key, now=access.clock.now()
+            db_session, owner_id=caller.id, customer_key=key, now=access.clock.now()
         )
         if live is not None and phone_number_id is not None:
             on_number = await customers_on_number(
-                db_session, owner_id=caller.id, phone_number_id=phone_number_id, customer=key
+                db_session, owner_id=caller.id, phone_number_id=phone_number_id, customer_key=key
             )
             live = live if key in on_number else None
     if live is None:
@@ -116,8 +116,8 @@ async def reset_conversation(
         key = await _customer_key(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
-        live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
-        deleted = await access.store.delete(locked, owner_id=caller.id, customer=key)
+        live = await access.store.load(locked, owner_id=caller.id, customer_key=key, now=now)
+        deleted = await access.store.delete(locked, owner_id=caller.id, customer_key=key)
         instance = None
         if live is not None and live.instance_id is not None:
             instance = await locked.get(WorkflowInstance, live.instance_id)
@@ -133,7 +133,7 @@ async def reset_conversation(
 class ReleaseResult:
     """A handed-off conversation given back to the bot: where it stands now."""
 
-    customer: str
+    customer_key: str
     status: str
     current_step: str | None
 
@@ -147,7 +147,7 @@ async def release_conversation(
         key = await _customer_key(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
-        live = await access.store.load(locked, owner_id=caller.id, customer=key, now=now)
+        live = await access.store.load(locked, owner_id=caller.id, customer_key=key, now=now)
         if live is None:
             raise NotFound(f"no live conversation with {phone}")
         _row, template = await access.catalog.compiled(locked, live.template_id)
@@ -181,7 +181,7 @@ async def list_messages(
     async with db_session.begin():
         if phone:
             key = await _customer_key(db_session, caller, phone)
-            query = query.where(WhatsAppMessage.customer == key)
+            query = query.where(WhatsAppMessage.customer_key == key)
         if direction is not None:
             query = query.where(WhatsAppMessage.direction == direction)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery()))

@@ -29,7 +29,7 @@ async def reply_number(db_session: AsyncSession, owner_id: str, customer_key: st
     the owner's first number ("" when the owner has none)."""
     used = await db_session.scalar(
         select(WhatsAppMessage.phone_number_id)
-        .where(WhatsAppMessage.owner_id == owner_id, WhatsAppMessage.customer == customer_key)
+        .where(WhatsAppMessage.owner_id == owner_id, WhatsAppMessage.customer_key == customer_key)
         .order_by(WhatsAppMessage.id.desc())
         .limit(1)
     )
@@ -67,7 +67,7 @@ async def load_customer(
     if channel_number is None:
         channel_number = await reply_number(db_session, owner_id, customer_key)
     return Customer.of_contact(
-        contact, owner_id=owner_id, key=customer_key, channel_number=channel_number
+        contact, owner_id=owner_id, customer_key=customer_key, channel_number=channel_number
     )
 
 
@@ -84,7 +84,7 @@ async def conversation_locked(
 ) -> AsyncIterator[AsyncSession]:
     """A session holding the customer's conversation lock; commit inside the block."""
     async with access.db_sessions() as db_session:
-        async with access.locks.hold(db_session, owner_id=owner_id, customer=customer_key):
+        async with access.locks.hold(db_session, owner_id=owner_id, customer_key=customer_key):
             yield db_session
 
 
@@ -114,7 +114,7 @@ def queue_text(
         db_session,
         owner_id=customer.owner_id,
         phone_number_id=customer.channel_number,
-        customer=customer.key,
+        customer_key=customer.customer_key,
         messages=[message],
         template_id=template_id,
         instance_id=instance_id,
@@ -138,7 +138,7 @@ async def kick_background(
     try:
         if effect_row_ids:
             await dispatcher.run_effects(list(effect_row_ids))
-        for owner_id, customer in customers:
-            await dispatcher.deliver(owner_id, customer)
+        for owner_id, customer_key in customers:
+            await dispatcher.deliver(owner_id, customer_key)
     except Exception:  # a lost kick only delays the work until the sweeper's next pass
         return

@@ -35,7 +35,7 @@ def queue_messages(
     *,
     owner_id: str,
     phone_number_id: str,
-    customer: str,
+    customer_key: str,
     messages: list[OutboundMessage],
     template_id: str | None,
     instance_id: str | None,
@@ -46,7 +46,7 @@ def queue_messages(
         WhatsAppMessage(
             owner_id=owner_id,
             phone_number_id=phone_number_id,
-            customer=customer,
+            customer_key=customer_key,
             direction="out",
             type=message.type,
             payload=message.body,

@@ -37,7 +37,7 @@ class Customer:
     """Who wrote, as the message path needs it."""
 
     owner_id: str
-    key: str  # wa_id, or the business-scoped user id when no phone number is shared
+    customer_key: str  # wa_id, or the business-scoped user id when no phone number is shared
     channel_number: str  # the business phone_number_id replies go out from
     name: str = ""
     phone: str = ""
@@ -46,14 +46,14 @@ class Customer:
 
     @classmethod
     def of_contact(
-        cls, contact: Contact | None, *, owner_id: str, key: str, channel_number: str
+        cls, contact: Contact | None, *, owner_id: str, customer_key: str, channel_number: str
     ) -> Customer:
         """The customer as the message path sees them, from their contact row (if any)."""
         if contact is None:
-            return cls(owner_id=owner_id, key=key, channel_number=channel_number)
+            return cls(owner_id=owner_id, customer_key=customer_key, channel_number=channel_number)
         return cls(
             owner_id=owner_id,
-            key=key,
+            customer_key=customer_key,
             channel_number=channel_number,
             name=contact.name,
             phone=contact.wa_id or "",
@@ -63,7 +63,7 @@ class Customer:
 
     def render_context(self) -> dict[str, str]:
         """What ``{{contact.*}}`` renders to."""
-        return {"name": self.name, "phone": self.phone or self.key}
+        return {"name": self.name, "phone": self.phone or self.customer_key}
 
 
 @dataclass(slots=True)
@@ -98,7 +98,7 @@ class ConversationService:
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Handle ``event``; returns the turn and the conversation to save (None: ended)."""
         live = await self.store.load(
-            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer_key=customer.customer_key, now=now
         )
         if live is None:
             ref = await self._trigger_or_fallback(db_session, customer, event)
@@ -130,7 +130,7 @@ class ConversationService:
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Start ``ref`` for the customer directly (chat `--template`, the admin API)."""
         live = await self.store.load(
-            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer_key=customer.customer_key, now=now
         )
         if live is not None:
             await self._finish_instance(db_session, live.instance_id, "cancelled", now=now)
@@ -141,7 +141,7 @@ class ConversationService:
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Feed a non-customer event (effect result, release) to the live conversation."""
         live = await self.store.load(
-            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer_key=customer.customer_key, now=now
         )
         if live is None:
             return TurnResult(), None
@@ -169,11 +169,11 @@ class ConversationService:
         lifetime: only the customer's messages do, so reminders stop when it expires.
         """
         live = await self.store.load(
-            db_session, owner_id=customer.owner_id, customer=customer.key, now=now
+            db_session, owner_id=customer.owner_id, customer_key=customer.customer_key, now=now
         )
         if live is None:
             await self.store.forget_timer(
-                db_session, owner_id=customer.owner_id, customer=customer.key
+                db_session, owner_id=customer.owner_id, customer_key=customer.customer_key
             )
             return None
         timer = live.state.timer
@@ -249,7 +249,7 @@ class ConversationService:
         )
         live = LiveConversation(
             owner_id=customer.owner_id,
-            customer=customer.key,
+            customer_key=customer.customer_key,
             template_id=row.id,
             instance_id=instance.id,
             state=outcome.state or _placeholder_state(template),
@@ -311,7 +311,7 @@ class ConversationService:
             db_session,
             owner_id=customer.owner_id,
             phone_number_id=customer.channel_number,
-            customer=customer.key,
+            customer_key=customer.customer_key,
             messages=outcome.messages,
             template_id=template_id,
             instance_id=instance.id if instance else None,
@@ -349,7 +349,9 @@ class ConversationService:
             FlowStatus.FAILED,
             FlowStatus.CANCELLED,
         ):
-            await self.store.delete(db_session, owner_id=customer.owner_id, customer=customer.key)
+            await self.store.delete(
+                db_session, owner_id=customer.owner_id, customer_key=customer.customer_key
+            )
             return result, None
         live.state = outcome.state
         if touch:
@@ -379,8 +381,8 @@ class ConversationService:
         return new_instance(
             owner_id=customer.owner_id,
             template_id=template_id,
-            customer_key=customer.key,
-            conversation_id=customer.key,
+            customer_key=customer.customer_key,
+            conversation_id=customer.customer_key,
             contact_id=customer.contact_id,
             now=now,
         )

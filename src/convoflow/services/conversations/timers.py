@@ -38,7 +38,7 @@ class FiredTimer:
     """A timer that ran out: whose it was and what the conversation did."""
 
     owner_id: str
-    customer: str
+    customer_key: str
     turn: TurnResult
 
 
@@ -62,7 +62,7 @@ class StepTimers:
             return await self.conversations.store.due_timers(db_session, now=now, limit=limit)
 
     async def fire(
-        self, owner_id: str, customer: str, *, now: datetime, timer_id: str | None = None
+        self, owner_id: str, customer_key: str, *, now: datetime, timer_id: str | None = None
     ) -> TurnResult | None:
         """Fire the conversation's timer if it is (still) due at ``now``; None: nothing to do.
 
@@ -71,11 +71,11 @@ class StepTimers:
         """
         states = self.conversations.store
         async with self.db_sessions() as db_session:
-            async with self.locks.hold(db_session, owner_id=owner_id, customer=customer):
-                if await _message_waiting(db_session, owner_id, customer):
+            async with self.locks.hold(db_session, owner_id=owner_id, customer_key=customer_key):
+                if await _message_waiting(db_session, owner_id, customer_key):
                     await db_session.rollback()
                     return None
-                who = await customer_of(db_session, owner_id, customer)
+                who = await customer_of(db_session, owner_id, customer_key)
                 fired = await self.conversations.fire_timer(
                     db_session, who, now=now, timer_id=timer_id
                 )
@@ -95,22 +95,24 @@ class StepTimers:
         fired: list[FiredTimer] = []
         for due in await self.due(now=now, limit=limit):
             try:
-                turn = await self.fire(due.owner_id, due.customer, now=now, timer_id=due.timer_id)
+                turn = await self.fire(
+                    due.owner_id, due.customer_key, now=now, timer_id=due.timer_id
+                )
             except Exception:
-                logger.exception("firing the timer of %s failed", due.customer)
+                logger.exception("firing the timer of %s failed", due.customer_key)
                 continue
             if turn is not None:
-                fired.append(FiredTimer(due.owner_id, due.customer, turn))
+                fired.append(FiredTimer(due.owner_id, due.customer_key, turn))
         return fired
 
 
-async def _message_waiting(db_session: AsyncSession, owner_id: str, customer: str) -> bool:
+async def _message_waiting(db_session: AsyncSession, owner_id: str, customer_key: str) -> bool:
     """Whether the customer wrote something the message processor has not handled yet."""
     pending = await db_session.scalar(
         select(WhatsAppMessage.id)
         .where(
             WhatsAppMessage.owner_id == owner_id,
-            WhatsAppMessage.customer == customer,
+            WhatsAppMessage.customer_key == customer_key,
             WhatsAppMessage.direction == "in",
             WhatsAppMessage.status == "received",
         )

@@ -38,7 +38,7 @@ class InboundRecord:
     owner_id: str | None  # None: the business number is unknown (stored, not processed)
     phone_number_id: str
     wamid: str
-    customer: str
+    customer_key: str
     wa_id: str | None
     bsuid: str | None
     profile_name: str
@@ -73,7 +73,7 @@ async def store_inbound(
             .values(
                 owner_id=record.owner_id,
                 phone_number_id=record.phone_number_id,
-                customer=record.customer,
+                customer_key=record.customer_key,
                 direction="in",
                 wamid=record.wamid,
                 type=record.type,
@@ -90,7 +90,7 @@ async def store_inbound(
         if inserted.scalar_one_or_none() is None or record.owner_id is None:
             continue
         await _upsert_contact(db_session, record, now)
-        customers[(record.owner_id, record.customer)] = None
+        customers[(record.owner_id, record.customer_key)] = None
     return list(customers)
 
 
@@ -109,10 +109,10 @@ async def _lock_customers(db_session: AsyncSession, records: list[InboundRecord]
     """
     if not _is_postgres(db_session):
         return
-    keys = sorted({(r.owner_id, r.customer) for r in records if r.owner_id is not None})
-    for owner_id, customer in keys:
+    keys = sorted({(r.owner_id, r.customer_key) for r in records if r.owner_id is not None})
+    for owner_id, customer_key in keys:
         assert owner_id is not None
-        await advisory_lock(db_session, owner_id=owner_id, customer=customer)
+        await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
 
 
 async def _upsert_contact(db_session: AsyncSession, record: InboundRecord, now: datetime) -> None:
@@ -127,7 +127,7 @@ async def _upsert_contact(db_session: AsyncSession, record: InboundRecord, now: 
     statement = insert_for(db_session, Contact).values(
         id=new_id(),
         owner_id=record.owner_id,
-        customer_key=record.customer,
+        customer_key=record.customer_key,
         first_seen_at=now,
         name=record.profile_name,
         opted_out=False,
@@ -167,27 +167,32 @@ async def apply_statuses(
                 rank < new_rank,
             )
             .values(**values)
-            .returning(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer)
+            .returning(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer_key)
         )
         changed = result.all()
         moved += len(changed)
         if status.status == "failed" and status.error_code == OUTSIDE_WINDOW_CODE:
-            for message_id, owner_id, customer in changed:
+            for message_id, owner_id, customer_key in changed:
                 await _reengage_after_window_failure(
-                    db_session, message_id, owner_id, customer, now=now
+                    db_session, message_id, owner_id, customer_key, now=now
                 )
     return moved
 
 
 async def _reengage_after_window_failure(
-    db_session: AsyncSession, message_id: int, owner_id: str | None, customer: str, *, now: datetime
+    db_session: AsyncSession,
+    message_id: int,
+    owner_id: str | None,
+    customer_key: str,
+    *,
+    now: datetime,
 ) -> None:
     """Meta refused a message as outside the 24-hour window (often only by status webhook):
     queue the template's re-engagement template once, as the sender does when it sees it
     first. The sweeper delivers the new row."""
     last_inbound_at = await db_session.scalar(
         select(Contact.last_inbound_at).where(
-            Contact.owner_id == owner_id, Contact.customer_key == customer
+            Contact.owner_id == owner_id, Contact.customer_key == customer_key
         )
     )
     reason = await fall_back_outside_window(
@@ -228,15 +233,15 @@ class MessageProcessor:
         self.conversations = conversations
         self.decode_event = decode_event
 
-    async def process_customer(self, owner_id: str, customer: str) -> list[TurnResult]:
+    async def process_customer(self, owner_id: str, customer_key: str) -> list[TurnResult]:
         """Handle every pending message of this customer in arrival order."""
-        return (await self.process_batch(owner_id, customer)).turns
+        return (await self.process_batch(owner_id, customer_key)).turns
 
-    async def process_batch(self, owner_id: str, customer: str) -> CustomerBatch:
+    async def process_batch(self, owner_id: str, customer_key: str) -> CustomerBatch:
         """:meth:`process_customer`, also naming the messages processed (for read marks)."""
         batch = CustomerBatch()
         while True:
-            processed = await self._process_next(owner_id, customer)
+            processed = await self._process_next(owner_id, customer_key)
             if processed is None:
                 return batch
             turn, more_pending, message = processed
@@ -248,22 +253,22 @@ class MessageProcessor:
                 return batch
 
     async def _process_next(
-        self, owner_id: str, customer: str
+        self, owner_id: str, customer_key: str
     ) -> tuple[TurnResult, bool, ProcessedInbound | None] | None:
         """Handle the oldest pending message; also tell whether another one is waiting."""
         store = self.conversations.store
         async with self.db_sessions() as db_session:
-            async with self.locks.hold(db_session, owner_id=owner_id, customer=customer):
+            async with self.locks.hold(db_session, owner_id=owner_id, customer_key=customer_key):
                 if _is_postgres(db_session) and not isinstance(self.locks, PostgresAdvisoryLocks):
                     # Exclude in-flight inserts of this customer (see _lock_customers).
-                    await advisory_lock(db_session, owner_id=owner_id, customer=customer)
+                    await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
                 pending = (
                     (
                         await db_session.execute(
                             select(WhatsAppMessage)
                             .where(
                                 WhatsAppMessage.owner_id == owner_id,
-                                WhatsAppMessage.customer == customer,
+                                WhatsAppMessage.customer_key == customer_key,
                                 WhatsAppMessage.direction == "in",
                                 WhatsAppMessage.status == "received",
                             )
@@ -331,6 +336,6 @@ async def _customer_of(db_session: AsyncSession, row: WhatsAppMessage) -> Custom
     return await load_customer(
         db_session,
         owner_id=row.owner_id,
-        customer_key=row.customer,
+        customer_key=row.customer_key,
         channel_number=row.phone_number_id,
     )

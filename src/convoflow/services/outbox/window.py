@@ -110,7 +110,7 @@ async def fall_back_outside_window(
         WhatsAppMessage(
             owner_id=message.owner_id,
             phone_number_id=message.phone_number_id,
-            customer=message.customer,
+            customer_key=message.customer_key,
             direction="out",
             type="template",
             payload=body,
@@ -132,7 +132,7 @@ async def _already_reengaged(
     """A template went (or is going) to the customer since they last wrote."""
     query = select(WhatsAppMessage.id).where(
         WhatsAppMessage.owner_id == message.owner_id,
-        WhatsAppMessage.customer == message.customer,
+        WhatsAppMessage.customer_key == message.customer_key,
         WhatsAppMessage.direction == "out",
         WhatsAppMessage.type == "template",
         WhatsAppMessage.status != "failed",

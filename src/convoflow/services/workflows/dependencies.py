@@ -145,7 +145,9 @@ async def _resume_conversation(
     Returns the conversation to keep when the caller commits.
     """
     store = access.store
-    live = await store.load(db_session, owner_id=instance.owner_id, customer=customer_key, now=now)
+    live = await store.load(
+        db_session, owner_id=instance.owner_id, customer_key=customer_key, now=now
+    )
     if live is None or live.instance_id != instance.id:
         raise Conflict("the conversation of this instance is no longer live")
     customer = await customer_of(db_session, instance.owner_id, customer_key)

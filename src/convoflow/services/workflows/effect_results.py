@@ -98,13 +98,15 @@ async def resume_conversation(
     conversations = context.conversations
     store = conversations.store
     async with context.db_sessions() as db_session:
-        async with context.locks.hold(db_session, owner_id=effect.owner_id, customer=customer_key):
+        async with context.locks.hold(
+            db_session, owner_id=effect.owner_id, customer_key=customer_key
+        ):
             if not await settle_effect(db_session, effect, run, now=context.clock.now()):
                 await db_session.rollback()
                 return None
             now = context.clock.now()
             live = await store.load(
-                db_session, owner_id=effect.owner_id, customer=customer_key, now=now
+                db_session, owner_id=effect.owner_id, customer_key=customer_key, now=now
             )
             if live is None or live.instance_id != effect.instance_id:
                 await db_session.commit()

@@ -54,5 +54,5 @@ class FedBack:
     effects may have new rows (the jobs deliver and run those next)."""
 
     owner_id: str
-    customer: str | None = None
+    customer_key: str | None = None
     instance_ids: list[str] = field(default_factory=list)

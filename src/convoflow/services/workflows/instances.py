@@ -276,7 +276,9 @@ async def update_instance(
         row, template = await access.catalog.compiled(work, instance.template_id)
         live = None
         if customer_key:
-            live = await access.store.load(work, owner_id=caller.id, customer=customer_key, now=now)
+            live = await access.store.load(
+                work, owner_id=caller.id, customer_key=customer_key, now=now
+            )
             live = live if live is not None and live.instance_id == instance.id else None
         if state_data is not None:
             if instance.status in FINISHED:
@@ -293,7 +295,7 @@ async def update_instance(
                 work, instance, row, template, status, contact=contact_context(contact), now=now
             )
         if live is not None and instance.status in FINISHED:
-            await access.store.delete(work, owner_id=caller.id, customer=live.customer)
+            await access.store.delete(work, owner_id=caller.id, customer_key=live.customer_key)
             live = None
         await access.store.commit(work, live)
     await kick_background(access, effect_row_ids=effect_ids)

@@ -35,7 +35,7 @@ class WhatsAppMessage(Base):
     )
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     phone_number_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    customer: Mapped[str] = mapped_column(String(160), nullable=False)
+    customer_key: Mapped[str] = mapped_column("customer", String(160), nullable=False)
     direction: Mapped[str] = mapped_column(String(3), nullable=False)  # "in" | "out"
     wamid: Mapped[str | None] = mapped_column(String(256), unique=True)
     type: Mapped[str] = mapped_column(String(32), nullable=False)
