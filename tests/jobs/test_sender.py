@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
+from convoflow.clock import FakeClock
 from convoflow.jobs.backoff import Backoff
 from convoflow.jobs.ratelimit import LocalRateLimiter
 from convoflow.jobs.sender import OutboxSender, SenderPolicy
@@ -26,24 +27,29 @@ FAST = SenderPolicy(max_attempts=4, backoff=Backoff(base_seconds=0.01, cap_secon
 
 
 def sender_for(runtime: Runtime, policy: SenderPolicy = FAST) -> OutboxSender:
+    """A sender on its own fake clock, so retries and backoff are reached by moving it."""
     return OutboxSender(
         engine=runtime.engine,
         db_sessions=runtime.db_sessions,
         graph=runtime.graph,
         limiter=LocalRateLimiter(1000),
         policy=policy,
+        # A minute ahead of the wall clock: rows the test queues (stamped with the real
+        # time) are due for this sender from the start.
+        clock=FakeClock(datetime.now(UTC) + timedelta(minutes=1)),
     )
 
 
 async def deliver_until_settled(sender: OutboxSender, owner: str, customer_key: str) -> None:
-    """Call the sender until the customer has no queued row left (bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while loop.time() < deadline:
+    """Call the sender until the customer has no queued row left, moving its clock past
+    each backoff in between (bounded: a few minutes of fake time, inside the window)."""
+    clock = sender.clock
+    assert isinstance(clock, FakeClock)
+    for _ in range(60):
         await sender.deliver_customer(owner, customer_key)
         if not [row for row in await outbound_of(sender, customer_key) if row.status == "queued"]:
             return
-        await asyncio.sleep(0.01)
+        clock.advance(5)
     raise AssertionError("rows still queued")
 
 
