@@ -12,7 +12,6 @@ the job queue and locks, and its outage is reported without turning the server a
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from convoflow.errors import SettingsError
 from convoflow.settings import Settings
 from convoflow.store.database import create_engine
+from convoflow.store.transient import failure_reason
 
 __all__ = [
     "START_TIMEOUT_SECONDS",
@@ -96,34 +96,6 @@ async def redis_problem(redis_url: str, *, within: float) -> str | None:
 
 def _no_answer(within: float) -> str:
     return f"no answer within {within:g} s"
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A short, one-line reason for a failed connection (the root cause, not the wrappers)."""
-    root = _root_cause(exc)
-    if isinstance(root, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(root, socket.gaierror):
-        return f"cannot resolve the host ({root.strerror})"
-    if isinstance(root, TimeoutError):
-        return "timed out"
-    if isinstance(root, OSError) and root.strerror:
-        return root.strerror
-    lines = str(root).strip().splitlines()
-    return lines[0] if lines else type(root).__name__
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """Follow the chain Python prints: the explicit cause, else the implicit context."""
-    seen = {id(exc)}
-    while True:
-        nested = exc.__cause__
-        if nested is None and not exc.__suppress_context__:
-            nested = exc.__context__
-        if nested is None or id(nested) in seen:
-            return exc
-        seen.add(id(nested))
-        exc = nested
 
 
 def without_credentials(url: str) -> str:
