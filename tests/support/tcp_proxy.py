@@ -27,6 +27,11 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
+    @property
+    def listening(self) -> bool:
+        """Whether the proxy is started (forwarding, or swallowing in black-hole mode)."""
+        return self._server is not None
+
     async def start(self, *, black_hole: bool = False) -> None:
         """Listen (again, on the same port once one was chosen)."""
         self.black_hole = black_hole

@@ -3,7 +3,8 @@
 Each pass looks in the database for
 
 * inbound messages still ``received`` a few seconds after they arrived (their job was lost:
-  a crash, a full queue) → ``handle_customer``;
+  a crash, a full queue), or whose retry after a transient failure is due
+  (:mod:`convoflow.services.inbox.retry`) → ``handle_customer``;
 * queued outbound rows that are due: retries whose backoff ran out, and first attempts
   that nobody picked up → ``deliver_outbox``;
 * effects that are due: retries, lost first attempts, and ``running`` rows whose runner
@@ -20,6 +21,10 @@ it spreads over the workers. Every process may sweep: a kick is remembered for
 :data:`KICK_MEMORY_SECONDS` (in Redis when configured, so across processes) under a key
 that changes whenever the work is rescheduled, so a pass does not pile up duplicates of
 jobs already queued, and a lost job is kicked again once the memory fades.
+
+A pass that fails because the database or Redis is away is reported to the process's
+:class:`~convoflow.outages.Outages` (one line when the outage starts, a summary while it
+lasts) and the next pass waits longer, doubling up to :data:`MAX_BACKOFF_SECONDS`.
 """
 
 from __future__ import annotations
@@ -32,13 +37,14 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from redis.asyncio import Redis
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.effects import ATTEMPT_RUNNERS
 from convoflow.jobs.sender import NEVER_DELIVERED_CHANNELS
+from convoflow.outages import Outages, Pause, retry_delay
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.early_statuses import purge_early_statuses
 from convoflow.sessions.states import ConversationStates
@@ -46,12 +52,21 @@ from convoflow.store.models import (
     WhatsAppMessage,
     WorkflowEffect,
 )
+from convoflow.store.transient import DATABASE
 
-__all__ = ["GRACE_SECONDS", "SWEEP_INTERVAL_SECONDS", "SweepReport", "Sweeper"]
+__all__ = [
+    "GRACE_SECONDS",
+    "MAX_BACKOFF_SECONDS",
+    "SWEEP_INTERVAL_SECONDS",
+    "SweepReport",
+    "Sweeper",
+]
 
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 1.0
+#: The longest wait between passes while the database or Redis is away.
+MAX_BACKOFF_SECONDS = 10.0
 #: New work is left to the job kicked for it for this long before the sweeper steps in.
 GRACE_SECONDS = 5.0
 KICK_MEMORY_SECONDS = 30.0
@@ -83,6 +98,7 @@ class Sweeper:
         redis: Redis | None = None,
         states: ConversationStates | None = None,
         timers: StepTimers | None = None,
+        outages: Outages | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
@@ -91,6 +107,7 @@ class Sweeper:
         self.redis = redis
         self.states = states
         self.timers = timers
+        self.outages = outages or Outages(clock=clock)
         self._kicked: dict[str, float] = {}
 
     async def sweep_once(
@@ -104,7 +121,7 @@ class Sweeper:
         settled_before = now - timedelta(seconds=grace_seconds)
         report = SweepReport()
         async with self.db_sessions() as db_session:
-            inbound = await self._stale_inbound(db_session, settled_before)
+            inbound = await self._stale_inbound(db_session, now, settled_before)
             outbound = await self._due_outbound(db_session, now, settled_before)
             effects = await self._due_effects(db_session, now, settled_before)
         report.inbound = len(inbound)
@@ -122,36 +139,63 @@ class Sweeper:
             logger.info("sweep: %s", report)
         return report
 
-    async def run(self, stop: asyncio.Event, *, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
-        """Sweep until ``stop`` is set: first a start-up pass, then one every ``interval``."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        interval: float = SWEEP_INTERVAL_SECONDS,
+        pause: Pause | None = None,
+    ) -> None:
+        """Sweep until ``stop`` is set: first a start-up pass, then one every ``interval``.
+
+        After a failed pass the wait doubles (up to :data:`MAX_BACKOFF_SECONDS`); ``pause``
+        (default: a wait that ends early when ``stop`` is set) is how the loop waits.
+        """
         grace = 0.0
+        failures = 0
         while not stop.is_set():
             try:
                 await self.sweep_once(grace_seconds=grace)
-            except Exception:  # a failed pass (database restarting) must not end the loop
-                logger.exception("sweep failed; trying again in %.1fs", interval)
-            grace = GRACE_SECONDS
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except Exception as exc:  # a failed pass (database restarting) must not end the loop
+                failures += 1
+                if not self.outages.absorb(exc, what="sweep"):
+                    logger.exception("sweep failed")
+            else:
+                failures = 0
+                self.outages.recovered(DATABASE)
+                grace = GRACE_SECONDS
+            wait = interval
+            if failures:
+                wait = max(interval, retry_delay(failures, base=interval, cap=MAX_BACKOFF_SECONDS))
+            if pause is not None:
+                await pause(wait)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def _stale_inbound(
-        self, db_session: AsyncSession, settled_before: datetime
+        self, db_session: AsyncSession, now: datetime, settled_before: datetime
     ) -> dict[str, tuple[str, str]]:
+        message = WhatsAppMessage
         rows = await db_session.execute(
-            select(WhatsAppMessage.id, WhatsAppMessage.owner_id, WhatsAppMessage.customer_key)
+            select(message.id, message.owner_id, message.customer_key, message.next_attempt_at)
             .where(
-                WhatsAppMessage.direction == "in",
-                WhatsAppMessage.status == "received",
-                WhatsAppMessage.owner_id.is_not(None),
-                WhatsAppMessage.created_at <= settled_before,
+                message.direction == "in",
+                message.status == "received",
+                message.owner_id.is_not(None),
+                or_(
+                    and_(message.next_attempt_at.is_(None), message.created_at <= settled_before),
+                    message.next_attempt_at <= now,  # a retry after a transient failure
+                ),
             )
-            .order_by(WhatsAppMessage.id)
+            .order_by(message.id)
             .limit(BATCH_SIZE)
         )
         found: dict[tuple[str, str], str] = {}
         for row in rows:
             assert row.owner_id is not None
-            found.setdefault((row.owner_id, row.customer_key), f"in:{row.id}")
+            due = row.next_attempt_at.timestamp() if row.next_attempt_at else 0
+            found.setdefault((row.owner_id, row.customer_key), f"in:{row.id}:{due}")
         return {key: customer_key for customer_key, key in found.items()}
 
     async def _due_outbound(

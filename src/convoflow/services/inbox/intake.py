@@ -21,10 +21,12 @@ from convoflow.engine.outcome import FlowStatus
 from convoflow.services.conversations.customers import load_customer
 from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
 from convoflow.services.inbox.read_marks import ProcessedInbound
+from convoflow.services.inbox.retry import leave_for_retry
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
+from convoflow.store.transient import DATABASE, TransientFailure, transient_failure
 from convoflow.store.types import new_id
 from convoflow.store.upsert import insert_for
 
@@ -209,14 +211,36 @@ EventDecoder = Any  # Callable[[str, dict[str, Any]], Event | None]
 @dataclass(slots=True)
 class CustomerBatch:
     """What one :meth:`MessageProcessor.process_batch` call did: a turn per handled message,
-    and the messages that were processed (not ignored, not failed), oldest first."""
+    and the messages that were processed (not ignored, not failed), oldest first.
+
+    ``interrupted`` is the transient failure that stopped the batch (the message it hit
+    stays ``received`` and is retried); ``retry_at`` is when the customer's oldest pending
+    message is due again, when it waits for a retry.
+    """
 
     turns: list[TurnResult] = field(default_factory=list)
     processed: list[ProcessedInbound] = field(default_factory=list)
+    interrupted: TransientFailure | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Head:
+    """The customer's oldest pending message, as far as one attempt got to know it."""
+
+    row_id: int | None = None
+    retry_at: datetime | None = None  # it waits for a retry until then
 
 
 class MessageProcessor:
-    """Processes a customer's pending inbound messages, one transaction per message."""
+    """Processes a customer's pending inbound messages, one transaction per message.
+
+    A message whose processing fails transiently (the database or Redis away, a deadlock, a
+    lock timeout: :func:`~convoflow.store.transient.transient_failure`) stays ``received``
+    and stops the customer's batch, to be retried after a backoff
+    (:mod:`convoflow.services.inbox.retry`); any other failure is the message's own, and it
+    is marked ``failed`` so that the customer's later messages go on.
+    """
 
     def __init__(
         self,
@@ -238,11 +262,21 @@ class MessageProcessor:
         return (await self.process_batch(owner_id, customer_key)).turns
 
     async def process_batch(self, owner_id: str, customer_key: str) -> CustomerBatch:
-        """:meth:`process_customer`, also naming the messages processed (for read marks)."""
+        """:meth:`process_customer`, also naming the messages processed (for read marks)
+        and what stopped the batch early, if anything."""
         batch = CustomerBatch()
         while True:
-            processed = await self._process_next(owner_id, customer_key)
+            head = _Head()
+            try:
+                processed = await self._process_next_retrying(owner_id, customer_key, head)
+            except Exception as exc:
+                failure = transient_failure(exc)
+                if failure is None:
+                    raise
+                await self._interrupted(batch, head, failure)
+                return batch
             if processed is None:
+                batch.retry_at = head.retry_at
                 return batch
             turn, more_pending, message = processed
             batch.turns.append(turn)
@@ -252,55 +286,76 @@ class MessageProcessor:
                 # A message stored after this look is kicked by whoever stored it.
                 return batch
 
-    async def _process_next(
-        self, owner_id: str, customer_key: str
+    async def _process_next_retrying(
+        self, owner_id: str, customer_key: str, head: _Head
     ) -> tuple[TurnResult, bool, ProcessedInbound | None] | None:
-        """Handle the oldest pending message; also tell whether another one is waiting."""
+        """:meth:`_process_next`, tried again at once when the database connection failed:
+        a pooled connection that died with the last database restart passes on a fresh one.
+        """
+        try:
+            return await self._process_next(owner_id, customer_key, head)
+        except Exception as exc:
+            failure = transient_failure(exc)
+            if failure is None or failure.service != DATABASE:
+                raise
+        return await self._process_next(owner_id, customer_key, head)
+
+    async def _process_next(
+        self, owner_id: str, customer_key: str, head: _Head
+    ) -> tuple[TurnResult, bool, ProcessedInbound | None] | None:
+        """Handle the oldest pending message; also tell whether another one is waiting.
+
+        None when nothing is pending, or when the oldest waits for a retry (``head.retry_at``).
+        """
         store = self.conversations.store
         async with self.db_sessions() as db_session:
             async with self.locks.hold(db_session, owner_id=owner_id, customer_key=customer_key):
                 if _is_postgres(db_session) and not isinstance(self.locks, PostgresAdvisoryLocks):
                     # Exclude in-flight inserts of this customer (see _lock_customers).
                     await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
-                pending = (
-                    (
-                        await db_session.execute(
-                            select(WhatsAppMessage)
-                            .where(
-                                WhatsAppMessage.owner_id == owner_id,
-                                WhatsAppMessage.customer_key == customer_key,
-                                WhatsAppMessage.direction == "in",
-                                WhatsAppMessage.status == "received",
-                            )
-                            .order_by(WhatsAppMessage.id)
-                            .limit(2)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                pending = await _oldest_pending(db_session, owner_id, customer_key)
                 if not pending:
                     await db_session.commit()
                     return None
                 row = pending[0]
+                head.row_id = row.id
+                if row.next_attempt_at is not None and row.next_attempt_at > self.clock.now():
+                    head.retry_at = row.next_attempt_at
+                    await db_session.commit()
+                    return None
                 more_pending = len(pending) > 1
-                row_id = row.id
                 try:
                     turn, live = await self._handle_row(db_session, row)
                     await store.commit(db_session, live)
                 except Exception as exc:
+                    if transient_failure(exc) is not None:
+                        raise  # not the message's fault: it is retried (process_batch)
                     # A bug or bad data in one message must not block the customer's
                     # later messages: record it on the row and move on.
-                    logger.exception("processing inbound message %s failed", row_id)
+                    logger.exception("processing inbound message %s failed", head.row_id)
                     await db_session.rollback()
-                    await db_session.execute(
-                        update(WhatsAppMessage)
-                        .where(WhatsAppMessage.id == row_id)
-                        .values(status="failed", error_text=f"{type(exc).__name__}: {exc}"[:2000])
-                    )
+                    await _mark_failed(db_session, head.row_id, exc)
                     await db_session.commit()
                     return TurnResult(), more_pending, None
                 return turn, more_pending, _processed_inbound(row, turn)
+
+    async def _interrupted(
+        self, batch: CustomerBatch, head: _Head, failure: TransientFailure
+    ) -> None:
+        """Leave the head message ``received`` for a retry after a transient failure."""
+        batch.interrupted = failure
+        if head.row_id is None:  # failed before a message was read: nothing to count
+            logger.info("processing interrupted before a message was read (%s)", failure.reason)
+            return
+        logger.info("inbound message %s left for a retry (%s)", head.row_id, failure.reason)
+        try:
+            batch.retry_at = await leave_for_retry(
+                self.db_sessions, head.row_id, failure, now=self.clock.now()
+            )
+        except Exception as exc:
+            if transient_failure(exc) is None:
+                raise
+            # Still away: the attempt goes uncounted; the sweeper finds the row later.
 
     async def _handle_row(
         self, db_session: AsyncSession, row: WhatsAppMessage
@@ -315,6 +370,32 @@ class MessageProcessor:
         )
         row.status = "processed"
         return result
+
+
+async def _oldest_pending(
+    db_session: AsyncSession, owner_id: str, customer_key: str
+) -> list[WhatsAppMessage]:
+    """The customer's two oldest ``received`` messages (the head, and whether more wait)."""
+    rows = await db_session.execute(
+        select(WhatsAppMessage)
+        .where(
+            WhatsAppMessage.owner_id == owner_id,
+            WhatsAppMessage.customer_key == customer_key,
+            WhatsAppMessage.direction == "in",
+            WhatsAppMessage.status == "received",
+        )
+        .order_by(WhatsAppMessage.id)
+        .limit(2)
+    )
+    return list(rows.scalars().all())
+
+
+async def _mark_failed(db_session: AsyncSession, row_id: int, error: Exception) -> None:
+    await db_session.execute(
+        update(WhatsAppMessage)
+        .where(WhatsAppMessage.id == row_id)
+        .values(status="failed", error_text=f"{type(error).__name__}: {error}"[:2000])
+    )
 
 
 def _processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbound | None:
