@@ -17,9 +17,11 @@ from convoflow.encryption import TokenCipher, load_token_cipher
 from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
 from convoflow.jobs.dispatcher import Dispatcher
+from convoflow.jobs.heartbeat import Heartbeats, LocalHeartbeats, RedisHeartbeats
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
+from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import NumberTokens, ServerNumber
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
@@ -82,6 +84,8 @@ class Runtime:
     dispatcher: Dispatcher
     jobs: JobHandlers
     sweeper: Sweeper
+    outages: Outages
+    heartbeats: Heartbeats
     clock: Clock
     token_cipher: TokenCipher
     access_tokens: NumberTokens
@@ -95,6 +99,8 @@ class Runtime:
         tests hand in a :class:`~convoflow.clock.FakeClock`).
         """
         clock = clock or SystemClock()
+        # One log per service for the whole process: an outage is one line, whoever sees it.
+        outages = Outages(clock=clock)
         engine = create_engine(settings.database_url)
         db_sessions = create_db_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -144,7 +150,7 @@ class Runtime:
             clock=clock,
         )
         rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis, clock=clock)
-        broker = create_broker(settings)
+        broker = create_broker(settings, outages=outages)
         dispatcher = Dispatcher(broker)
         jobs = JobHandlers.build(
             engine=engine,
@@ -165,6 +171,7 @@ class Runtime:
             access_tokens=access_tokens,
             mark_read=settings.whatsapp_mark_read,
             timers=timers,
+            outages=outages,
             clock=clock,
         )
         register_tasks(broker, jobs)
@@ -201,8 +208,11 @@ class Runtime:
                 redis=redis,
                 states=store,
                 timers=timers,
+                outages=outages,
                 clock=clock,
             ),
+            outages=outages,
+            heartbeats=RedisHeartbeats(redis) if redis is not None else LocalHeartbeats(clock),
             clock=clock,
             token_cipher=token_cipher,
             access_tokens=access_tokens,

@@ -2,9 +2,14 @@
 
 POST answers, in this order: 503 when no app secret is configured (unless unsigned webhooks
 are allowed for local testing), 413 over :data:`MAX_BODY_BYTES`, 401 for a missing or wrong
-``X-Hub-Signature-256``, 400 for a body that is not JSON, else 200 once every message and
-status is committed. Processing then continues in the background; Meta retries anything
-not answered 200, and everything answered 200 is durable.
+``X-Hub-Signature-256``, 400 for a body that is not JSON, 503 when the database cannot be
+reached (or its transaction failed transiently), else 200 once every message and status is
+committed. Processing then continues in the background; Meta retries anything not answered
+200, and everything answered 200 is durable.
+
+A database or Redis outage is logged by the process's :class:`~convoflow.outages.Outages`:
+one line when it starts, a summary while it lasts, one line when it ends, however many
+webhooks arrive meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from convoflow.channels.whatsapp.signature import (
 )
 from convoflow.errors import InvalidArgument
 from convoflow.runtime import Runtime
-from convoflow.services.inbox.webhook import PhoneNumberDirectory
+from convoflow.services.inbox.webhook import PhoneNumberDirectory, ReceivedWebhook
+from convoflow.store.transient import DATABASE, REDIS
 
 __all__ = ["MAX_BODY_BYTES", "WEBHOOK_PATH", "router"]
 
@@ -36,6 +42,9 @@ router = APIRouter(tags=["whatsapp"])
 WEBHOOK_PATH = "/webhooks/whatsapp"
 #: Meta sends at most 3 MB per POST; anything larger is not from Meta.
 MAX_BODY_BYTES = 3 * 1024 * 1024
+#: Meta does not read it, but a proxy or another sender may.
+RETRY_AFTER_SECONDS = "5"
+UNAVAILABLE_MESSAGE = "the database is unreachable; nothing was stored, retry later"
 NO_SECRET_MESSAGE = (
     "webhook signatures cannot be checked: set CONVOFLOW_WHATSAPP_APP_SECRET to your Meta "
     "app's secret (or CONVOFLOW_WHATSAPP_ALLOW_UNSIGNED=true for local testing only)"
@@ -74,14 +83,39 @@ async def receive_whatsapp_webhook(request: Request) -> Response:
         payload = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
-    received = await receive_webhook(
-        runtime.db_sessions, _directory(request), parse_webhook(payload), now=runtime.clock.now()
-    )
+    try:
+        received = await receive_webhook(
+            runtime.db_sessions,
+            _directory(request),
+            parse_webhook(payload),
+            now=runtime.clock.now(),
+        )
+    except Exception as exc:
+        if not runtime.outages.absorb(exc, what="storing a webhook", service=DATABASE):
+            raise
+        # Not acknowledged, so Meta delivers it again; a commit that did happen meanwhile
+        # makes the redelivery a duplicate, which is ignored (wamid unique).
+        return JSONResponse(
+            {"detail": UNAVAILABLE_MESSAGE},
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    runtime.outages.recovered(DATABASE)
+    await _kick_processing(runtime, received)
+    return JSONResponse({"status": "ok"})
+
+
+async def _kick_processing(runtime: Runtime, received: ReceivedWebhook) -> None:
+    """Queue the processing of what was stored; a lost kick only delays it (the sweeper)."""
+    if not received.customers:
+        return
     try:
         await runtime.dispatcher.customers_received(received.customers)
-    except Exception:  # stored and committed: the sweeper processes it if the kick was lost
-        logger.exception("could not queue processing; the sweeper will pick it up")
-    return JSONResponse({"status": "ok"})
+    except Exception as exc:  # stored and committed: the sweeper processes it if the kick was lost
+        if not runtime.outages.absorb(exc, what="queueing processing", service=REDIS):
+            logger.exception("could not queue processing; the sweeper will pick it up")
+        return
+    runtime.outages.recovered(REDIS)
 
 
 async def _read_body(request: Request) -> bytes | None:

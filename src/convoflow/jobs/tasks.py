@@ -14,12 +14,17 @@ task                           work
 =============================  ==============================================================
 
 Each job is idempotent, so a repeated or concurrent job changes nothing.
+
+A job that fails transiently (the database or Redis away, a deadlock: see
+:mod:`convoflow.store.transient`) ends quietly: its work is durable and the sweeper kicks
+it again, and the outage is logged once by the process's :class:`~convoflow.outages.Outages`
+rather than as a traceback per job.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,6 +44,7 @@ from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.sender import OutboxSender
+from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
@@ -71,9 +77,11 @@ class JobHandlers:
         read_receipts: ReadReceipts,
         timers: StepTimers | None = None,
         concurrency: int = DEFAULT_JOB_CONCURRENCY,
+        outages: Outages | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
+        self.outages = outages or Outages(clock=clock)
         self.db_sessions = db_sessions
         self.processor = processor
         self.sender = sender
@@ -99,6 +107,7 @@ class JobHandlers:
         access_tokens: AccessTokens | None = None,
         mark_read: bool = False,
         timers: StepTimers | None = None,
+        outages: Outages | None = None,
         clock: Clock = SystemClock(),
     ) -> JobHandlers:
         """Wire the sender, the effect runner and the read receipts for one process.
@@ -131,6 +140,7 @@ class JobHandlers:
                 graph=graph, enabled=mark_read, tokens=access_tokens, clock=clock
             ),
             timers=timers,
+            outages=outages,
             clock=clock,
         )
 
@@ -143,6 +153,8 @@ class JobHandlers:
         start effects."""
         async with self._slots:
             batch = await self.processor.process_batch(owner_id, customer_key)
+            if batch.interrupted is not None and batch.interrupted.service is not None:
+                self.outages.of(batch.interrupted.service).failed(batch.interrupted.reason)
             marks = self.read_receipts.marks_for(batch.processed)
             # "typing…" must go before the reply that ends it; a plain read mark waits
             # until the replies are out, so it never delays them.
@@ -194,18 +206,26 @@ class JobHandlers:
 def register_tasks(broker: AsyncBroker, handlers: JobHandlers) -> None:
     """Register the jobs on ``broker`` under their stable names."""
 
+    async def quietly(what: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job``; a transient failure is logged as part of an outage, not raised."""
+        try:
+            await job()
+        except Exception as exc:
+            if not handlers.outages.absorb(exc, what=what):
+                raise
+
     # taskiq renames the functions it registers, so each task is a function of its own.
     async def handle_customer(owner_id: str, customer_key: str) -> None:
-        await handlers.handle_customer(owner_id, customer_key)
+        await quietly(HANDLE_CUSTOMER, lambda: handlers.handle_customer(owner_id, customer_key))
 
     async def deliver_outbox(owner_id: str, customer_key: str) -> None:
-        await handlers.deliver_outbox(owner_id, customer_key)
+        await quietly(DELIVER_OUTBOX, lambda: handlers.deliver_outbox(owner_id, customer_key))
 
     async def run_effect(effect_row_id: str) -> None:
-        await handlers.run_effect(effect_row_id)
+        await quietly(RUN_EFFECT, lambda: handlers.run_effect(effect_row_id))
 
     async def fire_timer(owner_id: str, customer_key: str) -> None:
-        await handlers.fire_timer(owner_id, customer_key)
+        await quietly(FIRE_TIMER, lambda: handlers.fire_timer(owner_id, customer_key))
 
     broker.register_task(handle_customer, task_name=HANDLE_CUSTOMER)
     broker.register_task(deliver_outbox, task_name=DELIVER_OUTBOX)

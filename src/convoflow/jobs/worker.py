@@ -5,6 +5,10 @@
 * ``convoflow serve`` with Redis: the server only enqueues; nothing runs here.
 * ``convoflow worker`` (:func:`run_worker`, Redis required): a taskiq receiver on the Redis
   stream plus the sweeper, until SIGTERM or SIGINT.
+
+A process that runs jobs (a worker, or the server with in-process jobs) keeps a heartbeat
+(:mod:`convoflow.jobs.heartbeat`), which ``/readyz`` counts. The receiver is restarted with
+a capped backoff if it ever fails (taskiq's own loop restarts it at once, in a tight loop).
 """
 
 from __future__ import annotations
@@ -14,24 +18,31 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
-from taskiq.api import run_receiver_task
+from taskiq.receiver import Receiver
 
+from convoflow.clock import Clock
 from convoflow.errors import SettingsError
 from convoflow.jobs.broker import runs_in_process
+from convoflow.jobs.heartbeat import Heartbeats, WorkerHeartbeat
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers
+from convoflow.outages import Outages, Pause, retry_delay
 from convoflow.settings import Settings
+from convoflow.store.transient import REDIS
 
-__all__ = ["DRAIN_SECONDS", "BackgroundJobs", "JobRuntime", "run_worker"]
+__all__ = ["DRAIN_SECONDS", "BackgroundJobs", "JobRuntime", "receive_jobs", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
 #: How long a stopping process waits for its in-memory jobs to finish.
 DRAIN_SECONDS = 10.0
+#: The longest wait before a failed receiver is started again.
+MAX_RECEIVER_BACKOFF_SECONDS = 10.0
 
 
 class JobRuntime(Protocol):
@@ -49,38 +60,70 @@ class JobRuntime(Protocol):
     def jobs(self) -> JobHandlers:
         """The work behind each task."""
 
+    @property
+    def outages(self) -> Outages:
+        """Where this process logs database and Redis outages."""
+
+    @property
+    def heartbeats(self) -> Heartbeats:
+        """Where this process's heartbeat goes while it runs jobs."""
+
+    @property
+    def clock(self) -> Clock:
+        """The process's clock."""
+
     async def close(self) -> None:
         """Release connections."""
 
 
 class BackgroundJobs:
-    """The broker's client side, the sweeper (when ``sweep``) and an orderly stop."""
+    """The broker's client side, the sweeper (when ``sweep``), the heartbeat (when
+    ``heartbeat``: the process runs jobs) and an orderly stop."""
 
-    def __init__(self, runtime: JobRuntime, *, sweep: bool) -> None:
+    def __init__(self, runtime: JobRuntime, *, sweep: bool, heartbeat: bool = False) -> None:
         self.runtime = runtime
         self.sweep = sweep
+        self.heartbeat = heartbeat
         self._stop = asyncio.Event()
-        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def for_server(cls, runtime: JobRuntime) -> BackgroundJobs:
-        """What ``convoflow serve`` runs: the sweeper only when jobs run in-process."""
-        return cls(runtime, sweep=runs_in_process(runtime.broker))
+        """What ``convoflow serve`` runs: the sweeper and a heartbeat only when jobs run
+        in-process (then the server is its own worker)."""
+        in_process = runs_in_process(runtime.broker)
+        return cls(runtime, sweep=in_process, heartbeat=in_process)
 
     async def start(self) -> None:
-        """Start the broker and, when sweeping, the sweeper (its first pass is immediate)."""
+        """Start the broker, the heartbeat and, when sweeping, the sweeper (its first pass
+        is immediate)."""
         await self.runtime.broker.startup()
+        self._stop.clear()
+        if self.heartbeat:
+            beat = WorkerHeartbeat(
+                self.runtime.heartbeats,
+                about=self._about(),
+                outages=self.runtime.outages,
+            )
+            self._tasks.append(asyncio.create_task(beat.run(self._stop), name="convoflow-beat"))
         if self.sweep:
-            self._sweeper = asyncio.create_task(
-                self.runtime.sweeper.run(self._stop), name="convoflow-sweeper"
+            self._tasks.append(
+                asyncio.create_task(self.runtime.sweeper.run(self._stop), name="convoflow-sweeper")
             )
 
+    def _about(self) -> dict[str, object]:
+        return {
+            "started_at": self.runtime.clock.now().isoformat(),
+            "in_process": runs_in_process(self.runtime.broker),
+        }
+
     async def stop(self) -> None:
-        """Stop sweeping and let in-process jobs finish (up to :data:`DRAIN_SECONDS`)."""
+        """Stop sweeping and beating, and let in-process jobs finish (up to
+        :data:`DRAIN_SECONDS`)."""
         self._stop.set()
-        if self._sweeper is not None:
-            await self._sweeper
-            self._sweeper = None
+        for task in self._tasks:
+            await task
+        self._tasks = []
         broker = self.runtime.broker
         if isinstance(broker, InMemoryBroker):
             await _drain(broker, DRAIN_SECONDS)
@@ -100,6 +143,40 @@ async def _drain(broker: InMemoryBroker, seconds: float) -> None:
             await task
 
 
+async def receive_jobs(
+    broker: AsyncBroker,
+    *,
+    concurrency: int,
+    outages: Outages,
+    pause: Pause = asyncio.sleep,
+) -> None:
+    """Run taskiq's receiver on ``broker`` until cancelled; restart it after a failure.
+
+    A failure is logged once per outage (Redis away) or with its traceback (anything
+    else), and the restart waits a backoff that doubles up to
+    :data:`MAX_RECEIVER_BACKOFF_SECONDS`, so a fault never becomes a tight loop.
+    """
+    failures = 0
+    with ThreadPoolExecutor(max_workers=1) as executor:  # taskiq wants one; our tasks are async
+        broker.is_worker_process = True
+        while True:
+            receiver = Receiver(
+                broker=broker,
+                executor=executor,
+                run_startup=False,
+                max_async_tasks=concurrency,
+                ack_type=AcknowledgeType.WHEN_EXECUTED,
+            )
+            try:
+                await receiver.listen(asyncio.Event())
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                if not outages.absorb(exc, what="job receiver", service=REDIS):
+                    logger.exception("job receiver failed; restarting it")
+            await pause(retry_delay(failures, cap=MAX_RECEIVER_BACKOFF_SECONDS))
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -107,7 +184,7 @@ async def run_worker(
     concurrency: int,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Consume jobs from Redis and sweep until ``stop`` is set (or SIGTERM / SIGINT).
+    """Consume jobs from Redis, sweep and beat until ``stop`` is set (or SIGTERM / SIGINT).
 
     ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`).
     """
@@ -122,15 +199,10 @@ async def run_worker(
             loop.add_signal_handler(signal_number, stop.set)
     runtime = build(settings)
     runtime.jobs.limit_concurrency(concurrency)
-    background = BackgroundJobs(runtime, sweep=True)
+    background = BackgroundJobs(runtime, sweep=True, heartbeat=True)
     await background.start()
     receiver = asyncio.create_task(
-        run_receiver_task(
-            runtime.broker,
-            max_async_tasks=concurrency,
-            ack_time=AcknowledgeType.WHEN_EXECUTED,
-            run_startup=False,
-        ),
+        receive_jobs(runtime.broker, concurrency=concurrency, outages=runtime.outages),
         name="convoflow-receiver",
     )
     logger.info("convoflow worker consuming jobs (concurrency %d)", concurrency)
