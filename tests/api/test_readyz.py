@@ -45,7 +45,13 @@ async def test_database_away_answers_503_then_200_once_it_is_back(pg_url: str) -
     ):
         assert await readyz(app) == (
             200,
-            {"status": "ok", "checks": {"database": "up", "redis": "not configured"}, "errors": {}},
+            {
+                "status": "ok",
+                "checks": {"database": "up", "redis": "not configured", "workers": "alive"},
+                "errors": {},
+                "workers_alive": 1,  # jobs run in the server: it is its own worker
+                "backlog_age_seconds": {"inbound": 0.0, "outbound": 0.0},
+            },
         )
 
         await proxy.stop()
@@ -54,6 +60,7 @@ async def test_database_away_answers_503_then_200_once_it_is_back(pg_url: str) -
         assert body["status"] == "unavailable"
         assert body["checks"]["database"] == "down"
         assert body["errors"] == {"database": "connection refused"}
+        assert body["backlog_age_seconds"] is None  # unknown while the database is away
 
         await proxy.start()
         status, body = await readyz(app)
@@ -102,20 +109,18 @@ async def test_redis_away_still_answers_200_reports_it_down_and_webhooks_are_sto
         proxy_to(redis.hostname or "127.0.0.1", redis.port or 6379) as redis_proxy,
         clean_app(pg_url, redis_url=f"redis://127.0.0.1:{redis_proxy.port}{redis.path}") as app,
     ):
-        assert await readyz(app) == (
-            200,
-            {"status": "ok", "checks": {"database": "up", "redis": "up"}, "errors": {}},
-        )
+        await app.runtime.heartbeats.beat("worker-1", ttl_seconds=600, about={})
+        status, body = await readyz(app)
+        assert (status, body["status"], body["errors"]) == (200, "ok", {})
+        assert body["checks"] == {"database": "up", "redis": "up", "workers": "alive"}
+        assert body["workers_alive"] == 1
 
         await redis_proxy.stop()
-        assert await readyz(app) == (
-            200,
-            {
-                "status": "degraded",
-                "checks": {"database": "up", "redis": "down"},
-                "errors": {"redis": "connection refused"},
-            },
-        )
+        status, body = await readyz(app)
+        assert (status, body["status"]) == (200, "degraded")
+        assert body["checks"] == {"database": "up", "redis": "down", "workers": "unknown"}
+        assert body["errors"] == {"redis": "connection refused"}
+        assert body["workers_alive"] is None
         await app.send(text("15550700071", "hi"))
         async with app.runtime.db_sessions() as db_session:
             stored = await db_session.scalar(select(func.count()).select_from(WhatsAppMessage))
@@ -139,6 +144,7 @@ async def test_a_redis_that_never_answers_is_reported_down_within_its_time_limit
             status, body = await readyz(app)
             assert (status, body["status"]) == (200, "degraded")
             assert body["errors"] == {"redis": "no answer within 1 s"}
+            assert body["workers_alive"] is None
 
             await redis_proxy.stop()
             await redis_proxy.start()
