@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,10 +13,19 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from convoflow.api.health import NO_WORKER
+from convoflow.clock import FakeClock
 from convoflow.store.models import WhatsAppMessage
 from tests.support.databases import POSTGRES_HOST, POSTGRES_PORT, REDIS_URL
 from tests.support.tcp_proxy import TcpProxy, proxy_to
-from tests.support.webhooks import WebhookClient, app_settings, clean_app, running_app, text
+from tests.support.webhooks import (
+    PHONE_NUMBER_ID,
+    WebhookClient,
+    app_settings,
+    clean_app,
+    running_app,
+    text,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -149,3 +159,51 @@ async def test_a_redis_that_never_answers_is_reported_down_within_its_time_limit
             await redis_proxy.stop()
             await redis_proxy.start()
             assert (await readyz(app))[1]["checks"]["redis"] == "up"
+
+
+async def test_no_worker_alive_is_degraded_not_unready_and_the_backlog_ages_with_the_clock(
+    pg_url: str, redis_client: Redis
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    async with clean_app(pg_url, redis_url=REDIS_URL, clock=clock) as app:  # no worker runs
+        await app.send(text("15550700081", "hi"))  # stored; its job waits in Redis
+        status, body = await readyz(app)
+        assert (status, body["status"], body["workers_alive"]) == (200, "degraded", 0)
+        assert body["checks"]["workers"] == "none alive"
+        assert body["errors"] == {"workers": NO_WORKER}
+        assert body["backlog_age_seconds"] == {"inbound": 0.0, "outbound": 0.0}
+
+        clock.advance(90)
+        await queue_reply(app, due_in=0.0)
+        await queue_reply(app, due_in=600.0)  # waiting for a retry: not counted yet
+        assert (await readyz(app))[1]["backlog_age_seconds"] == {"inbound": 90.0, "outbound": 0.0}
+
+        clock.advance(30)
+        assert (await readyz(app))[1]["backlog_age_seconds"] == {
+            "inbound": 120.0,
+            "outbound": 30.0,
+        }
+
+        await app.runtime.heartbeats.beat("worker-1", ttl_seconds=600, about={})
+        status, body = await readyz(app)
+        assert (status, body["status"], body["workers_alive"], body["errors"]) == (200, "ok", 1, {})
+
+
+async def queue_reply(app: WebhookClient, *, due_in: float) -> None:
+    """An outbound row queued now, due ``due_in`` seconds from now."""
+    now = app.runtime.clock.now()
+    async with app.runtime.sessions.begin() as session:
+        session.add(
+            WhatsAppMessage(
+                owner_id=None,
+                phone_number_id=PHONE_NUMBER_ID,
+                customer="15550700081",
+                direction="out",
+                type="text",
+                payload={"type": "text", "text": {"body": "later"}},
+                status="queued",
+                attempts=0,
+                next_attempt_at=now + timedelta(seconds=due_in),
+                created_at=now,
+            )
+        )

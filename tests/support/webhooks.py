@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from convoflow.api.app import create_app
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER, sign
+from convoflow.clock import Clock
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
 from convoflow.settings import Settings
@@ -171,9 +172,12 @@ class WebhookClient:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, seeded: bool = True) -> AsyncIterator[WebhookClient]:
-    """The app with its lifespan, an ASGI client on it, and the built-in templates seeded."""
-    app = create_app(settings)
+async def running_app(
+    settings: Settings, *, seeded: bool = True, clock: Clock | None = None
+) -> AsyncIterator[WebhookClient]:
+    """The app with its lifespan, an ASGI client on it, and the built-in templates seeded;
+    its runtime takes time from ``clock`` when one is given."""
+    app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         if seeded:
             await seed(
@@ -201,16 +205,22 @@ async def eventually(
 
 @asynccontextmanager
 async def clean_app(
-    database_url: str, stub: GraphStub | None = None, **overrides: Any
+    database_url: str,
+    stub: GraphStub | None = None,
+    *,
+    clock: Clock | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[WebhookClient]:
-    """:func:`running_app` on an emptied database, emptied again afterwards."""
+    """:func:`running_app` on an emptied database, emptied again afterwards (time from
+    ``clock`` when one is given)."""
     from convoflow.store.database import create_engine
     from tests.support.databases import truncate_all
 
     engine = create_engine(database_url)
     await truncate_all(engine)
     try:
-        async with running_app(app_settings(database_url, stub, **overrides)) as client:
+        settings = app_settings(database_url, stub, **overrides)
+        async with running_app(settings, clock=clock) as client:
             yield client
     finally:
         await truncate_all(engine)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from convoflow import __version__
 from convoflow.api import health, webhook
 from convoflow.api.admin import install_admin_api
+from convoflow.clock import Clock
 from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings, get_settings
@@ -18,13 +19,16 @@ from convoflow.settings import Settings, get_settings
 logger = logging.getLogger("convoflow")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the runtime (database engine etc.) lives for the app's lifespan."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app; the runtime (database engine etc.) lives for the app's lifespan.
+
+    ``clock`` is the runtime's source of time (the system clock unless a test hands in one).
+    """
     resolved = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.build(resolved)
+        runtime = Runtime.build(resolved, clock=clock)
         app.state.runtime = runtime
         warn_about_webhook_settings(resolved)
         background = BackgroundJobs.for_server(runtime)
