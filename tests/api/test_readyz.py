@@ -192,12 +192,12 @@ async def test_no_worker_alive_is_degraded_not_unready_and_the_backlog_ages_with
 async def queue_reply(app: WebhookClient, *, due_in: float) -> None:
     """An outbound row queued now, due ``due_in`` seconds from now."""
     now = app.runtime.clock.now()
-    async with app.runtime.sessions.begin() as session:
-        session.add(
+    async with app.runtime.db_sessions.begin() as db_session:
+        db_session.add(
             WhatsAppMessage(
                 owner_id=None,
                 phone_number_id=PHONE_NUMBER_ID,
-                customer="15550700081",
+                customer_key="15550700081",
                 direction="out",
                 type="text",
                 payload={"type": "text", "text": {"body": "later"}},
