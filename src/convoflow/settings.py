@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     whatsapp_max_mps: int = Field(default=80, ge=1, le=1000)
     whatsapp_allow_unsigned: bool = False
     whatsapp_mark_read: bool = True
+    send_journal_dir: str | None = None
     session_store: Literal["sql", "redis"] = "sql"
     session_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
