@@ -18,6 +18,7 @@ from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.heartbeat import Heartbeats, LocalHeartbeats, RedisHeartbeats
+from convoflow.jobs.parked_sends import create_parked_sends
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
@@ -169,6 +170,7 @@ class Runtime:
             dispatcher=dispatcher,
             end_action_secret=settings.end_action_secret,
             access_tokens=access_tokens,
+            parked=create_parked_sends(settings, redis),
             mark_read=settings.whatsapp_mark_read,
             timers=timers,
             outages=outages,

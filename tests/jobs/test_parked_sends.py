@@ -22,11 +22,11 @@ from tests.conftest import make_settings
 ACCEPTED_AT = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
-def parked(message_id: int, customer: str = "15550001111") -> ParkedSend:
+def parked(message_id: int, customer_key: str = "15550001111") -> ParkedSend:
     return ParkedSend(
         message_id=message_id,
         owner_id="owner",
-        customer=customer,
+        customer_key=customer_key,
         wamid=f"wamid.{message_id}",
         accepted_at=ACCEPTED_AT,
     )
@@ -37,13 +37,13 @@ async def test_the_journal_survives_the_process_that_wrote_it(tmp_path: Path) ->
     writer = SendJournal(path)
     await writer.park(parked(7))
     await writer.park(parked(3))
-    await writer.park(parked(9, customer="someone else"))
+    await writer.park(parked(9, customer_key="someone else"))
 
     reader = SendJournal(path)  # another process, or this one after a restart
 
     assert await reader.for_customer("owner", "15550001111") == [parked(3), parked(7)]
     assert await reader.for_customer("owner", "someone else") == [
-        parked(9, customer="someone else")
+        parked(9, customer_key="someone else")
     ]
 
 

@@ -32,6 +32,11 @@ class TcpProxy:
         """Whether the proxy is started (forwarding, or swallowing in black-hole mode)."""
         return self._server is not None
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open through the proxy right now (held ones in black-hole mode)."""
+        return len(self._connections)
+
     async def start(self, *, black_hole: bool = False) -> None:
         """Listen (again, on the same port once one was chosen)."""
         self.black_hole = black_hole

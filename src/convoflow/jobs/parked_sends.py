@@ -9,7 +9,7 @@ before it claims that customer's rows again, so a parked row is never sent twice
 
 Where a send is parked:
 
-* **Redis**, when configured: one hash per customer (``convoflow:parked:<owner>:<customer>``,
+* **Redis**, when configured: one hash per customer (``convoflow:parked:<owner>:<customer key>``,
   field: the row id), seen by every process. Redis keeps it as durably as the Redis server is
   configured to (AOF or RDB snapshots).
 * **a local journal file**, without Redis, or when Redis does not answer either: an
@@ -60,7 +60,7 @@ class ParkedSend:
 
     message_id: int
     owner_id: str
-    customer: str
+    customer_key: str
     wamid: str
     accepted_at: datetime
 
@@ -70,7 +70,7 @@ class ParkedSend:
             {
                 "id": self.message_id,
                 "owner": self.owner_id,
-                "customer": self.customer,
+                "customer": self.customer_key,
                 "wamid": self.wamid,
                 "accepted_at": self.accepted_at.isoformat(),
             },
@@ -83,7 +83,7 @@ class ParkedSend:
         return cls(
             message_id=int(fields["id"]),
             owner_id=str(fields["owner"]),
-            customer=str(fields["customer"]),
+            customer_key=str(fields["customer"]),
             wamid=str(fields["wamid"]),
             accepted_at=datetime.fromisoformat(str(fields["accepted_at"])),
         )
@@ -99,7 +99,7 @@ class ParkingPlace(Protocol):
     async def park(self, send: ParkedSend) -> None:
         """Keep ``send`` durably (raise when that did not happen)."""
 
-    async def for_customer(self, owner_id: str, customer: str) -> list[ParkedSend]:
+    async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """The customer's parked sends, oldest row first."""
 
     async def drop(self, send: ParkedSend) -> None:
@@ -117,22 +117,22 @@ class RedisParking:
 
     async def park(self, send: ParkedSend) -> None:
         """See :meth:`ParkingPlace.park`."""
-        key = _redis_key(send.owner_id, send.customer)
+        key = _redis_key(send.owner_id, send.customer_key)
         await self._redis.hset(key, str(send.message_id), send.to_json())
 
-    async def for_customer(self, owner_id: str, customer: str) -> list[ParkedSend]:
+    async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
-        stored = await self._redis.hgetall(_redis_key(owner_id, customer))
+        stored = await self._redis.hgetall(_redis_key(owner_id, customer_key))
         sends = [ParkedSend.from_fields(json.loads(raw)) for raw in stored.values()]
         return sorted(sends, key=_row_order)
 
     async def drop(self, send: ParkedSend) -> None:
         """See :meth:`ParkingPlace.drop`."""
-        await self._redis.hdel(_redis_key(send.owner_id, send.customer), str(send.message_id))
+        await self._redis.hdel(_redis_key(send.owner_id, send.customer_key), str(send.message_id))
 
 
-def _redis_key(owner_id: str, customer: str) -> str:
-    return f"{_REDIS_PREFIX}{owner_id}:{customer}"
+def _redis_key(owner_id: str, customer_key: str) -> str:
+    return f"{_REDIS_PREFIX}{owner_id}:{customer_key}"
 
 
 class SendJournal:
@@ -154,7 +154,7 @@ class SendJournal:
         """See :meth:`ParkingPlace.park`."""
         await asyncio.to_thread(self._append, {"parked": json.loads(send.to_json())})
 
-    async def for_customer(self, owner_id: str, customer: str) -> list[ParkedSend]:
+    async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
         if not self._has_entries():
             return []
@@ -163,7 +163,7 @@ class SendJournal:
             (
                 send
                 for send in entries.values()
-                if (send.owner_id, send.customer) == (owner_id, customer)
+                if (send.owner_id, send.customer_key) == (owner_id, customer_key)
             ),
             key=_row_order,
         )
@@ -252,10 +252,14 @@ class MemoryParking:
         """See :meth:`ParkingPlace.park`."""
         self._entries[send.message_id] = send
 
-    async def for_customer(self, owner_id: str, customer: str) -> list[ParkedSend]:
+    async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
         return sorted(
-            (s for s in self._entries.values() if (s.owner_id, s.customer) == (owner_id, customer)),
+            (
+                s
+                for s in self._entries.values()
+                if (s.owner_id, s.customer_key) == (owner_id, customer_key)
+            ),
             key=_row_order,
         )
 
@@ -294,11 +298,11 @@ class ParkedSends:
         )
         return False
 
-    async def for_customer(self, owner_id: str, customer: str) -> list[ParkedSend]:
+    async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """The customer's parked sends in every place (raises when a place cannot say)."""
-        found = await self.primary.for_customer(owner_id, customer)
+        found = await self.primary.for_customer(owner_id, customer_key)
         if self.fallback is not None:
-            found += await self.fallback.for_customer(owner_id, customer)
+            found += await self.fallback.for_customer(owner_id, customer_key)
         return sorted({send.message_id: send for send in found}.values(), key=_row_order)
 
     async def drop(self, send: ParkedSend) -> None:

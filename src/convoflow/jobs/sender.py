@@ -1,27 +1,33 @@
 """Outbox delivery: queued outbound rows go to the Graph API, in order, once.
 
-Ordering and mutual exclusion come from a *head-of-line claim* in the database: a sender may
-only take the oldest queued row of a customer, and only when it is due; taking it pushes
-its ``next_attempt_at`` forward by :attr:`SenderPolicy.claim_seconds` in one UPDATE, so a
-second sender (another task, another process) finds nothing to take. That claim is the
-per-customer lock: it works across processes with or without Redis, holds no transaction
-or row lock during the HTTP call, and expires by itself when its holder dies. A later row
-never overtakes an earlier one, not even while the earlier one waits for a retry.
+Ordering and mutual exclusion come from a *head-of-line claim* in the database
+(:mod:`convoflow.jobs.outbox_claims`): a sender may only take the oldest queued row of a
+customer, and only when it is due; taking it pushes its ``next_attempt_at`` forward by
+:attr:`SenderPolicy.claim_seconds` in one UPDATE, so a second sender (another task, another
+process) finds nothing to take. That claim is the per-customer lock: it works across
+processes with or without Redis, holds no transaction or row lock during the HTTP call, is
+renewed while the sender waits, given back when a send fails before reaching Meta, and
+expires by itself within seconds when its holder dies. A later row never overtakes an
+earlier one, not even while the earlier one waits for a retry.
 
 After the call the row is ``sent`` (with the wamid, and any status webhook for it that
 arrived first applied in the same transaction), rescheduled with backoff (retryable
 errors), or ``failed`` with Meta's code and message (permanent errors, or too many
-attempts), and the next row of the customer follows.
+attempts), and the next row of the customer follows. A wamid the database cannot take is
+parked and recorded before the customer's rows are claimed again
+(:mod:`convoflow.jobs.sent_records`), so an accepted message is never sent twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Update, func, or_, select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.graph import GraphClient
@@ -34,9 +40,18 @@ from convoflow.errors import (
     RetryableGraphError,
 )
 from convoflow.jobs.backoff import Backoff, pair_rate_delay
+from convoflow.jobs.outbox_claims import (
+    CLAIM_SECONDS,
+    NEVER_DELIVERED_CHANNELS,
+    claim_head,
+    keep_claimed,
+    release_claim,
+    renew_claim,
+)
+from convoflow.jobs.parked_sends import MemoryParking, ParkedSend, ParkedSends
 from convoflow.jobs.ratelimit import RateLimiter, acquire
+from convoflow.jobs.sent_records import SentRecorder
 from convoflow.services.access.numbers.tokens import AccessTokens
-from convoflow.services.inbox.early_statuses import apply_early_statuses
 from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
     fall_back_outside_window,
@@ -48,24 +63,30 @@ __all__ = ["NEVER_DELIVERED_CHANNELS", "DeliveryReport", "OutboxSender", "Sender
 
 logger = logging.getLogger(__name__)
 
-#: Channels whose rows are delivered by someone else (the terminal chat prints its own).
-NEVER_DELIVERED_CHANNELS = ("terminal",)
 _ERROR_TEXT_LIMIT = 1000
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
 class SenderPolicy:
     """How hard the sender tries.
 
-    ``max_attempts`` counts Graph calls per row; ``claim_seconds`` must outlast one call
-    (the HTTP timeout) plus ``max_inline_wait`` for the rate limiter; a longer rate-limit
-    wait reschedules the row instead of holding the claim.
+    ``max_attempts`` counts Graph calls per row; ``claim_seconds`` is how long a claim
+    holds a row, renewed every ``renew_every`` seconds (default: a third of it) while the
+    sender waits for the rate limiter or the Graph API; a rate-limit wait longer than
+    ``max_inline_wait`` reschedules the row instead of holding the claim.
     """
 
     max_attempts: int = 8
-    claim_seconds: float = 30.0
+    claim_seconds: float = CLAIM_SECONDS
     max_inline_wait: float = 2.0
     backoff: Backoff = field(default_factory=Backoff)
+    renew_every: float | None = None
+
+    @property
+    def renew_interval(self) -> float:
+        """Seconds between two renewals of a claim."""
+        return self.renew_every if self.renew_every is not None else self.claim_seconds / 3
 
 
 @dataclass(slots=True)
@@ -75,13 +96,16 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     retry_at: datetime | None = None  # the head row waits for a retry until then
+    parked: int = 0  # accepted by Meta, not recorded yet: the database is away
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Claimed:
-    """The claimed head row and what is needed to send it."""
+    """The claimed head row, what is needed to send it, and the state of the claim."""
 
     id: int
+    owner_id: str
+    claimed_until: datetime
     phone_number_id: str
     customer_key: str
     type: str
@@ -90,6 +114,7 @@ class _Claimed:
     wa_id: str | None
     bsuid: str | None
     last_inbound_at: datetime | None
+    posted: bool = False  # the Graph call started: Meta may have the message
 
     def address(self) -> dict[str, str]:
         """``to`` (phone, with ``+``: without it Meta prepends the business's country
@@ -107,7 +132,9 @@ class OutboxSender:
 
     Each row goes out from its own ``phone_number_id`` with that number's token, from
     ``tokens`` (without it, the Graph client's own token). A number without a usable token
-    fails its rows with the reason instead of calling the Graph API.
+    fails its rows with the reason instead of calling the Graph API. ``parked`` is where
+    accepted sends wait while the database cannot record them (the runtime passes Redis or
+    the local journal; the default keeps them in memory, for tests).
     """
 
     def __init__(
@@ -119,6 +146,7 @@ class OutboxSender:
         limiter: RateLimiter,
         policy: SenderPolicy | None = None,
         tokens: AccessTokens | None = None,
+        parked: ParkedSends | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.clock = clock
@@ -128,56 +156,48 @@ class OutboxSender:
         self.graph = graph
         self.limiter = limiter
         self.policy = policy or SenderPolicy()
+        self.recorder = SentRecorder(
+            db_sessions=db_sessions, parked=parked or ParkedSends(MemoryParking()), clock=clock
+        )
 
     async def deliver_customer(self, owner_id: str, customer_key: str) -> DeliveryReport:
-        """Send the customer's due rows in order until none is left or the head must wait."""
+        """Send the customer's due rows in order until none is left or the head must wait.
+
+        Sends of this customer that Meta accepted while the database was away are recorded
+        first; while that fails nothing is claimed (a parked row must not go out again).
+        """
         report = DeliveryReport()
-        # One connection for the whole run, in autocommit: every statement here stands alone,
-        # so BEGIN/COMMIT round trips and pool checkouts per statement are saved.
-        async with self.autocommit.connect() as connection:
-            while True:
-                row = await self._claim_head(connection, owner_id, customer_key)
-                if row is None:
-                    return report
-                if not await self._deliver(connection, row, report):
-                    return report
+        while True:
+            if await self.recorder.settle_parked(owner_id, customer_key) is None:
+                return report
+            row: _Claimed | None = None
+            try:
+                # One autocommit connection per row: every statement stands alone (no BEGIN/
+                # COMMIT round trips), and a connection a database restart cut is not reused.
+                async with self.autocommit.connect() as connection:
+                    row = await self._claim_head(connection, owner_id, customer_key)
+                    if row is None:
+                        return report
+                    go_on = await self._deliver(connection, row, report)
+            except Exception:
+                # Before the Graph call nothing went out, so the row may be taken again now
+                # instead of when the claim lapses; after it, Meta may have the message, so
+                # the claim is left to lapse (a short wait rather than a duplicate). A
+                # cancelled run (the process stops) leaves it to lapse too.
+                if row is not None and not row.posted:
+                    await self._release(row)
+                raise
+            if not go_on:
+                return report
 
     async def _claim_head(
         self, connection: AsyncConnection, owner_id: str, customer_key: str
     ) -> _Claimed | None:
         now = self.clock.now()
-        message = WhatsAppMessage
-        head = (
-            select(func.min(message.id))
-            .where(
-                message.owner_id == owner_id,
-                message.customer_key == customer_key,
-                message.direction == "out",
-                message.status == "queued",
-                message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
-            )
-            .scalar_subquery()
+        until = now + timedelta(seconds=self.policy.claim_seconds)
+        claimed = await claim_head(
+            connection, owner_id=owner_id, customer_key=customer_key, now=now, until=until
         )
-        claimed = (
-            await connection.execute(
-                update(message)
-                .where(
-                    message.id == head,
-                    or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
-                )
-                .values(
-                    next_attempt_at=now + timedelta(seconds=self.policy.claim_seconds),
-                    updated_at=now,
-                )
-                .returning(
-                    message.id,
-                    message.phone_number_id,
-                    message.type,
-                    message.payload,
-                    message.attempts,
-                )
-            )
-        ).first()
         if claimed is None:
             return None
         contact = (
@@ -189,6 +209,8 @@ class OutboxSender:
         ).first()
         return _Claimed(
             id=claimed.id,
+            owner_id=owner_id,
+            claimed_until=until,
             phone_number_id=claimed.phone_number_id,
             customer_key=customer_key,
             type=claimed.type,
@@ -215,15 +237,22 @@ class OutboxSender:
             await self._outside_window(row, detail="")
             report.failed += 1
             return True
-        wait = await acquire(
-            self.limiter, row.phone_number_id, max_wait=self.policy.max_inline_wait
+        wait = await self._kept(
+            connection,
+            row,
+            acquire(self.limiter, row.phone_number_id, max_wait=self.policy.max_inline_wait),
         )
         if wait > 0.0:
             report.retry_at = await self._reschedule(connection, row, wait, attempted=False)
             return False
+        row.posted = True
         try:
-            wamid = await self.graph.send_message(
-                row.phone_number_id, body=row.payload, access_token=token, **row.address()
+            wamid = await self._kept(
+                connection,
+                row,
+                self.graph.send_message(
+                    row.phone_number_id, body=row.payload, access_token=token, **row.address()
+                ),
             )
         except RetryableGraphError as error:
             return await self._retry_later(connection, row, error, report)
@@ -238,9 +267,7 @@ class OutboxSender:
             await self._fail(connection, row, None, f"not sendable: {error}")
             report.failed += 1
             return True
-        await self._mark_sent(row, wamid)
-        report.sent += 1
-        return True
+        return await self._record_sent(row, wamid, report)
 
     async def _retry_later(
         self,
@@ -288,26 +315,52 @@ class OutboxSender:
         await self._update(connection, row, values)
         return retry_at
 
-    async def _mark_sent(self, row: _Claimed, wamid: str) -> None:
-        now = self.clock.now()
-        sent = _settle(
-            row,
-            {
-                "status": "sent",
-                "wamid": wamid,
-                "sent_at": now,
-                "attempts": WhatsAppMessage.attempts + 1,
-                "next_attempt_at": None,
-                "error_code": None,
-                "error_text": None,
-                "updated_at": now,
-            },
+    async def _record_sent(self, row: _Claimed, wamid: str, report: DeliveryReport) -> bool:
+        """Record Meta's wamid (or park it); True when the next row may follow now."""
+        accepted = ParkedSend(
+            message_id=row.id,
+            owner_id=row.owner_id,
+            customer_key=row.customer_key,
+            wamid=wamid,
+            accepted_at=self.clock.now(),
         )
-        # Status webhooks for this wamid may have arrived before Meta's answer: apply them
-        # in the transaction that records the wamid, so none is left behind.
-        async with self.db_sessions.begin() as db_session:
-            await db_session.execute(sent)
-            await apply_early_statuses(db_session, wamid, now=now)
+        if await self.recorder.record(accepted, claimed_until=row.claimed_until):
+            report.sent += 1
+            return True
+        report.parked += 1
+        return False
+
+    async def _kept(
+        self, connection: AsyncConnection, row: _Claimed, work: Awaitable[Result]
+    ) -> Result:
+        """Await ``work`` (a rate-limit wait, a Graph call) while renewing the row's claim."""
+
+        async def renew() -> None:
+            until = self.clock.now() + timedelta(seconds=self.policy.claim_seconds)
+            try:
+                if await renew_claim(
+                    connection, message_id=row.id, held_until=row.claimed_until, until=until
+                ):
+                    row.claimed_until = until
+            except Exception as error:  # the database is away: the send goes on regardless
+                logger.warning("could not renew the claim on message %s: %r", row.id, error)
+                with contextlib.suppress(Exception):
+                    await connection.rollback()
+
+        return await keep_claimed(work, renew_every=self.policy.renew_interval, renew=renew)
+
+    async def _release(self, row: _Claimed) -> None:
+        """Make the row due again now (best effort: otherwise its claim lapses soon)."""
+        try:
+            async with self.autocommit.connect() as connection:
+                await release_claim(
+                    connection,
+                    message_id=row.id,
+                    held_until=row.claimed_until,
+                    now=self.clock.now(),
+                )
+        except Exception as error:
+            logger.warning("could not release the claim on message %s: %r", row.id, error)
 
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str

@@ -41,6 +41,7 @@ from convoflow.jobs.dispatcher import (
     Dispatcher,
 )
 from convoflow.jobs.effects import EffectRunner
+from convoflow.jobs.parked_sends import ParkedSends
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.sender import OutboxSender
@@ -105,6 +106,7 @@ class JobHandlers:
         dispatcher: Dispatcher,
         end_action_secret: str,
         access_tokens: AccessTokens | None = None,
+        parked: ParkedSends | None = None,
         mark_read: bool = False,
         timers: StepTimers | None = None,
         outages: Outages | None = None,
@@ -113,7 +115,8 @@ class JobHandlers:
         """Wire the sender, the effect runner and the read receipts for one process.
 
         ``access_tokens`` gives each business number's token, for sends and read marks
-        (default: the graph client's own); ``mark_read``: send read marks (the setting).
+        (default: the graph client's own); ``mark_read``: send read marks (the setting);
+        ``parked``: where accepted sends wait while the database cannot record them.
         """
         sender = OutboxSender(
             engine=engine,
@@ -121,6 +124,7 @@ class JobHandlers:
             graph=graph,
             limiter=limiter,
             tokens=access_tokens,
+            parked=parked,
             clock=clock,
         )
         effects = EffectRunner(

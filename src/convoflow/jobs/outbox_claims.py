@@ -1,0 +1,133 @@
+"""The sender's claim on a customer's head outbox row: taken, kept alive, given back.
+
+A claim is the row's ``next_attempt_at`` pushed :data:`CLAIM_SECONDS` ahead in one UPDATE
+that only succeeds on the customer's oldest queued row when it is due. Nobody else can take
+the row (or, head-of-line, any later row of the customer) until that time, so it needs no
+lock held across the Graph call and lapses by itself when its holder dies.
+
+A claim is short, so a customer whose sender died (a crash, a killed worker) waits seconds,
+not minutes. It is renewed while the sender waits on something slow (the rate limiter, a
+Graph call close to its timeout) with :func:`keep_claimed`, and given back at once
+(:func:`release_claim`) when a send fails before it reached Meta. Renewing and releasing
+compare ``next_attempt_at`` with the holder's own claim, so a claim that lapsed and was
+taken by another sender is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.models import WhatsAppMessage
+
+__all__ = [
+    "CLAIM_SECONDS",
+    "NEVER_DELIVERED_CHANNELS",
+    "claim_head",
+    "keep_claimed",
+    "release_claim",
+    "renew_claim",
+]
+
+#: How long a claim holds a row; renewed every third of it while a send waits.
+CLAIM_SECONDS = 10.0
+#: Channels whose rows are delivered by someone else (the terminal chat prints its own).
+NEVER_DELIVERED_CHANNELS = ("terminal",)
+Result = TypeVar("Result")
+
+
+async def claim_head(
+    connection: AsyncConnection,
+    *,
+    owner_id: str,
+    customer_key: str,
+    now: datetime,
+    until: datetime,
+) -> Row[Any] | None:
+    """Claim the customer's oldest queued row until ``until`` if it is due at ``now``.
+
+    Returns the row's id, number, type, payload and attempts, or None (nothing due, or
+    another sender holds the head).
+    """
+    message = WhatsAppMessage
+    head = (
+        select(func.min(message.id))
+        .where(
+            message.owner_id == owner_id,
+            message.customer_key == customer_key,
+            message.direction == "out",
+            message.status == "queued",
+            message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
+        )
+        .scalar_subquery()
+    )
+    claimed = await connection.execute(
+        update(message)
+        .where(
+            message.id == head,
+            or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
+        )
+        .values(next_attempt_at=until, updated_at=now)
+        .returning(
+            message.id, message.phone_number_id, message.type, message.payload, message.attempts
+        )
+    )
+    return claimed.first()
+
+
+async def renew_claim(
+    connection: AsyncConnection, *, message_id: int, held_until: datetime, until: datetime
+) -> bool:
+    """Move our claim (held until ``held_until``) to ``until``; False when it is not ours."""
+    renewed = await connection.execute(
+        update(WhatsAppMessage)
+        .where(
+            WhatsAppMessage.id == message_id,
+            WhatsAppMessage.status == "queued",
+            WhatsAppMessage.next_attempt_at == held_until,
+        )
+        .values(next_attempt_at=until)
+    )
+    return bool(renewed.rowcount)
+
+
+async def release_claim(
+    connection: AsyncConnection, *, message_id: int, held_until: datetime, now: datetime
+) -> bool:
+    """Give our claim back: the row is due again at ``now``; False when it was not ours."""
+    released = await connection.execute(
+        update(WhatsAppMessage)
+        .where(
+            WhatsAppMessage.id == message_id,
+            WhatsAppMessage.status == "queued",
+            WhatsAppMessage.next_attempt_at == held_until,
+        )
+        .values(next_attempt_at=now)
+    )
+    return bool(released.rowcount)
+
+
+async def keep_claimed(
+    work: Awaitable[Result], *, renew_every: float, renew: Callable[[], Awaitable[None]]
+) -> Result:
+    """Await ``work``, calling ``renew`` each ``renew_every`` seconds until it is done.
+
+    ``renew`` runs in this task while ``work`` runs in its own, so the two never share a
+    database connection at the same moment. When this is cancelled, ``work`` is too.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=renew_every)
+            if done:
+                return task.result()
+            await renew()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

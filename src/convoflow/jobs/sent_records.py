@@ -1,0 +1,163 @@
+"""Recording what Meta accepted: the wamid lands on its row, or is parked until it can.
+
+Once Meta has answered a send, its wamid is the only proof that the message went out. The
+sender hands it to :meth:`SentRecorder.record`, which writes it in one transaction with the
+status webhooks that overtook the answer. When that write fails (the database restarts,
+the connection was cut), the send is parked at once (:mod:`convoflow.jobs.parked_sends`),
+so even a process that dies from here on sends nothing twice, and the write is retried on
+fresh connections with backoff while the sender's claim on the row lasts. A write that
+lands drops the parked copy; one that never lands within the claim stays parked, and
+:meth:`SentRecorder.settle_parked` records it before anyone claims that customer's rows
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from convoflow.clock import Clock, SystemClock
+from convoflow.jobs.parked_sends import ParkedSend, ParkedSends
+from convoflow.services.inbox.early_statuses import apply_early_statuses
+from convoflow.store.models import WhatsAppMessage
+
+__all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "SentRecorder"]
+
+logger = logging.getLogger(__name__)
+
+#: Backoff of the retried write: from this, doubling, up to :data:`MAX_RETRY_SECONDS`.
+FIRST_RETRY_SECONDS = 0.05
+MAX_RETRY_SECONDS = 1.0
+#: Tries to record a parked send before a claim: right after a restart the first try often
+#: meets a pooled connection the restart cut (which discards the pool's old connections).
+SETTLE_TRIES = 3
+
+
+class SentRecorder:
+    """Writes accepted sends to their rows; parks and retries when the database is away."""
+
+    def __init__(
+        self,
+        *,
+        db_sessions: async_sessionmaker[AsyncSession],
+        parked: ParkedSends,
+        clock: Clock = SystemClock(),
+    ) -> None:
+        self.db_sessions = db_sessions
+        self.parked = parked
+        self.clock = clock
+
+    async def record(self, send: ParkedSend, *, claimed_until: datetime) -> bool:
+        """Record ``send`` on its row; False when it is parked instead (database away).
+
+        Retries run until ``claimed_until`` (the sender's claim on the row); each attempt,
+        the first one too, gets at most the claim's remaining time (at least a second).
+        """
+        try:
+            await self._write_within(send, claimed_until)
+            return True
+        except asyncio.CancelledError:
+            await self.parked.park(send)  # stopping: keep the proof before going
+            raise
+        except Exception as error:  # whatever failed, the wamid must not be lost
+            logger.warning(
+                "message %s was accepted as %s but not recorded (%r); parked, retrying",
+                send.message_id,
+                send.wamid,
+                error,
+            )
+        await self.parked.park(send)
+        if await self._retry_until(send, claimed_until):
+            await self._forget(send)
+            return True
+        logger.warning(
+            "message %s stays parked as %s until the database is back",
+            send.message_id,
+            send.wamid,
+        )
+        return False
+
+    async def settle_parked(self, owner_id: str, customer_key: str) -> int | None:
+        """Record the customer's parked sends; how many, or None when one still fails.
+
+        Call before claiming the customer's rows: None means "claim nothing now".
+        """
+        settled = 0
+        for send in await self.parked.for_customer(owner_id, customer_key):
+            if not await self._write_tries(send, SETTLE_TRIES):
+                return None
+            await self._forget(send)
+            logger.info("parked message %s recorded as sent (%s)", send.message_id, send.wamid)
+            settled += 1
+        return settled
+
+    async def _write_tries(self, send: ParkedSend, tries: int) -> bool:
+        delay = FIRST_RETRY_SECONDS
+        for attempt in range(1, tries + 1):
+            try:
+                await self._write(send)
+                return True
+            except Exception as error:
+                if attempt == tries:
+                    logger.warning(
+                        "parked message %s (%s) still not recorded: %r",
+                        send.message_id,
+                        send.wamid,
+                        error,
+                    )
+                    return False
+            await asyncio.sleep(delay)
+            delay *= 2
+        return False
+
+    async def _retry_until(self, send: ParkedSend, claimed_until: datetime) -> bool:
+        delay = FIRST_RETRY_SECONDS
+        while self.clock.now() < claimed_until:
+            await asyncio.sleep(delay)
+            try:
+                await self._write_within(send, claimed_until)
+                return True
+            except Exception as error:
+                logger.debug("recording message %s failed again: %r", send.message_id, error)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+        return False
+
+    async def _write_within(self, send: ParkedSend, claimed_until: datetime) -> None:
+        left = (claimed_until - self.clock.now()).total_seconds()
+        async with asyncio.timeout(max(left, 1.0)):
+            await self._write(send)
+
+    async def _write(self, send: ParkedSend) -> None:
+        """The row is ``sent`` with its wamid, early statuses applied, in one transaction.
+
+        A row no longer queued (settled meanwhile) is left alone.
+        """
+        now = self.clock.now()
+        async with self.db_sessions.begin() as db_session:
+            await db_session.execute(
+                update(WhatsAppMessage)
+                .where(WhatsAppMessage.id == send.message_id, WhatsAppMessage.status == "queued")
+                .values(
+                    status="sent",
+                    wamid=send.wamid,
+                    sent_at=send.accepted_at,
+                    attempts=WhatsAppMessage.attempts + 1,
+                    next_attempt_at=None,
+                    error_code=None,
+                    error_text=None,
+                    updated_at=now,
+                )
+            )
+            # Status webhooks for this wamid may have arrived before Meta's answer: apply
+            # them in the transaction that records the wamid, so none is left behind.
+            await apply_early_statuses(db_session, send.wamid, now=now)
+
+    async def _forget(self, send: ParkedSend) -> None:
+        try:
+            await self.parked.drop(send)
+        except Exception as error:  # harmless: recording it again changes nothing
+            logger.warning("could not unpark message %s: %r", send.message_id, error)
