@@ -47,6 +47,8 @@ from convoflow.store.database import create_db_session_factory, create_engine
 
 #: Graph API and outside calls (effects set their own timeout per call).
 HTTP_TIMEOUT_SECONDS = 10.0
+#: How long closing waits for deliveries under way before cancelling them.
+CLOSE_DRAIN_SECONDS = 5.0
 
 
 def decode_stored_message(message_type: str, payload: dict[str, Any]) -> Event | None:
@@ -222,7 +224,9 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        """Release connections."""
+        """Stop sending (what is under way may finish for a few seconds) and release
+        connections."""
+        await self.jobs.stop_sending(within=CLOSE_DRAIN_SECONDS)
         await self.broker.shutdown()
         await self.http.aclose()
         if self.redis is not None:

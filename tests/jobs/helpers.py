@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from convoflow.clock import Clock
 from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
 from convoflow.services.access.setup import seed
@@ -22,12 +23,13 @@ from tests.support.webhooks import PHONE_NUMBER_ID, app_settings
 
 @asynccontextmanager
 async def started_runtime(
-    database_url: str, graph_stub: GraphStub, **overrides: Any
+    database_url: str, graph_stub: GraphStub, *, clock: Clock | None = None, **overrides: Any
 ) -> AsyncIterator[Runtime]:
     """A runtime on the stand-in Graph API with the built-in templates seeded, its jobs
-    running in this process (in-memory broker, no sweeper); ``overrides`` go to the settings.
+    running in this process (in-memory broker, no sweeper); ``overrides`` go to the settings,
+    ``clock`` (default: the system clock) to every part.
     """
-    runtime = Runtime.build(app_settings(database_url, graph_stub, **overrides))
+    runtime = Runtime.build(app_settings(database_url, graph_stub, **overrides), clock=clock)
     await truncate_all(runtime.engine)
     await seed(runtime.db_sessions, owner_name="admin", phone_number_id=PHONE_NUMBER_ID)
     background = BackgroundJobs(runtime, sweep=False)

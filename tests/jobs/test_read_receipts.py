@@ -51,10 +51,12 @@ async def arrival_of(runtime: Runtime, wamid: str) -> datetime:
 async def process_finishing(
     runtime: Runtime, newest_wamid: str, *, seconds: float, owner: str = "admin"
 ) -> None:
-    """Run the customer's job as if processing ended ``seconds`` after the newest arrived."""
+    """Run the customer's job as if processing ended ``seconds`` after the newest arrived,
+    and wait for the send lane to deliver the replies (and the read marks after them)."""
     finished_at = await arrival_of(runtime, newest_wamid) + timedelta(seconds=seconds)
     runtime.jobs.read_receipts.clock = FakeClock(finished_at)
     await runtime.jobs.handle_customer(await owner_id(runtime, owner), CUSTOMER)
+    await runtime.jobs.sending.wait_idle()
 
 
 def reaction(customer_key: str) -> dict[str, Any]:

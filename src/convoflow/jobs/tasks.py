@@ -4,13 +4,13 @@
 task                           work
 =============================  ==============================================================
 ``convoflow.handle_customer``  process the customer's pending inbound messages in order,
-                               mark the newest read, deliver the replies, kick the effects
-                               the turns produced
-``convoflow.deliver_outbox``   deliver the customer's due outbox rows
-``convoflow.run_effect``       attempt one effect; on a final result feed it back, deliver
-                               the replies it produced and kick the effects that followed
-``convoflow.fire_timer``       fire the conversation's step timer if it is due, deliver what
-                               it sent, kick the effects that followed
+                               mark the newest read, have the replies delivered, kick the
+                               effects the turns produced
+``convoflow.deliver_outbox``   have the customer's due outbox rows delivered
+``convoflow.run_effect``       attempt one effect; on a final result feed it back, have the
+                               replies it produced delivered and kick the effects that followed
+``convoflow.fire_timer``       fire the conversation's step timer if it is due, have what it
+                               sent delivered, kick the effects that followed
 =============================  ==============================================================
 
 Each job is idempotent, so a repeated or concurrent job changes nothing.
@@ -19,12 +19,17 @@ A job that fails transiently (the database or Redis away, a deadlock: see
 :mod:`convoflow.store.transient`) ends quietly: its work is durable and the sweeper kicks
 it again, and the outage is logged once by the process's :class:`~convoflow.outages.Outages`
 rather than as a traceback per job.
+
+Jobs never send themselves: they hand the customer to the process's
+:class:`~convoflow.jobs.send_lane.SendLane` and finish, so a send waiting for the rate
+limiter or a slow Graph API holds none of the job slots that processing needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -44,6 +49,7 @@ from convoflow.jobs.effects import EffectRunner
 from convoflow.jobs.parked_sends import ParkedSends
 from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
+from convoflow.jobs.send_lane import DEFAULT_SEND_SLOTS, SendLane
 from convoflow.jobs.sender import OutboxSender
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import AccessTokens
@@ -55,6 +61,7 @@ from convoflow.services.workflows.instances import pending_effects
 __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]
 
 #: Jobs at once per process; each holds one database connection (the pool keeps 10).
+#: Sending has slots of its own (:data:`~convoflow.jobs.send_lane.DEFAULT_SEND_SLOTS`).
 DEFAULT_JOB_CONCURRENCY = 10
 #: Statuses after which a turn may have left effects behind (an http step, an end action).
 _EFFECT_STATUSES = frozenset({FlowStatus.WAITING_EFFECT, FlowStatus.COMPLETED})
@@ -64,7 +71,8 @@ class JobHandlers:
     """The work behind each task, on one process's services.
 
     ``concurrency`` bounds how many jobs run at once in this process (each needs a database
-    connection); the in-memory broker would otherwise start one per kick.
+    connection); the in-memory broker would otherwise start one per kick. Deliveries run in
+    :attr:`sending`, on ``send_slots`` slots of their own.
     """
 
     def __init__(
@@ -78,6 +86,7 @@ class JobHandlers:
         read_receipts: ReadReceipts,
         timers: StepTimers | None = None,
         concurrency: int = DEFAULT_JOB_CONCURRENCY,
+        send_slots: int = DEFAULT_SEND_SLOTS,
         outages: Outages | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
@@ -91,6 +100,9 @@ class JobHandlers:
         self.read_receipts = read_receipts
         self.timers = timers
         self._slots = asyncio.Semaphore(concurrency)
+        self.sending = SendLane(
+            sender.deliver_customer, slots=send_slots, outages=self.outages, clock=clock
+        )
 
     @classmethod
     def build(
@@ -149,34 +161,37 @@ class JobHandlers:
         )
 
     def limit_concurrency(self, jobs: int) -> None:
-        """Run at most ``jobs`` jobs at once from now on."""
+        """Run at most ``jobs`` jobs at once from now on (sending keeps its own slots)."""
         self._slots = asyncio.Semaphore(jobs)
 
     async def handle_customer(self, owner_id: str, customer_key: str) -> None:
-        """Process the customer's pending messages, mark them read, deliver the replies,
-        start effects."""
+        """Process the customer's pending messages, mark them read, have the replies
+        delivered, start effects."""
         async with self._slots:
             batch = await self.processor.process_batch(owner_id, customer_key)
             if batch.interrupted is not None and batch.interrupted.service is not None:
                 self.outages.of(batch.interrupted.service).failed(batch.interrupted.reason)
-            marks = self.read_receipts.marks_for(batch.processed)
-            # "typing…" must go before the reply that ends it; a plain read mark waits
-            # until the replies are out, so it never delays them.
-            await self.read_receipts.send(mark for mark in marks if mark.typing_indicator)
-            await self.sender.deliver_customer(owner_id, customer_key)
-            await self.read_receipts.send(mark for mark in marks if not mark.typing_indicator)
             instance_ids = {
                 turn.instance_id
                 for turn in batch.turns
                 if turn.instance_id is not None and turn.status in _EFFECT_STATUSES
             }
             effect_ids = await self._pending_effects(instance_ids)
+        marks = self.read_receipts.marks_for(batch.processed)
+        # "typing…" must go before the reply that ends it; a plain read mark waits until
+        # the replies are out, so it never delays them.
+        await self.read_receipts.send([mark for mark in marks if mark.typing_indicator])
+        plain_marks = [mark for mark in marks if not mark.typing_indicator]
+        self.sending.request(
+            owner_id,
+            customer_key,
+            then=partial(self.read_receipts.send, plain_marks) if plain_marks else None,
+        )
         await self.dispatcher.run_effects(effect_ids)
 
     async def deliver_outbox(self, owner_id: str, customer_key: str) -> None:
-        """Deliver the customer's due outbox rows."""
-        async with self._slots:
-            await self.sender.deliver_customer(owner_id, customer_key)
+        """Have the customer's due outbox rows delivered (by the send lane)."""
+        self.sending.request(owner_id, customer_key)
 
     async def run_effect(self, effect_row_id: str) -> None:
         """Attempt one effect; when its result came back, deliver and chain what followed."""
@@ -184,23 +199,28 @@ class JobHandlers:
             fed_back = await self.effects.run(effect_row_id)
             if fed_back is None:
                 return
-            if fed_back.customer_key is not None:
-                await self.sender.deliver_customer(fed_back.owner_id, fed_back.customer_key)
             effect_ids = await self._pending_effects(fed_back.instance_ids)
+        if fed_back.customer_key is not None:
+            self.sending.request(fed_back.owner_id, fed_back.customer_key)
         await self.dispatcher.run_effects(effect_ids)
 
     async def fire_timer(self, owner_id: str, customer_key: str) -> None:
-        """Fire the conversation's step timer if it is due now; deliver what it sent."""
+        """Fire the conversation's step timer if it is due now; have what it sent delivered."""
         if self.timers is None:
             return
         async with self._slots:
             turn = await self.timers.fire(owner_id, customer_key, now=self.clock.now())
             if turn is None:
                 return
-            await self.sender.deliver_customer(owner_id, customer_key)
             instance_ids = [turn.instance_id] if turn.instance_id is not None else []
             effect_ids = await self._pending_effects(instance_ids)
+        self.sending.request(owner_id, customer_key)
         await self.dispatcher.run_effects(effect_ids)
+
+    async def stop_sending(self, *, within: float) -> None:
+        """Let queued deliveries finish for up to ``within`` seconds, then cancel the rest
+        (their rows stay queued for the sweeper)."""
+        await self.sending.stop(within=within)
 
     async def _pending_effects(self, instance_ids: Iterable[str]) -> list[str]:
         async with self.db_sessions() as db_session:

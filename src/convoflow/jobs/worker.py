@@ -118,8 +118,8 @@ class BackgroundJobs:
         }
 
     async def stop(self) -> None:
-        """Stop sweeping and beating, and let in-process jobs finish (up to
-        :data:`DRAIN_SECONDS`)."""
+        """Stop sweeping and beating, and let in-process jobs, then the deliveries they
+        asked for, finish (up to :data:`DRAIN_SECONDS` each)."""
         self._stop.set()
         for task in self._tasks:
             await task
@@ -127,6 +127,7 @@ class BackgroundJobs:
         broker = self.runtime.broker
         if isinstance(broker, InMemoryBroker):
             await _drain(broker, DRAIN_SECONDS)
+        await self.runtime.jobs.stop_sending(within=DRAIN_SECONDS)
 
 
 async def _drain(broker: InMemoryBroker, seconds: float) -> None:

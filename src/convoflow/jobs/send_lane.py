@@ -1,0 +1,155 @@
+"""Sending on its own bounded slots, so nothing else ever waits for the rate limiter.
+
+A send may wait: for the per-number rate limit (``CONVOFLOW_WHATSAPP_MAX_MPS``), for a slow
+Graph API. If it waited inside a job, it would hold one of the job slots that processing
+inbound messages needs too (and, in a worker, one of the task receiver's slots), so a low
+rate limit would slow down answering everyone. Jobs therefore hand deliveries to the
+process's :class:`SendLane` and finish: a fixed number of lane workers deliver customers in
+the order they were asked for, one run per customer at a time.
+
+The lane only remembers *which customers* to deliver; the rows themselves are in the
+database, so work the lane loses (a crash, a stop before it drained) is found again by the
+sweeper. A run that ends with the head row waiting for a retry (backoff, a long rate-limit
+wait) asks the lane again when that retry is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from convoflow.clock import Clock, SystemClock
+from convoflow.jobs.sender import DeliveryReport
+from convoflow.outages import Outages
+
+__all__ = ["DEFAULT_SEND_SLOTS", "AfterDelivery", "SendLane"]
+
+logger = logging.getLogger(__name__)
+
+#: Deliveries at once per process; each holds one database connection while it sends
+#: (the pool keeps that many outside the session gate, see ``store.database.GATE_RESERVE``).
+DEFAULT_SEND_SLOTS = 10
+#: Something to do once a customer's delivery run is over (the plain read marks).
+AfterDelivery = Callable[[], Awaitable[object]]
+Customer = tuple[str, str]
+
+
+class SendLane:
+    """Delivers customers on ``slots`` workers of their own, in request order.
+
+    ``deliver`` is :meth:`~convoflow.jobs.sender.OutboxSender.deliver_customer`. Workers start
+    with the first request (in the running event loop) and stop with :meth:`stop`. A run that
+    fails transiently (the database or Redis away) is reported to ``outages``, one line per
+    outage instead of a traceback per customer.
+    """
+
+    def __init__(
+        self,
+        deliver: Callable[[str, str], Awaitable[DeliveryReport]],
+        *,
+        slots: int = DEFAULT_SEND_SLOTS,
+        outages: Outages | None = None,
+        clock: Clock = SystemClock(),
+    ) -> None:
+        self.deliver = deliver
+        self.slots = slots
+        self.clock = clock
+        self.outages = outages or Outages(clock=clock)
+        self._queue: asyncio.Queue[Customer] = asyncio.Queue()
+        self._waiting: dict[Customer, list[AfterDelivery]] = {}
+        self._running: set[Customer] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def request(
+        self, owner_id: str, customer_key: str, *, then: AfterDelivery | None = None
+    ) -> None:
+        """Deliver the customer's due rows soon, then run ``then`` (if given).
+
+        A customer already waiting is not queued twice; one whose run is under way gets one
+        more run after it (rows may have been queued behind the run's last claim).
+        """
+        key = (owner_id, customer_key)
+        if key in self._waiting:
+            if then is not None:
+                self._waiting[key].append(then)
+            return
+        self._waiting[key] = [then] if then is not None else []
+        self._idle.clear()
+        if key not in self._running:
+            self._queue.put_nowait(key)
+        self._start_workers()
+
+    async def wait_idle(self) -> None:
+        """Until nothing is waiting or running (retry timers not counted)."""
+        await self._idle.wait()
+
+    async def stop(self, *, within: float) -> None:
+        """Let the lane drain for up to ``within`` seconds, then cancel what is left."""
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self.wait_idle()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        # What is left stays queued in the database, for the sweeper.
+        self._queue = asyncio.Queue()
+        self._waiting.clear()
+        self._running.clear()
+        self._idle.set()
+
+    def _start_workers(self) -> None:
+        while len(self._workers) < self.slots:
+            self._workers.append(
+                asyncio.create_task(self._work(), name=f"convoflow-send-{len(self._workers)}")
+            )
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._queue.get()
+            then = self._waiting.pop(key, [])
+            self._running.add(key)
+            try:
+                await self._run(key, then)
+            finally:
+                self._running.discard(key)
+                if key in self._waiting:  # asked again while it ran: once more
+                    self._queue.put_nowait(key)
+                elif not self._waiting and not self._running:
+                    self._idle.set()
+
+    async def _run(self, key: Customer, then: list[AfterDelivery]) -> None:
+        owner_id, customer_key = key
+        try:
+            report = await self.deliver(owner_id, customer_key)
+        except Exception as error:  # the sweeper finds the rows again; this run is over
+            if not self.outages.absorb(error, what=f"delivery to {customer_key}"):
+                logger.exception("delivery to %s failed", customer_key)
+        else:
+            if report.retry_at is not None:
+                self._retry_at(key, report.retry_at)
+        for step in then:
+            try:
+                await step()
+            except Exception:
+                logger.exception("after delivering to %s", customer_key)
+
+    def _retry_at(self, key: Customer, due: datetime) -> None:
+        delay = max((due - self.clock.now()).total_seconds(), 0.0)
+        loop = asyncio.get_running_loop()
+
+        def due_now() -> None:
+            self._retries.discard(handle)
+            self.request(*key)
+
+        handle = loop.call_later(delay, due_now)
+        self._retries.add(handle)
