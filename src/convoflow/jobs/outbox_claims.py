@@ -16,29 +16,43 @@ taken by another sender is never touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Row, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from convoflow.store.models import WhatsAppMessage
 
 __all__ = [
     "CLAIM_SECONDS",
     "NEVER_DELIVERED_CHANNELS",
+    "HeldClaim",
     "claim_head",
+    "give_back",
     "keep_claimed",
     "release_claim",
     "renew_claim",
+    "renew_held",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: How long a claim holds a row; renewed every third of it while a send waits.
 CLAIM_SECONDS = 10.0
 #: Channels whose rows are delivered by someone else (the terminal chat prints its own).
 NEVER_DELIVERED_CHANNELS = ("terminal",)
 Result = TypeVar("Result")
+
+
+class HeldClaim(Protocol):
+    """A claimed row as its holder knows it: which row, and until when it is held."""
+
+    id: int
+    claimed_until: datetime
 
 
 async def claim_head(
@@ -131,3 +145,27 @@ async def keep_claimed(
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def renew_held(connection: AsyncConnection, claim: HeldClaim, *, until: datetime) -> None:
+    """Renew ``claim`` until ``until`` (and note it), or log why not: the send goes on."""
+    try:
+        if await renew_claim(
+            connection, message_id=claim.id, held_until=claim.claimed_until, until=until
+        ):
+            claim.claimed_until = until
+    except Exception as error:  # the database is away: the claim may lapse, nothing more
+        logger.warning("could not renew the claim on message %s: %r", claim.id, error)
+        with contextlib.suppress(Exception):
+            await connection.rollback()
+
+
+async def give_back(autocommit: AsyncEngine, claim: HeldClaim, *, now: datetime) -> None:
+    """Release ``claim`` on a connection of its own (best effort: else it lapses soon)."""
+    try:
+        async with autocommit.connect() as connection:
+            await release_claim(
+                connection, message_id=claim.id, held_until=claim.claimed_until, now=now
+            )
+    except Exception as error:
+        logger.warning("could not release the claim on message %s: %r", claim.id, error)

@@ -20,7 +20,6 @@ parked and recorded before the customer's rows are claimed again
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -44,9 +43,9 @@ from convoflow.jobs.outbox_claims import (
     CLAIM_SECONDS,
     NEVER_DELIVERED_CHANNELS,
     claim_head,
+    give_back,
     keep_claimed,
-    release_claim,
-    renew_claim,
+    renew_held,
 )
 from convoflow.jobs.parked_sends import MemoryParking, ParkedSend, ParkedSends
 from convoflow.jobs.ratelimit import RateLimiter, acquire
@@ -185,7 +184,7 @@ class OutboxSender:
                 # the claim is left to lapse (a short wait rather than a duplicate). A
                 # cancelled run (the process stops) leaves it to lapse too.
                 if row is not None and not row.posted:
-                    await self._release(row)
+                    await give_back(self.autocommit, row, now=self.clock.now())
                 raise
             if not go_on:
                 return report
@@ -337,30 +336,9 @@ class OutboxSender:
 
         async def renew() -> None:
             until = self.clock.now() + timedelta(seconds=self.policy.claim_seconds)
-            try:
-                if await renew_claim(
-                    connection, message_id=row.id, held_until=row.claimed_until, until=until
-                ):
-                    row.claimed_until = until
-            except Exception as error:  # the database is away: the send goes on regardless
-                logger.warning("could not renew the claim on message %s: %r", row.id, error)
-                with contextlib.suppress(Exception):
-                    await connection.rollback()
+            await renew_held(connection, row, until=until)
 
         return await keep_claimed(work, renew_every=self.policy.renew_interval, renew=renew)
-
-    async def _release(self, row: _Claimed) -> None:
-        """Make the row due again now (best effort: otherwise its claim lapses soon)."""
-        try:
-            async with self.autocommit.connect() as connection:
-                await release_claim(
-                    connection,
-                    message_id=row.id,
-                    held_until=row.claimed_until,
-                    now=self.clock.now(),
-                )
-        except Exception as error:
-            logger.warning("could not release the claim on message %s: %r", row.id, error)
 
     async def _fail(
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
