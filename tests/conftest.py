@@ -27,6 +27,16 @@ pytest_plugins = ["tests.support.redis_fixtures", "tests.support.graph_fixtures"
 TEST_PG_DATABASE = f"convoflow_test_{os.getpid()}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def send_journal_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Sends parked during a test's database outage go to a temporary directory, not the
+    working directory (``CONVOFLOW_SEND_JOURNAL_DIR``, read by every runtime's settings)."""
+    directory = tmp_path_factory.mktemp("send-journal")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONVOFLOW_SEND_JOURNAL_DIR", str(directory))
+        yield directory
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated SQLite database file for the whole run."""

@@ -103,9 +103,8 @@ def test_the_journal_lives_next_to_the_sqlite_database_or_where_configured(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "convoflow.db"
-    assert journal_path(make_settings(f"sqlite+aiosqlite:///{database}")) == Path(
-        f"{database}{JOURNAL_SUFFIX}"
-    )
+    next_to_it = make_settings(f"sqlite+aiosqlite:///{database}", send_journal_dir=None)
+    assert journal_path(next_to_it) == Path(f"{database}{JOURNAL_SUFFIX}")
 
     postgres = "postgresql+asyncpg://convoflow:secret@db:5432/convoflow"
     other = "postgresql+asyncpg://convoflow:secret@db:5432/staging"
