@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -21,6 +20,7 @@ from convoflow.store.models import ConversationStateRow, WhatsAppMessage, Workfl
 from convoflow.store.types import utcnow
 from tests.jobs.helpers import add_contact, outbound, queue_texts
 from tests.support.graph_stub import GraphStub
+from tests.support.timer_templates import CALLBACK_WITH_REMINDER
 from tests.support.webhooks import change, eventually, text, webhook
 
 
@@ -170,26 +170,7 @@ async def pending_customer(runtime: Runtime, customer_key: str) -> tuple[str, st
     return owner, customer_key
 
 
-CALLBACK: dict[str, Any] = {
-    "template_name": "callback",
-    "trigger_keywords": ["callback"],
-    "menu_structure": {
-        "start": "name",
-        "steps": [
-            {
-                "id": "name",
-                "type": "ask",
-                "field": "name",
-                "prompt": "Who should we call back?",
-                "timeout": "30m",
-                "on_timeout": "reminder",
-                "next": "thanks",
-            },
-            {"id": "reminder", "type": "message", "text": "Still there?", "next": "name"},
-            {"id": "thanks", "type": "end", "text": "Thanks {{name}}."},
-        ],
-    },
-}
+CALLBACK = CALLBACK_WITH_REMINDER
 
 
 async def asked_callback(runtime: Runtime, customer_key: str, *, at: datetime) -> str:

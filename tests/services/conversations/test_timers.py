@@ -18,27 +18,9 @@ from convoflow.store import accounts, templates
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id
 from tests.services.helpers import customer_key, instances, live_state, say
+from tests.support.timer_templates import CALLBACK_WITH_REMINDER
 
-REMINDER: dict[str, Any] = {
-    "template_name": "callback",
-    "trigger_keywords": ["callback"],
-    "menu_structure": {
-        "start": "name",
-        "steps": [
-            {
-                "id": "name",
-                "type": "ask",
-                "field": "name",
-                "prompt": "Who should we call back?",
-                "timeout": "30m",
-                "on_timeout": "reminder",
-                "next": "thanks",
-            },
-            {"id": "reminder", "type": "message", "text": "Still there?", "next": "name"},
-            {"id": "thanks", "type": "end", "text": "Thanks {{name}}, we'll call you."},
-        ],
-    },
-}
+REMINDER = CALLBACK_WITH_REMINDER
 
 
 async def add_template(runtime: Runtime, definition: dict[str, Any] = REMINDER) -> None:
