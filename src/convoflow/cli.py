@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from convoflow.errors import RequestError, SettingsError
+from convoflow.log_format import configure_logging
 from convoflow.readiness import require_services, without_credentials
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings, get_settings
@@ -30,6 +32,7 @@ app.add_typer(keys_app, name="keys")
 
 console = Console()
 errors = Console(stderr=True)
+logger = logging.getLogger("convoflow")
 T = TypeVar("T")
 
 
@@ -60,6 +63,14 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def announce(settings: Settings, message: str) -> None:
+    """Say what a long-running command is doing: a log record with JSON logs, else a line."""
+    if settings.log_format == "json":
+        logger.info(message)
+    else:
+        console.print(message, highlight=False, soft_wrap=True)
+
+
 def prepare_database(settings: Settings, *, needs_redis: bool = False) -> None:
     """Check the database (and Redis when ``needs_redis``) answers, then apply migrations.
 
@@ -83,13 +94,15 @@ def serve(
     import uvicorn
 
     settings = settings_or_exit()
+    log_config = configure_logging(settings.log_level, settings.log_format)
     prepare_database(settings, needs_redis=True)
     seed_report = run_with_runtime(lambda runtime: _seed(runtime, settings))
     database = without_credentials(settings.database_url)
-    console.print(
+    metrics = f"; metrics on http://{host}:{port}/metrics" if settings.metrics else ""
+    announce(
+        settings,
         f"convoflow on http://{host}:{port} (database {database}; "
-        f"{len(seed_report.created)} built-in templates created)",
-        highlight=False,
+        f"{len(seed_report.created)} built-in templates created{metrics})",
     )
     uvicorn.run(
         "convoflow.api.app:create_app",
@@ -97,6 +110,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        log_config=log_config,
         log_level=settings.log_level.lower(),
     )
 
@@ -104,10 +118,15 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 10,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this process's Prometheus metrics on this port (/metrics)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface the metrics port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run background jobs from Redis: sending, effects and the sweeper (needs Redis)."""
-    import logging
-
     from convoflow.jobs.worker import run_worker
 
     settings = settings_or_exit()
@@ -119,14 +138,22 @@ def worker(
             soft_wrap=True,
         )
         raise typer.Exit(2)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     prepare_database(settings, needs_redis=True)
-    console.print(
-        f"convoflow worker on {without_credentials(settings.database_url)}", highlight=False
-    )
-    asyncio.run(run_worker(settings, build=Runtime.build, concurrency=concurrency))
+    announce(settings, f"convoflow worker on {without_credentials(settings.database_url)}")
+    try:
+        asyncio.run(
+            run_worker(
+                settings,
+                build=Runtime.build,
+                concurrency=concurrency,
+                metrics_port=metrics_port,
+                metrics_host=metrics_host,
+            )
+        )
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 async def _seed(runtime: Runtime, settings: Settings, *, with_number: bool = True) -> SeedReport:

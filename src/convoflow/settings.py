@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     session_store: Literal["sql", "redis"] = "sql"
     session_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics: bool = False
     end_action_secret: str = ""
     ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     default_owner: str = "admin"
@@ -86,6 +88,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def is_postgres(self) -> bool:

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from convoflow import __version__
+from convoflow import __version__, metrics
 from convoflow.api import health, webhook
+from convoflow.api import metrics as api_metrics
 from convoflow.api.admin import install_admin_api
 from convoflow.clock import Clock
+from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings, get_settings
@@ -33,9 +35,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         warn_about_webhook_settings(resolved)
         background = BackgroundJobs.for_server(runtime)
         await background.start()
+        read_state = state_reader(
+            engine=runtime.engine,
+            db_sessions=runtime.db_sessions,
+            heartbeats=runtime.heartbeats,
+            clock=runtime.clock,
+        )
+        if resolved.metrics:
+            metrics.watch_state(read_state)
         try:
             yield
         finally:
+            metrics.unwatch_state(read_state)
             await background.stop()
             await runtime.close()
 
@@ -47,6 +58,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.include_router(health.router)
     app.include_router(webhook.router)
+    if resolved.metrics:
+        app.include_router(api_metrics.router)
     install_admin_api(app)
     return app
 

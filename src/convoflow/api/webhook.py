@@ -29,6 +29,7 @@ from convoflow.channels.whatsapp.signature import (
     verify_signature,
 )
 from convoflow.errors import InvalidArgument
+from convoflow.metrics import observe_batch, observe_webhook
 from convoflow.runtime import Runtime
 from convoflow.services.inbox.webhook import PhoneNumberDirectory, ReceivedWebhook
 from convoflow.store.transient import DATABASE, REDIS
@@ -70,6 +71,17 @@ async def verify_webhook(
 async def receive_whatsapp_webhook(request: Request) -> Response:
     """Check, store and acknowledge one webhook delivery; process it in the background."""
     runtime = _runtime(request)
+    started = runtime.clock.monotonic()
+    status = 500  # unless an answer is returned
+    try:
+        response = await _receive(request, runtime)
+        status = response.status_code
+        return response
+    finally:
+        observe_webhook(runtime.clock.monotonic() - started, status)
+
+
+async def _receive(request: Request, runtime: Runtime) -> Response:
     settings = runtime.settings
     secret = settings.whatsapp_app_secret
     if not secret and not settings.whatsapp_allow_unsigned:
@@ -101,6 +113,8 @@ async def receive_whatsapp_webhook(request: Request) -> Response:
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     runtime.outages.recovered(DATABASE)
+    if received.messages:
+        observe_batch("inbox", received.messages)
     await _kick_processing(runtime, received)
     return JSONResponse({"status": "ok"})
 

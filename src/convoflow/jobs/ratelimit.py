@@ -16,6 +16,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from convoflow.clock import Clock, SystemClock
+from convoflow.metrics import observe_rate_limit_wait
 
 __all__ = [
     "LocalRateLimiter",
@@ -131,11 +132,16 @@ async def acquire(limiter: RateLimiter, key: str, *, max_wait: float) -> float:
 
     Returns 0.0 once a slot is taken, or the remaining wait when it is longer than
     ``max_wait`` (nothing taken): the caller reschedules instead of holding its work.
+    The seconds waited go to the metrics.
     """
+    waited = 0.0
     while True:
         wait = await limiter.reserve(key)
         if wait <= 0.0:
+            observe_rate_limit_wait(waited)
             return 0.0
         if wait > max_wait:
+            observe_rate_limit_wait(waited, deferred=True)
             return wait
         await asyncio.sleep(wait)
+        waited += wait

@@ -50,6 +50,7 @@ from convoflow.jobs.outbox_claims import (
 from convoflow.jobs.parked_sends import MemoryParking, ParkedSend, ParkedSends
 from convoflow.jobs.ratelimit import RateLimiter, acquire
 from convoflow.jobs.sent_records import SentRecorder
+from convoflow.metrics import count_send, observe_batch
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
@@ -199,6 +200,7 @@ class OutboxSender:
         )
         if claimed is None:
             return None
+        observe_batch("sender", 1)  # head-of-line: one row per claim
         contact = (
             await connection.execute(
                 select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
@@ -242,6 +244,7 @@ class OutboxSender:
             acquire(self.limiter, row.phone_number_id, max_wait=self.policy.max_inline_wait),
         )
         if wait > 0.0:
+            count_send("deferred")
             report.retry_at = await self._reschedule(connection, row, wait, attempted=False)
             return False
         row.posted = True
@@ -290,6 +293,7 @@ class OutboxSender:
             # The whole number is over its throughput: hold every customer back, not just this.
             await self.limiter.pause(row.phone_number_id, delay)
         logger.info("send of message %s failed (%s); retry in %.2fs", row.id, error, delay)
+        count_send("retry", error.code)
         report.retry_at = await self._reschedule(
             connection, row, delay, attempted=True, error=error
         )
@@ -324,8 +328,10 @@ class OutboxSender:
             accepted_at=self.clock.now(),
         )
         if await self.recorder.record(accepted, claimed_until=row.claimed_until):
+            count_send("sent")
             report.sent += 1
             return True
+        count_send("parked")
         report.parked += 1
         return False
 
@@ -344,6 +350,7 @@ class OutboxSender:
         self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
     ) -> None:
         logger.warning("message %s to %s failed: %s", row.id, row.customer_key, text)
+        count_send("failed", code)
         await self._update(
             connection,
             row,
@@ -380,6 +387,7 @@ class OutboxSender:
                 )
             )
         logger.info("message %s to %s not sent: %s", row.id, row.customer_key, reason)
+        count_send("failed", OUTSIDE_WINDOW_CODE)
 
     @staticmethod
     async def _update(connection: AsyncConnection, row: _Claimed, values: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ from convoflow.jobs.ratelimit import RateLimiter
 from convoflow.jobs.read_receipts import ReadReceipts
 from convoflow.jobs.send_lane import DEFAULT_SEND_SLOTS, SendLane
 from convoflow.jobs.sender import OutboxSender
+from convoflow.metrics import observe_batch, observe_processing
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.conversations.timers import StepTimers
@@ -168,7 +169,11 @@ class JobHandlers:
         """Process the customer's pending messages, mark them read, have the replies
         delivered, start effects."""
         async with self._slots:
+            started = self.clock.monotonic()
             batch = await self.processor.process_batch(owner_id, customer_key)
+            if batch.turns:
+                observe_batch("processor", len(batch.turns))
+                observe_processing(self.clock.monotonic() - started, len(batch.turns))
             if batch.interrupted is not None and batch.interrupted.service is not None:
                 self.outages.of(batch.interrupted.service).failed(batch.interrupted.reason)
             instance_ids = {

@@ -21,14 +21,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
+from convoflow import metrics
 from convoflow.clock import Clock
 from convoflow.errors import SettingsError
 from convoflow.jobs.broker import runs_in_process
 from convoflow.jobs.heartbeat import Heartbeats, WorkerHeartbeat
+from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers
 from convoflow.outages import Outages, Pause, retry_delay
@@ -47,6 +50,14 @@ MAX_RECEIVER_BACKOFF_SECONDS = 10.0
 
 class JobRuntime(Protocol):
     """What the background side needs of a process's composition root."""
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine (its pool is reported in the metrics)."""
+
+    @property
+    def db_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The gated database session factory."""
 
     @property
     def broker(self) -> AsyncBroker:
@@ -184,10 +195,13 @@ async def run_worker(
     build: Callable[[Settings], JobRuntime],
     concurrency: int,
     stop: asyncio.Event | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Consume jobs from Redis, sweep and beat until ``stop`` is set (or SIGTERM / SIGINT).
 
-    ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`).
+    ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`). With
+    ``metrics_port`` the process's metrics are served on ``metrics_host:metrics_port``.
     """
     if not settings.redis_url:
         raise SettingsError("CONVOFLOW_REDIS_URL: convoflow worker needs Redis; set it")
@@ -202,16 +216,53 @@ async def run_worker(
     runtime.jobs.limit_concurrency(concurrency)
     background = BackgroundJobs(runtime, sweep=True, heartbeat=True)
     await background.start()
+    exporter: _WorkerMetrics | None = None
     receiver = asyncio.create_task(
         receive_jobs(runtime.broker, concurrency=concurrency, outages=runtime.outages),
         name="convoflow-receiver",
     )
     logger.info("convoflow worker consuming jobs (concurrency %d)", concurrency)
     try:
+        exporter = _serve_metrics(runtime, metrics_port, metrics_host)
         await stop.wait()
     finally:
+        if exporter is not None:
+            await exporter.stop()
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await receiver
         await background.stop()
         await runtime.close()
+
+
+class _WorkerMetrics:
+    """The worker's metrics server and the state reader its scrapes run."""
+
+    def __init__(self, server: metrics.MetricsServer, read: metrics.StateReader) -> None:
+        self.server = server
+        self.read = read
+
+    async def stop(self) -> None:
+        metrics.unwatch_state(self.read)
+        await asyncio.to_thread(self.server.stop)
+
+
+def _serve_metrics(runtime: JobRuntime, port: int | None, host: str) -> _WorkerMetrics | None:
+    """Serve the worker's metrics on ``host:port`` (none without a port)."""
+    if port is None:
+        return None
+    read = state_reader(
+        engine=runtime.engine,
+        db_sessions=runtime.db_sessions,
+        heartbeats=runtime.heartbeats,
+        clock=runtime.clock,
+    )
+    try:
+        server = metrics.serve_metrics(port, host)
+    except OSError as exc:
+        raise SettingsError(
+            f"--metrics-port {port}: cannot listen on {host}:{port} ({exc.strerror or exc})"
+        ) from None
+    metrics.watch_state(read)
+    logger.info("convoflow worker metrics on http://%s:%d/metrics", host, server.port)
+    return _WorkerMetrics(server, read)

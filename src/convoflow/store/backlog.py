@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.models import WhatsAppMessage
 
-__all__ = ["BacklogAges", "backlog_ages"]
+__all__ = ["BacklogAges", "BacklogCounts", "backlog_ages", "backlog_counts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,45 @@ async def backlog_ages(
     )
     row = (await connection.execute(select(oldest_inbound, oldest_outbound))).one()
     return BacklogAges(_age(row[0], now), _age(row[1], now))
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogCounts:
+    """How much work waits: ``inbound`` messages still ``received``; ``outbound`` messages
+    still ``queued``, due or waiting for a retry."""
+
+    inbound: int
+    outbound: int
+
+
+async def backlog_counts(
+    connection: AsyncConnection, *, never_delivered: Sequence[str] = ()
+) -> BacklogCounts:
+    """The backlog's sizes, in one query (the outbox index covers both counts).
+
+    ``never_delivered``: channels whose outbound rows no sender takes (they never count).
+    """
+    message = WhatsAppMessage
+    inbound = (
+        select(func.count())
+        .where(
+            message.direction == "in",
+            message.status == "received",
+            message.owner_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    outbound = (
+        select(func.count())
+        .where(
+            message.direction == "out",
+            message.status == "queued",
+            message.phone_number_id.not_in(list(never_delivered)),
+        )
+        .scalar_subquery()
+    )
+    row = (await connection.execute(select(inbound, outbound))).one()
+    return BacklogCounts(int(row[0]), int(row[1]))
 
 
 def _age(since: datetime | None, now: datetime) -> float:

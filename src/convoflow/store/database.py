@@ -68,6 +68,13 @@ def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> A
     )
 
 
+def pool_in_use(engine: AsyncEngine) -> int:
+    """How many of the engine's pooled connections are checked out now."""
+    pool: Any = engine.sync_engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    return int(checked_out()) if callable(checked_out) else 0
+
+
 def pool_capacity(engine: AsyncEngine) -> int:
     """How many connections the engine's pool may hand out at once."""
     pool: Any = engine.sync_engine.pool
@@ -83,6 +90,7 @@ class SessionGate:
         if slots < 1:
             raise InvalidArgument("a database session gate needs at least one slot")
         self.slots = slots
+        self.held = 0  # slots taken now (read by the metrics)
         self._semaphore = asyncio.Semaphore(slots)
 
     @property
@@ -95,6 +103,7 @@ class SessionGate:
         if _holding_slot.get():
             return False
         await self._semaphore.acquire()
+        self.held += 1
         _holding_slot.set(True)
         return True
 
@@ -102,6 +111,7 @@ class SessionGate:
         """Give back the slot :meth:`enter` took."""
         if taken:
             _holding_slot.set(False)
+            self.held -= 1
             self._semaphore.release()
 
 
@@ -191,3 +201,9 @@ def create_db_session_factory(
         engine, class_=session_class, expire_on_commit=False
     )
     return factory
+
+
+def session_gate(factory: async_sessionmaker[AsyncSession]) -> SessionGate | None:
+    """The gate behind a factory made by :func:`create_db_session_factory` (else None)."""
+    gate = getattr(factory.class_, "gate", None)
+    return gate if isinstance(gate, SessionGate) else None
