@@ -48,9 +48,7 @@ def test_the_image_runs_serve_as_a_user_that_is_not_root() -> None:
     assert '"convoflow", "serve", "--host", "0.0.0.0"' in dockerfile
 
 
-@pytest.mark.parametrize(
-    "path", ["compose.yaml", "Dockerfile", "docs/operations.md", "README.md"]
-)
+@pytest.mark.parametrize("path", ["compose.yaml", "Dockerfile", "docs/operations.md", "README.md"])
 def test_every_setting_named_exists(path: str) -> None:
     text = (ROOT / path).read_text()
     # CONVOFLOW_TEST_* configure the test suite, not convoflow.

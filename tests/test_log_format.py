@@ -57,7 +57,7 @@ def test_an_exception_is_a_field_and_the_record_stays_one_line(
     logger, stream = json_logger
 
     try:
-        {}["missing"]  # noqa: B018
+        {}["missing"]
     except KeyError:
         logger.exception("lookup failed")
 

@@ -54,6 +54,7 @@ async def test_a_webhook_answered_end_to_end_shows_in_the_metrics(
         async def both_settled() -> bool:
             after = await scrape(app)
             return value(after, "convoflow_sends_total", result="failed", error_code="131026") > 0
+
         await eventually(both_settled, what="the failed send")
         after = await scrape(app)
 

@@ -120,6 +120,5 @@ def test_an_unknown_log_format_stops_start_up_with_one_line(tmp_path: Path) -> N
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "configuration error: CONVOFLOW_LOG_FORMAT: Input should be 'text' or 'json' "
-        "(got 'yaml')"
+        "configuration error: CONVOFLOW_LOG_FORMAT: Input should be 'text' or 'json' (got 'yaml')"
     ]
