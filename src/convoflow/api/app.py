@@ -35,18 +35,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         warn_about_webhook_settings(resolved)
         background = BackgroundJobs.for_server(runtime)
         await background.start()
-        read_state = state_reader(
-            engine=runtime.engine,
-            db_sessions=runtime.db_sessions,
-            heartbeats=runtime.heartbeats,
-            clock=runtime.clock,
+        # Scrapes read the backlog, the pool and the heartbeats of this runtime.
+        read_state = (
+            state_reader(
+                engine=runtime.engine,
+                db_sessions=runtime.db_sessions,
+                heartbeats=runtime.heartbeats,
+                clock=runtime.clock,
+            )
+            if resolved.metrics
+            else None
         )
-        if resolved.metrics:
+        if read_state is not None:
             metrics.watch_state(read_state)
         try:
             yield
         finally:
-            metrics.unwatch_state(read_state)
+            if read_state is not None:
+                metrics.unwatch_state(read_state)
             await background.stop()
             await runtime.close()
 
