@@ -65,6 +65,11 @@ TEMPLATE_NAME = 512
 TEMPLATE_NAME_PATTERN = rf"^[a-z0-9_]{{1,{TEMPLATE_NAME}}}$"
 """What a template name may be, as a regular expression."""
 
+# -- ours ----------------------------------------------------------------------------
+
+HANDOFF_REASON = 500
+"""A handoff step's ``reason`` (not sent to WhatsApp: it is shown to the agent)."""
+
 ELLIPSIS = "…"
 
 

@@ -150,6 +150,9 @@ class Outcome:
     steps run in this advance, in order (for the funnel statistics). ``input_rejected`` is
     true when the customer's answer did not fit the waiting step and was re-asked.
     ``variables`` holds the run's variables after this advance, also when it ended.
+    ``handoff_reason`` is set when this advance hands the conversation to a person (a
+    ``handoff`` step, or an AI step giving up): why, in words for the agent. It stays None
+    while a conversation that is already handed off keeps waiting.
     """
 
     status: FlowStatus
@@ -161,3 +164,4 @@ class Outcome:
     input_rejected: bool = False
     error: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
+    handoff_reason: str | None = None

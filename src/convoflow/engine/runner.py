@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import messages
+from . import limits, messages
 from .conditions import choose_next
 from .menus import Menu
 from .outcome import (
@@ -333,7 +333,13 @@ def _connect(run: Run, step: ConnectStep) -> Outcome:
 
 def _handoff(run: Run, step: HandoffStep) -> Outcome:
     run.say(step.text, step.id)
-    return run.outcome(FlowStatus.HANDOFF, step.id, timer=run.timer_for(step.id))
+    reason = run.render(step.reason) if step.reason else f"handoff step {step.id!r}"
+    return run.outcome(
+        FlowStatus.HANDOFF,
+        step.id,
+        timer=run.timer_for(step.id),
+        handoff_reason=reason[: limits.HANDOFF_REASON],
+    )
 
 
 def _end(run: Run, step: EndStep) -> Outcome:

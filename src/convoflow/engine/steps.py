@@ -339,11 +339,15 @@ class ConnectStep(StepBase):
 class HandoffStep(NextStep, TimedWait):
     """Send ``text`` and pause the bot until a human agent releases the conversation.
 
+    ``reason`` tells the agent why (``{{variables}}`` allowed; default: the step's id).
     A ``timeout`` here runs out when no agent released the conversation in time.
     """
 
     type: Literal["handoff"]
     text: Text = "A member of our team will reply here shortly."
+    reason: (
+        Annotated[str, StringConstraints(min_length=1, max_length=limits.HANDOFF_REASON)] | None
+    ) = None
 
     waits: ClassVar[bool] = True
 
