@@ -8,6 +8,8 @@ from convoflow.store.models.conversations import (
     WorkflowEffect,
     WorkflowInstance,
 )
+from convoflow.store.models.counters import StepEdgeCount, StepVisitCount, TemplateDayCount
+from convoflow.store.models.handoffs import Handoff
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
 from convoflow.store.models.statuses import PendingStatus
@@ -24,9 +26,13 @@ __all__ = [
     "Base",
     "Contact",
     "ConversationStateRow",
+    "Handoff",
     "LegacyTemplateRating",
     "PendingStatus",
     "PhoneNumber",
+    "StepEdgeCount",
+    "StepVisitCount",
+    "TemplateDayCount",
     "TemplatePermission",
     "TemplateRating",
     "TemplateSpec",

@@ -48,6 +48,8 @@ class WhatsAppMessage(Base):
     template_id: Mapped[str | None] = mapped_column(String(26))
     step_id: Mapped[str | None] = mapped_column(String(200))
     instance_id: Mapped[str | None] = mapped_column(String(26))
+    # The person who wrote an outbound message from the inbox (None: the bot).
+    agent_id: Mapped[str | None] = mapped_column(String(26))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
