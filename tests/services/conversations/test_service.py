@@ -60,6 +60,7 @@ async def test_full_order_completes_and_counts_statistics(seeded: Runtime) -> No
     assert run.status == "completed" and run.completed_at is not None
     assert run.state_data["quantity"] == 3
     assert run.visited_steps[:2] == ["pick_product", "quantity"]
+    await seeded.statistics.flush()  # statistics are written by the aggregator, not the turn
     stats = await latest_template(seeded, "new_order")
     assert stats.usage_count == 1 and stats.success_rate == 1.0
     assert stats.last_used_at is not None and stats.avg_response_time_ms >= 0

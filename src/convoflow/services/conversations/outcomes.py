@@ -1,22 +1,20 @@
-"""Persisting what the engine decided: outbox rows, effects, instance and statistics."""
+"""Persisting what the engine decided: outbox rows, effects and the instance.
+
+Statistics are gathered in :mod:`convoflow.services.templates.tallies`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from convoflow.engine.outcome import Effect, EndAction, FlowStatus, OutboundMessage, Outcome
-from convoflow.store.models import (
-    WhatsAppMessage,
-    WorkflowEffect,
-    WorkflowInstance,
-    WorkflowTemplate,
-)
+from convoflow.services.templates.tallies import count_run_finished, is_simulated
+from convoflow.store.models import WhatsAppMessage, WorkflowEffect, WorkflowInstance
 
 #: Instance status for each flow status.
 INSTANCE_STATUS = {
@@ -113,85 +111,6 @@ def apply_to_instance(instance: WorkflowInstance, outcome: Outcome, now: datetim
             instance.error = outcome.error
 
 
-@dataclass(slots=True)
-class _TemplateTally:
-    """Statistics changes of one template gathered during a transaction."""
-
-    started: int = 0
-    response_ms_total: float = 0.0
-    timed_starts: int = 0
-    succeeded: int = 0
-    last_used_at: datetime | None = None
-
-
-_TALLY_KEY = "convoflow.template_tally"
-
-
-def _tally(db_session: AsyncSession, template_id: str) -> _TemplateTally:
-    tallies: dict[str, _TemplateTally] = db_session.info.setdefault(_TALLY_KEY, {})
-    return tallies.setdefault(template_id, _TemplateTally())
-
-
-async def count_run_started(
-    db_session: AsyncSession,
-    *,
-    template_id: str,
-    response_time_ms: float | None,
-    now: datetime,
-) -> None:
-    """A run started: one more use; its first-reply time (if any) joins the average.
-
-    The change is written at commit time (see :func:`_write_tallies`), not now.
-    """
-    tally = _tally(db_session, template_id)
-    tally.started += 1
-    tally.last_used_at = now
-    if response_time_ms is not None:
-        tally.response_ms_total += response_time_ms
-        tally.timed_starts += 1
-
-
-async def count_run_finished(
-    db_session: AsyncSession, *, template_id: str, succeeded: bool
-) -> None:
-    """A run ended: completed runs over uses gives the success rate (written at commit)."""
-    if succeeded:
-        _tally(db_session, template_id).succeeded += 1
-
-
-@event.listens_for(Session, "before_commit")
-def _write_tallies(db_session: Session) -> None:
-    """Apply the gathered statistics as the last statements of the transaction.
-
-    Every run of a popular template updates the same row; updating it just before the
-    commit holds that row's lock for the commit only, instead of for the whole processing
-    of a message, so concurrent conversations do not queue behind each other.
-    """
-    tallies: dict[str, _TemplateTally] | None = db_session.info.pop(_TALLY_KEY, None)
-    for template_id, tally in sorted((tallies or {}).items()):
-        table = WorkflowTemplate
-        uses = table.usage_count + tally.started
-        successes = table.success_count + tally.succeeded
-        values: dict[str, Any] = {
-            "usage_count": uses,
-            "success_count": successes,
-            "success_rate": case((uses > 0, successes * 1.0 / uses), else_=0.0),
-        }
-        if tally.last_used_at is not None:
-            values["last_used_at"] = tally.last_used_at
-        if tally.timed_starts:
-            values["avg_response_time_ms"] = (
-                table.avg_response_time_ms * table.usage_count + tally.response_ms_total
-            ) / (table.usage_count + tally.timed_starts)
-        db_session.execute(update(table).where(table.id == template_id).values(**values))
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_tallies(db_session: Session) -> None:
-    """A rolled-back transaction changes no statistics."""
-    db_session.info.pop(_TALLY_KEY, None)
-
-
 def new_instance(
     *,
     owner_id: str,
@@ -246,7 +165,8 @@ async def finish(
     instance.pending_dependencies = []
     if error:
         instance.error = error
-    await count_run_finished(db_session, template_id=instance.template_id, succeeded=False)
+    if not is_simulated(instance.user_id):
+        await count_run_finished(db_session, template_id=instance.template_id, succeeded=False)
     await abandon_dependency_calls(db_session, instance.id, reason=f"instance {status}")
 
 

@@ -29,12 +29,12 @@ from convoflow.services.conversations.customers import (
 )
 from convoflow.services.conversations.outcomes import (
     FINISHED,
-    count_run_started,
     finish,
     new_instance,
 )
 from convoflow.services.templates.catalog import TemplateRef
 from convoflow.services.templates.permissions import check_permitted
+from convoflow.services.templates.tallies import count_run_started, is_simulated
 from convoflow.services.workflows import lifecycle
 from convoflow.store.contacts import find_contact
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
@@ -139,9 +139,10 @@ async def start_instance(
             db_session.add(instance)
             await db_session.flush()
             # An API start has no reply time to average in.
-            await count_run_started(
-                db_session, template_id=latest.id, response_time_ms=None, now=now
-            )
+            if not is_simulated(request.user_id):
+                await count_run_started(
+                    db_session, template_id=latest.id, response_time_ms=None, now=now
+                )
             return instance
         if not request.conversation_id:
             raise InvalidData("conversation_id", "required to start a conversation")

@@ -27,10 +27,10 @@ from convoflow.errors import Conflict, InvalidStateData
 from convoflow.services.conversations.outcomes import (
     DEPENDENCY_KIND,
     abandon_dependency_calls,
-    count_run_finished,
     finish,
 )
 from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
+from convoflow.services.templates.tallies import count_run_finished, is_simulated
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import new_id
 
@@ -166,7 +166,8 @@ async def complete(
     instance.waiting_for = None
     instance.pending_dependencies = []
     instance.error = None
-    await count_run_finished(db_session, template_id=row.id, succeeded=True)
+    if not is_simulated(instance.user_id):
+        await count_run_finished(db_session, template_id=row.id, succeeded=True)
     if not row.end_action_type:
         return []
     effect_id = f"{END_ACTION_KIND}:{new_id()}"
