@@ -29,7 +29,13 @@ from convoflow.services.conversations.service import ConversationService
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
+from convoflow.services.live import LiveEvents, attach_publisher
+from convoflow.services.live.local import LocalBroadcaster
+from convoflow.services.live.redis_relay import RedisLiveEvents
+from convoflow.services.templates.aggregator import MemoryCounts, StatsAggregator
 from convoflow.services.templates.catalog import TemplateCatalog
+from convoflow.services.templates.redis_counts import RedisCounts
+from convoflow.services.templates.tallies import attach_aggregator
 from convoflow.services.workflows.dependencies import dependency_finished
 from convoflow.services.workflows.effect_results import (
     ResultContext,
@@ -93,6 +99,8 @@ class Runtime:
     token_cipher: TokenCipher
     access_tokens: NumberTokens
     phone_numbers: PhoneNumberDirectory
+    live: LiveEvents
+    statistics: StatsAggregator
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -107,6 +115,14 @@ class Runtime:
         engine = create_engine(settings.database_url)
         db_sessions = create_db_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        # Inbox updates and statistics leave with the commit, through Redis when there is
+        # one (every process sees them), else within this process.
+        live: LiveEvents = RedisLiveEvents(redis) if redis is not None else LocalBroadcaster()
+        attach_publisher(db_sessions, live)
+        statistics = StatsAggregator(
+            db_sessions, RedisCounts(redis) if redis is not None else MemoryCounts()
+        )
+        attach_aggregator(db_sessions, statistics)
         store: ConversationStates
         locks: ConversationLocks
         if settings.session_store == "redis" and redis is not None:
@@ -221,6 +237,8 @@ class Runtime:
             token_cipher=token_cipher,
             access_tokens=access_tokens,
             phone_numbers=PhoneNumberDirectory(db_sessions, clock=clock),
+            live=live,
+            statistics=statistics,
         )
 
     async def close(self) -> None:
@@ -228,6 +246,8 @@ class Runtime:
         connections."""
         await self.jobs.stop_sending(within=CLOSE_DRAIN_SECONDS)
         await self.broker.shutdown()
+        await self.statistics.close()
+        await self.live.close()
         await self.http.aclose()
         if self.redis is not None:
             await self.redis.aclose()

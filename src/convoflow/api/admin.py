@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from convoflow.api import (
     conversations,
     flows,
+    inbox,
     keys,
     permissions,
     phone_numbers,
@@ -36,6 +37,7 @@ ROUTERS = (
     workflows.router,
     permissions.router,
     conversations.router,
+    inbox.router,
     phone_numbers.router,
 )
 

@@ -45,6 +45,10 @@ async def list_conversations(
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
     step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
     phone_number_id: OnNumber = None,
+    status: Annotated[
+        Literal["active", "waiting", "handoff"] | None,
+        Query(description="Only `handoff` (a person has it), `waiting` or `active` ones."),
+    ] = None,
 ) -> Page[ConversationOut]:
     """Live conversations, newest first (a conversation runs on the business number of the
     customer's latest message)."""
@@ -56,6 +60,7 @@ async def list_conversations(
         step=step,
         page=page,
         phone_number_id=phone_number_id,
+        status=status,
     )
     return Page[ConversationOut].of([ConversationOut.of(item) for item in live], total, page)
 
@@ -98,7 +103,8 @@ async def reset_conversation(
 async def release_conversation(
     phone: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> ConversationRelease:
-    """Give a conversation paused at a `handoff` step back to the bot."""
+    """Give a handed-off conversation back to the bot: its handoff closes and the flow goes
+    on (a `handoff` step at its `next`); the customer's next message runs the bot again."""
     result = await conversations_admin.release_conversation(
         runtime.access, db_session, caller=caller, phone=phone
     )
@@ -133,8 +139,9 @@ async def list_messages(
     responses=error_responses(404),
 )
 async def template_stats(
-    template_id: str, caller: CurrentUser, db_session: DbSessionDep
+    template_id: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> TemplateStatsOut:
     """Usage count, completion rate, average response time and the step funnel."""
+    await runtime.statistics.flush_for_reading()
     computed = await stats.template_stats(db_session, caller=caller, template_id=template_id)
     return TemplateStatsOut.of(computed)

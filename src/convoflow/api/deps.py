@@ -72,3 +72,12 @@ async def reject_nul_characters(request: Request) -> None:
     if found is not None:
         field, reason = found
         raise InvalidData(field, reason)
+
+
+async def flush_statistics(runtime: RuntimeDep) -> None:
+    """Write the statistics the aggregator still holds, so usage figures read are exact."""
+    await runtime.statistics.flush_for_reading()
+
+
+FreshStatistics = Depends(flush_statistics)
+"""A route dependency: statistics are flushed before the route reads them."""

@@ -6,7 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
+from convoflow.api.deps import (
+    CurrentUser,
+    DbSessionDep,
+    FreshStatistics,
+    RuntimeDep,
+    reject_nul_characters,
+)
 from convoflow.api.errors import error_responses
 from convoflow.api.paging import Paging
 from convoflow.api.schemas.common import Deleted, Page
@@ -53,7 +59,7 @@ async def create_template(
     return TemplateOut.of(saved.template)
 
 
-@router.get("", response_model=Page[TemplateSummary])
+@router.get("", response_model=Page[TemplateSummary], dependencies=[FreshStatistics])
 async def list_templates(
     caller: CurrentUser,
     db_session: DbSessionDep,
@@ -88,7 +94,7 @@ async def list_templates(
     return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
-@router.get("/popular", response_model=Page[TemplateSummary])
+@router.get("/popular", response_model=Page[TemplateSummary], dependencies=[FreshStatistics])
 async def popular_templates(
     caller: CurrentUser, db_session: DbSessionDep, page: Paging, category: str | None = None
 ) -> Page[TemplateSummary]:
@@ -99,7 +105,12 @@ async def popular_templates(
     return Page[TemplateSummary].of([TemplateSummary.of(row) for row in rows], total, page)
 
 
-@router.get("/{template_id}", response_model=TemplateOut, responses=error_responses(404))
+@router.get(
+    "/{template_id}",
+    response_model=TemplateOut,
+    responses=error_responses(404),
+    dependencies=[FreshStatistics],
+)
 async def get_template(
     template_id: str, caller: CurrentUser, db_session: DbSessionDep
 ) -> TemplateOut:

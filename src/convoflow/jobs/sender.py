@@ -52,6 +52,7 @@ from convoflow.jobs.ratelimit import RateLimiter, acquire
 from convoflow.jobs.sent_records import SentRecorder
 from convoflow.metrics import count_send, observe_batch
 from convoflow.services.access.numbers.tokens import AccessTokens
+from convoflow.services.live import publisher_of, status_event
 from convoflow.services.outbox.window import (
     OUTSIDE_WINDOW_CODE,
     fall_back_outside_window,
@@ -363,6 +364,7 @@ class OutboxSender:
                 "updated_at": self.clock.now(),
             },
         )
+        self._announce_failed(row)
 
     async def _outside_window(self, row: _Claimed, *, detail: str) -> None:
         now = self.clock.now()
@@ -388,6 +390,16 @@ class OutboxSender:
             )
         logger.info("message %s to %s not sent: %s", row.id, row.customer_key, reason)
         count_send("failed", OUTSIDE_WINDOW_CODE)
+        self._announce_failed(row)
+
+    def _announce_failed(self, row: _Claimed) -> None:
+        """Show the failed tick in the inbox (best effort, after the row is written)."""
+        publisher = publisher_of(self.db_sessions)
+        if publisher is not None:
+            event = status_event(
+                row.owner_id, customer_key=row.customer_key, message_id=row.id, status="failed"
+            )
+            publisher.publish([event])
 
     @staticmethod
     async def _update(connection: AsyncConnection, row: _Claimed, values: dict[str, Any]) -> None:

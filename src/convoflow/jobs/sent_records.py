@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.parked_sends import ParkedSend, ParkedSends
 from convoflow.services.inbox.early_statuses import apply_early_statuses
+from convoflow.services.live import LiveEvent, announce, status_event
 from convoflow.store.models import WhatsAppMessage
 
 __all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "SentRecorder"]
@@ -138,7 +139,7 @@ class SentRecorder:
         """
         now = self.clock.now()
         async with self.db_sessions.begin() as db_session:
-            await db_session.execute(
+            recorded = await db_session.execute(
                 update(WhatsAppMessage)
                 .where(WhatsAppMessage.id == send.message_id, WhatsAppMessage.status == "queued")
                 .values(
@@ -152,6 +153,8 @@ class SentRecorder:
                     updated_at=now,
                 )
             )
+            if recorded.rowcount:  # type: ignore[attr-defined]
+                announce(db_session, _sent_event(send))
             # Status webhooks for this wamid may have arrived before Meta's answer: apply
             # them in the transaction that records the wamid, so none is left behind.
             await apply_early_statuses(db_session, send.wamid, now=now)
@@ -161,3 +164,10 @@ class SentRecorder:
             await self.parked.drop(send)
         except Exception as error:  # harmless: recording it again changes nothing
             logger.warning("could not unpark message %s: %r", send.message_id, error)
+
+
+def _sent_event(send: ParkedSend) -> LiveEvent:
+    """The inbox's tick for a message Meta accepted."""
+    return status_event(
+        send.owner_id, customer_key=send.customer_key, message_id=send.message_id, status="sent"
+    )

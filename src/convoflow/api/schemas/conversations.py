@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from convoflow.services.conversations.admin import ReleaseResult, ResetResult
+from convoflow.services.conversations.admin import ConversationView, ReleaseResult, ResetResult
 from convoflow.services.templates.statistics import TemplateStats
-from convoflow.sessions.base import LiveConversation
 from convoflow.store.models import WhatsAppMessage
+
+
+class HandoffOut(BaseModel):
+    """A person has the conversation: since when, why, and who answered last."""
+
+    reason: str
+    started_at: datetime
+    step: str | None = Field(description="The step that handed the conversation over.")
+    agent_id: str | None = Field(description="The user who answered last (None: nobody yet).")
 
 
 class ConversationOut(BaseModel):
@@ -30,10 +38,16 @@ class ConversationOut(BaseModel):
     timer_due_at: datetime | None = Field(
         description="When the waiting step times out and goes to its on_timeout (None: never)."
     )
+    status: Literal["active", "waiting", "handoff"] = Field(
+        description="`handoff`: a person has it, the bot is silent; `waiting`: for an "
+        "outside call; else `active`."
+    )
+    handoff: HandoffOut | None = Field(description="The open handoff (None unless `handoff`).")
 
     @classmethod
-    def of(cls, live: LiveConversation) -> ConversationOut:
-        """Build from a live conversation."""
+    def of(cls, view: ConversationView) -> ConversationOut:
+        """Build from a live conversation and its handoff."""
+        live, handoff = view.live, view.handoff
         return cls(
             phone_number=live.customer_key,
             conversation_flow=live.state.template_name,
@@ -45,6 +59,15 @@ class ConversationOut(BaseModel):
             last_interaction=live.last_interaction,
             expires_at=live.expires_at,
             timer_due_at=live.state.timer.due_at if live.state.timer is not None else None,
+            status=view.status,
+            handoff=None
+            if handoff is None
+            else HandoffOut(
+                reason=handoff.reason,
+                started_at=handoff.started_at,
+                step=handoff.step_id,
+                agent_id=handoff.agent_id,
+            ),
         )
 
 
@@ -95,6 +118,9 @@ class MessageOut(BaseModel):
     template_id: str | None
     step_id: str | None
     instance_id: str | None
+    agent_id: str | None = Field(
+        default=None, description="The person who wrote it from the inbox (None: the bot)."
+    )
     created_at: datetime
     updated_at: datetime
 

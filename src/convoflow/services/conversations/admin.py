@@ -2,12 +2,14 @@
 
 Conversations are read from the session store (SQL or Redis), so the API sees the same
 state the message path does. Resetting a customer takes their conversation lock, deletes
-the state and cancels its workflow instance: their next message starts fresh.
+the state and cancels its workflow instance: their next message starts fresh. Releasing a
+handed-off conversation closes its handoff and gives the turn back to the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +24,42 @@ from convoflow.services.conversations.customers import (
     customer_of,
     kick_background,
 )
+from convoflow.services.conversations.handoffs import (
+    close_handoff,
+    open_handoff_of,
+    open_handoffs,
+)
 from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
-from convoflow.store.models import WhatsAppMessage, WorkflowInstance
+from convoflow.store.models import Handoff, WhatsAppMessage, WorkflowInstance
 from convoflow.store.paging import PageRequest, slice_page
+
+ConversationStatus = Literal["active", "waiting", "handoff"]
+CONVERSATION_STATUSES: tuple[str, ...] = ("active", "waiting", "handoff")
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    """A live conversation and, when a person has it, its open handoff."""
+
+    live: LiveConversation
+    handoff: Handoff | None = None
+
+    @property
+    def status(self) -> ConversationStatus:
+        """``handoff`` (a person has it), ``waiting`` (for an outside call) or ``active``."""
+        if self.handoff is not None:
+            return "handoff"
+        return "waiting" if self.live.state.waiting_effect else "active"
+
+
+def _view(live: LiveConversation, handoffs: dict[str, Handoff]) -> ConversationView:
+    """The conversation with its handoff, if that handoff is of this very run."""
+    handoff = handoffs.get(live.customer_key)
+    if handoff is not None and handoff.instance_id not in (None, live.instance_id):
+        handoff = None  # left open by a run that expired meanwhile
+    return ConversationView(live, handoff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +70,7 @@ class ResetResult:
     cancelled_instance_id: str | None
 
 
-async def _customer_key(db_session: AsyncSession, caller: Caller, phone: str) -> str:
+async def customer_key_of(db_session: AsyncSession, caller: Caller, phone: str) -> str:
     """The conversation key of a customer given by number (with or without +) or contact id."""
     reference = phone.strip()
     contact = await find_contact(db_session, caller.id, reference)
@@ -57,30 +90,35 @@ async def list_conversations(
     step: str | None,
     page: PageRequest,
     phone_number_id: str | None = None,
-) -> tuple[list[LiveConversation], int]:
-    """One page of the caller's live conversations, newest first, by template (flow), step
-    and the business number they run on, and how many match.
+    status: str | None = None,
+) -> tuple[list[ConversationView], int]:
+    """One page of the caller's live conversations, newest first, by template (flow), step,
+    status (``active``, ``waiting``, ``handoff``) and the business number they run on, and
+    how many match.
 
     The session store (SQL or Redis) hands over every live conversation of the owner, so
     filtering and paging happen here.
     """
     async with db_session.begin():
         live = await access.store.list_live(db_session, owner_id=caller.id, now=access.clock.now())
+        handoffs = await open_handoffs(db_session, owner_id=caller.id)
         on_number = None
         if phone_number_id is not None:
             on_number = await customers_on_number(
                 db_session, owner_id=caller.id, phone_number_id=phone_number_id
             )
+    views = [_view(conversation, handoffs) for conversation in live]
     matching = [
-        conversation
-        for conversation in live
-        if (flow is None or conversation.state.template_name == flow)
-        and (step is None or conversation.state.current_step == step)
-        and (on_number is None or conversation.customer_key in on_number)
+        view
+        for view in views
+        if (flow is None or view.live.state.template_name == flow)
+        and (step is None or view.live.state.current_step == step)
+        and (on_number is None or view.live.customer_key in on_number)
+        and (status is None or view.status == status)
     ]
     # Newest first, ties by customer: pages must not overlap when two started together.
-    matching.sort(key=lambda conversation: conversation.customer_key)
-    matching.sort(key=lambda conversation: conversation.created_at, reverse=True)
+    matching.sort(key=lambda view: view.live.customer_key)
+    matching.sort(key=lambda view: view.live.created_at, reverse=True)
     return slice_page(matching, page)
 
 
@@ -91,10 +129,10 @@ async def get_conversation(
     caller: Caller,
     phone: str,
     phone_number_id: str | None = None,
-) -> LiveConversation:
+) -> ConversationView:
     """A customer's live conversation (404 when there is none, or not on that number)."""
     async with db_session.begin():
-        key = await _customer_key(db_session, caller, phone)
+        key = await customer_key_of(db_session, caller, phone)
         live = await access.store.load(
             db_session, owner_id=caller.id, customer_key=key, now=access.clock.now()
         )
@@ -103,9 +141,10 @@ async def get_conversation(
                 db_session, owner_id=caller.id, phone_number_id=phone_number_id, customer_key=key
             )
             live = live if key in on_number else None
+        handoff = await open_handoff_of(db_session, owner_id=caller.id, customer_key=key)
     if live is None:
         raise NotFound(f"no live conversation with {phone}")
-    return live
+    return _view(live, {key: handoff} if handoff is not None else {})
 
 
 async def reset_conversation(
@@ -113,7 +152,7 @@ async def reset_conversation(
 ) -> ResetResult:
     """Delete the customer's state and cancel its instance (404 when there is none)."""
     async with db_session.begin():
-        key = await _customer_key(db_session, caller, phone)
+        key = await customer_key_of(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer_key=key, now=now)
@@ -123,6 +162,9 @@ async def reset_conversation(
             instance = await locked.get(WorkflowInstance, live.instance_id)
         if instance is not None:
             await finish(locked, instance, "cancelled", now=now, error="reset by admin")
+        await close_handoff(
+            locked, owner_id=caller.id, customer_key=key, now=now, released_by="reset"
+        )
         await locked.commit()
     if live is None and not deleted:
         raise NotFound(f"no live conversation with {phone}")
@@ -141,19 +183,28 @@ class ReleaseResult:
 async def release_conversation(
     access: ConversationAccess, db_session: AsyncSession, *, caller: Caller, phone: str
 ) -> ReleaseResult:
-    """Give a conversation paused at a ``handoff`` step back to the bot (404 if none, 409
-    when it is not handed off); the bot's next messages are queued for the customer."""
+    """Give a handed-off conversation back to the bot (404 if none, 409 when it is not
+    handed off): the handoff is closed with the caller as its agent and the engine gets a
+    ``Release`` (a ``handoff`` step goes on at its ``next``); the bot's next messages are
+    queued for the customer and its next inbound message runs the engine again."""
     async with db_session.begin():
-        key = await _customer_key(db_session, caller, phone)
+        key = await customer_key_of(db_session, caller, phone)
     now = access.clock.now()
     async with conversation_locked(access, caller.id, key) as locked:
         live = await access.store.load(locked, owner_id=caller.id, customer_key=key, now=now)
         if live is None:
             raise NotFound(f"no live conversation with {phone}")
-        _row, template = await access.catalog.compiled(locked, live.template_id)
-        step = template.step(live.state.current_step)
-        if step is None or step.type != "handoff":
+        handoff = await open_handoff_of(locked, owner_id=caller.id, customer_key=key)
+        if _view(live, {key: handoff} if handoff else {}).handoff is None:
             raise Conflict(f"the conversation with {phone} is not handed off to an agent")
+        await close_handoff(
+            locked,
+            owner_id=caller.id,
+            customer_key=key,
+            now=now,
+            released_by="agent",
+            agent_id=caller.id,
+        )
         customer = await customer_of(locked, caller.id, key)
         turn, after = await access.conversations.resume(locked, customer, Release(), now=now)
         await access.store.commit(locked, after)
@@ -180,7 +231,7 @@ async def list_messages(
         query = query.where(WhatsAppMessage.phone_number_id == phone_number_id)
     async with db_session.begin():
         if phone:
-            key = await _customer_key(db_session, caller, phone)
+            key = await customer_key_of(db_session, caller, phone)
             query = query.where(WhatsAppMessage.customer_key == key)
         if direction is not None:
             query = query.where(WhatsAppMessage.direction == direction)

@@ -14,19 +14,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.engine import Template, accepts, advance
 from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived, Timeout
 from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
+from convoflow.services.conversations.handoffs import (
+    AGENT,
+    HANDOFF_TTL_SECONDS,
+    close_handoff,
+    open_handoff,
+)
 from convoflow.services.conversations.outcomes import (
     FINISHED,
     apply_to_instance,
-    count_run_finished,
-    count_run_started,
     new_instance,
     queue_messages,
     record_effects,
 )
+from convoflow.services.live import LiveEvent, announce, message_event
 from convoflow.services.templates.catalog import TemplateCatalog, TemplateRef
+from convoflow.services.templates.tallies import (
+    count_run_finished,
+    count_run_started,
+    count_steps,
+    is_simulated,
+)
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.states import ConversationStates
-from convoflow.store.models import Contact, WorkflowInstance
+from convoflow.store.models import Contact, WhatsAppMessage, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
 MAX_CONNECT_HOPS = 8
@@ -107,6 +118,9 @@ class ConversationService:
             return await self._start(
                 db_session, customer, ref, {}, now=now, received_at=received_at
             )
+        instance = await self._instance_of(db_session, live)
+        if instance is not None and instance.waiting_for == AGENT:
+            return self._hold_for_agent(live, instance, now=now)
         row, template = await self.catalog.compiled(db_session, live.template_id)
         switch = await self._switch_target(db_session, customer, template, live, event)
         if switch is not None:
@@ -116,8 +130,38 @@ class ConversationService:
             )
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            db_session, customer, live, template_id=row.id, outcome=outcome, now=now
+            db_session,
+            customer,
+            live,
+            template_id=row.id,
+            outcome=outcome,
+            now=now,
+            instance=instance,
+            previous_step=live.state.current_step,
         )
+
+    def _hold_for_agent(
+        self, live: LiveConversation, instance: WorkflowInstance, *, now: datetime
+    ) -> tuple[TurnResult, LiveConversation | None]:
+        """A person has the conversation: the message is only stored (the inbox shows it),
+        the engine does not see it, and the conversation stays alive."""
+        instance.last_interaction = now
+        live.last_interaction = now
+        live.expires_at = now + timedelta(seconds=max(self._ttl_of(live), HANDOFF_TTL_SECONDS))
+        result = TurnResult(
+            status=FlowStatus.HANDOFF,
+            template_name=live.state.template_name,
+            instance_id=instance.id,
+        )
+        return result, live
+
+    @staticmethod
+    async def _instance_of(
+        db_session: AsyncSession, live: LiveConversation
+    ) -> WorkflowInstance | None:
+        if live.instance_id is None:
+            return None
+        return await db_session.get(WorkflowInstance, live.instance_id)
 
     async def start(
         self,
@@ -134,6 +178,13 @@ class ConversationService:
         )
         if live is not None:
             await self._finish_instance(db_session, live.instance_id, "cancelled", now=now)
+            await close_handoff(
+                db_session,
+                owner_id=customer.owner_id,
+                customer_key=customer.customer_key,
+                now=now,
+                released_by="ended",
+            )
         return await self._start(db_session, customer, ref, variables, now=now, received_at=now)
 
     async def resume(
@@ -148,7 +199,13 @@ class ConversationService:
         row, template = await self.catalog.compiled(db_session, live.template_id)
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            db_session, customer, live, template_id=row.id, outcome=outcome, now=now
+            db_session,
+            customer,
+            live,
+            template_id=row.id,
+            outcome=outcome,
+            now=now,
+            previous_step=live.state.current_step,
         )
 
     async def fire_timer(
@@ -183,7 +240,15 @@ class ConversationService:
         event = Timeout(timer.id)
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
-            db_session, customer, live, template_id=row.id, outcome=outcome, now=now, touch=False
+            db_session,
+            customer,
+            live,
+            template_id=row.id,
+            outcome=outcome,
+            now=now,
+            touch=False,
+            previous_step=live.state.current_step,
+            released_by="timeout",
         )
 
     async def _starting_template(
@@ -258,9 +323,10 @@ class ConversationService:
             last_interaction=now,
         )
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
-        await count_run_started(
-            db_session, template_id=row.id, response_time_ms=response_ms, now=now
-        )
+        if not is_simulated(customer.customer_key):
+            await count_run_started(
+                db_session, template_id=row.id, response_time_ms=response_ms, now=now
+            )
         return await self._persist(
             db_session,
             customer,
@@ -284,12 +350,27 @@ class ConversationService:
         instance: WorkflowInstance | None = None,
         hops: int = 0,
         touch: bool = True,
+        previous_step: str | None = None,
+        released_by: str = "flow",
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Write what ``outcome`` decided; ``touch`` False keeps the last interaction and expiry
-        (a timer is not the customer)."""
+        (a timer is not the customer). ``previous_step`` is where the conversation stood
+        before (None: a new run); ``released_by`` says what ended a handoff this turn ends."""
         if instance is None and live.instance_id is not None:
             instance = await db_session.get(WorkflowInstance, live.instance_id)
         result = TurnResult(status=outcome.status, template_name=live.state.template_name)
+        counted = not is_simulated(customer.customer_key)
+        if counted:
+            count_steps(
+                db_session,
+                template_id=template_id,
+                previous=previous_step,
+                visited=outcome.visited_steps,
+                now=now,
+            )
+        handed_off = await self._hand_over(
+            db_session, customer, instance, outcome, template_id, now, released_by
+        )
         if instance is not None:
             apply_to_instance(instance, outcome, now)
             result.instance_id = instance.id
@@ -301,7 +382,7 @@ class ConversationService:
                     effects=outcome.effects,
                     now=now,
                 )
-            if instance.status in FINISHED:
+            if instance.status in FINISHED and counted:
                 await count_run_finished(
                     db_session,
                     template_id=template_id,
@@ -326,7 +407,10 @@ class ConversationService:
                 variables = dict(outcome.state.variables) if outcome.state else {}
                 if instance is not None and instance.status not in FINISHED:
                     instance.status, instance.completed_at = "completed", now
-                    await count_run_finished(db_session, template_id=template_id, succeeded=True)
+                    if counted:
+                        await count_run_finished(
+                            db_session, template_id=template_id, succeeded=True
+                        )
                 sub_result, sub_live = await self._start(
                     db_session,
                     customer,
@@ -344,6 +428,7 @@ class ConversationService:
                 return result, sub_live
         await db_session.flush()
         result.outbound_ids = [row.id for row in rows]
+        self._announce_turn(db_session, customer, live, outcome, rows)
         if outcome.state is None or result.status in (
             FlowStatus.COMPLETED,
             FlowStatus.FAILED,
@@ -357,7 +442,78 @@ class ConversationService:
         if touch:
             live.last_interaction = now
             live.expires_at = now + timedelta(seconds=self._ttl_of(live))
+        if handed_off:
+            lifetime = max(self._ttl_of(live), HANDOFF_TTL_SECONDS)
+            live.expires_at = max(live.expires_at, now + timedelta(seconds=lifetime))
         return result, live
+
+    async def _hand_over(
+        self,
+        db_session: AsyncSession,
+        customer: Customer,
+        instance: WorkflowInstance | None,
+        outcome: Outcome,
+        template_id: str,
+        now: datetime,
+        released_by: str,
+    ) -> bool:
+        """Open a handoff when the outcome hands the conversation to a person, close it when
+        a handed-off conversation moves on; True when it is handed off after this turn."""
+        was_handed_off = instance is not None and instance.waiting_for == AGENT
+        handed_off = outcome.status is FlowStatus.HANDOFF and outcome.state is not None
+        # A handoff step entered anew (its reason set) opens one, also right after a release.
+        if handed_off and (not was_handed_off or outcome.handoff_reason is not None):
+            await open_handoff(
+                db_session,
+                owner_id=customer.owner_id,
+                customer_key=customer.customer_key,
+                instance_id=instance.id if instance is not None else None,
+                template_id=template_id,
+                step_id=outcome.state.current_step if outcome.state else None,
+                reason=outcome.handoff_reason or "handed to a person",
+                now=now,
+            )
+        elif was_handed_off and not handed_off:
+            await close_handoff(
+                db_session,
+                owner_id=customer.owner_id,
+                customer_key=customer.customer_key,
+                now=now,
+                released_by=released_by,
+            )
+        return handed_off
+
+    @staticmethod
+    def _announce_turn(
+        db_session: AsyncSession,
+        customer: Customer,
+        live: LiveConversation,
+        outcome: Outcome,
+        rows: list[WhatsAppMessage],
+    ) -> None:
+        """Tell the inbox about the turn: the messages queued and where the customer is."""
+        owner_id, key = customer.owner_id, customer.customer_key
+        events = [
+            message_event(
+                owner_id, customer_key=key, message_id=row.id, direction="out", status=row.status
+            )
+            for row in rows
+        ]
+        step = outcome.state.current_step if outcome.state is not None else None
+        events.append(
+            LiveEvent(
+                "conversation",
+                owner_id,
+                {
+                    "customer": key,
+                    "event": "step",
+                    "template": live.state.template_name,
+                    "step": step,
+                    "status": str(outcome.status),
+                },
+            )
+        )
+        announce(db_session, *events)
 
     def _ttl_of(self, live: LiveConversation) -> int:
         ref_ttl = None
@@ -374,7 +530,10 @@ class ConversationService:
         instance = await db_session.get(WorkflowInstance, instance_id)
         if instance is not None and instance.status not in FINISHED:
             instance.status, instance.completed_at = status, now
-            await count_run_finished(db_session, template_id=instance.template_id, succeeded=False)
+            if not is_simulated(instance.user_id):
+                await count_run_finished(
+                    db_session, template_id=instance.template_id, succeeded=False
+                )
 
     @staticmethod
     def _new_instance(customer: Customer, template_id: str, now: datetime) -> WorkflowInstance:

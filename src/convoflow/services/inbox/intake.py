@@ -22,6 +22,7 @@ from convoflow.services.conversations.customers import load_customer
 from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
 from convoflow.services.inbox.read_marks import ProcessedInbound
 from convoflow.services.inbox.retry import leave_for_retry
+from convoflow.services.live import announce, message_event, status_event
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
 from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
@@ -89,9 +90,19 @@ async def store_inbound(
             .on_conflict_do_nothing(index_elements=["wamid"])
             .returning(WhatsAppMessage.id)
         )
-        if inserted.scalar_one_or_none() is None or record.owner_id is None:
+        message_id = inserted.scalar_one_or_none()
+        if message_id is None or record.owner_id is None:
             continue
         await _upsert_contact(db_session, record, now)
+        announce(
+            db_session,
+            message_event(
+                record.owner_id,
+                customer_key=record.customer_key,
+                message_id=message_id,
+                direction="in",
+            ),
+        )
         customers[(record.owner_id, record.customer_key)] = None
     return list(customers)
 
@@ -173,6 +184,14 @@ async def apply_statuses(
         )
         changed = result.all()
         moved += len(changed)
+        announce(
+            db_session,
+            *(
+                status_event(owner, customer_key=customer, message_id=row_id, status=status.status)
+                for row_id, owner, customer in changed
+                if owner is not None
+            ),
+        )
         if status.status == "failed" and status.error_code == OUTSIDE_WINDOW_CODE:
             for message_id, owner_id, customer_key in changed:
                 await _reengage_after_window_failure(
