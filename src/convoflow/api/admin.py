@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from convoflow.api import (
+    analytics,
     conversations,
     flows,
     inbox,
@@ -38,6 +39,7 @@ ROUTERS = (
     permissions.router,
     conversations.router,
     inbox.router,
+    analytics.router,
     phone_numbers.router,
 )
 

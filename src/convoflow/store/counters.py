@@ -1,11 +1,11 @@
 """Statistics counts of the message path and the statements that add them to the tables.
 
 A :class:`StatCounts` is what some runs did: per template version, the runs started (with
-their first-reply times) and succeeded and when one was last used; per template, step and
-day, the visits; per template, edge and day, the moves along it; per template and day, the
-starts and first-reply times. :func:`counter_statements` turns it into one statement per
-table — an executemany UPDATE of ``workflow_templates`` and one multi-row
-``INSERT ... ON CONFLICT DO UPDATE`` that adds to the existing sums — with rows in key
+their first-reply times) and succeeded and when one was last used; per owner, template,
+step and day, the visits; per owner, template, edge and day, the moves along it; per owner,
+template and day, the starts and first-reply times. :func:`counter_statements` turns it
+into one statement per table — an executemany UPDATE of ``workflow_templates`` and one
+multi-row ``INSERT ... ON CONFLICT DO UPDATE`` that adds to the existing sums — with rows in key
 order, so that concurrent flushes lock rows in the same order and never deadlock.
 """
 
@@ -69,9 +69,9 @@ class StatCounts:
     """Counts not yet written (see the module docstring)."""
 
     templates: dict[str, TemplateTally] = field(default_factory=dict)
-    visits: Counter[tuple[str, str, date]] = field(default_factory=Counter)
-    edges: Counter[tuple[str, str, str, date]] = field(default_factory=Counter)
-    days: dict[tuple[str, date], DayTally] = field(default_factory=dict)
+    visits: Counter[tuple[str, str, str, date]] = field(default_factory=Counter)
+    edges: Counter[tuple[str, str, str, str, date]] = field(default_factory=Counter)
+    days: dict[tuple[str, str, date], DayTally] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.templates or self.visits or self.edges or self.days)
@@ -80,26 +80,26 @@ class StatCounts:
         """The tally of a template version (created empty)."""
         return self.templates.setdefault(template_id, TemplateTally())
 
-    def day(self, template_id: str, day: date) -> DayTally:
-        """The day tally of a template version (created empty)."""
-        return self.days.setdefault((template_id, day), DayTally())
+    def day(self, owner_id: str, template_id: str, day: date) -> DayTally:
+        """An owner's day tally of a template version (created empty)."""
+        return self.days.setdefault((owner_id, template_id, day), DayTally())
 
     def template_ids(self) -> set[str]:
         """Every template version counted."""
         return {
             *self.templates,
-            *(key[0] for key in self.visits),
-            *(key[0] for key in self.edges),
-            *(key[0] for key in self.days),
+            *(key[1] for key in self.visits),
+            *(key[1] for key in self.edges),
+            *(key[1] for key in self.days),
         }
 
     def only(self, template_ids: set[str]) -> StatCounts:
         """The counts of these template versions only."""
         kept = StatCounts()
         kept.templates = {k: v for k, v in self.templates.items() if k in template_ids}
-        kept.visits = Counter({k: v for k, v in self.visits.items() if k[0] in template_ids})
-        kept.edges = Counter({k: v for k, v in self.edges.items() if k[0] in template_ids})
-        kept.days = {k: v for k, v in self.days.items() if k[0] in template_ids}
+        kept.visits = Counter({k: v for k, v in self.visits.items() if k[1] in template_ids})
+        kept.edges = Counter({k: v for k, v in self.edges.items() if k[1] in template_ids})
+        kept.days = {k: v for k, v in self.days.items() if k[1] in template_ids}
         return kept
 
     def merge(self, other: StatCounts) -> None:
@@ -108,8 +108,8 @@ class StatCounts:
             self.template(template_id).merge(tally)
         self.visits.update(other.visits)
         self.edges.update(other.edges)
-        for (template_id, day), day_tally in other.days.items():
-            self.day(template_id, day).merge(day_tally)
+        for (owner_id, template_id, day), day_tally in other.days.items():
+            self.day(owner_id, template_id, day).merge(day_tally)
 
 
 def counter_statements(
@@ -133,49 +133,50 @@ def counter_statements(
         )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     visits = [
-        {"template_id": t, "step_id": s, "day": d, "visits": n}
-        for (t, s, d), n in sorted(counts.visits.items())
+        {"owner_id": o, "template_id": t, "step_id": s, "day": d, "visits": n}
+        for (o, t, s, d), n in sorted(counts.visits.items())
         if n
     ]
     for rows in _chunks(visits):
         statement = insert(StepVisitCount).values(rows)
         yield (
             statement.on_conflict_do_update(
-                index_elements=["template_id", "step_id", "day"],
+                index_elements=["owner_id", "template_id", "step_id", "day"],
                 set_={"visits": StepVisitCount.visits + statement.excluded.visits},
             ),
             None,
         )
     edges = [
-        {"template_id": t, "from_step": a, "to_step": b, "day": d, "count": n}
-        for (t, a, b, d), n in sorted(counts.edges.items())
+        {"owner_id": o, "template_id": t, "from_step": a, "to_step": b, "day": d, "count": n}
+        for (o, t, a, b, d), n in sorted(counts.edges.items())
         if n
     ]
     for rows in _chunks(edges):
         statement = insert(StepEdgeCount).values(rows)
         yield (
             statement.on_conflict_do_update(
-                index_elements=["template_id", "from_step", "to_step", "day"],
+                index_elements=["owner_id", "template_id", "from_step", "to_step", "day"],
                 set_={"count": StepEdgeCount.count + statement.excluded["count"]},
             ),
             None,
         )
     days = [
         {
+            "owner_id": o,
             "template_id": t,
             "day": d,
             "started": tally.started,
             "timed_starts": tally.timed_starts,
             "response_ms_total": tally.response_ms_total,
         }
-        for (t, d), tally in sorted(counts.days.items())
+        for (o, t, d), tally in sorted(counts.days.items())
     ]
     for rows in _chunks(days):
         statement = insert(TemplateDayCount).values(rows)
         excluded = statement.excluded
         yield (
             statement.on_conflict_do_update(
-                index_elements=["template_id", "day"],
+                index_elements=["owner_id", "template_id", "day"],
                 set_={
                     "started": TemplateDayCount.started + excluded.started,
                     "timed_starts": TemplateDayCount.timed_starts + excluded.timed_starts,

@@ -325,7 +325,11 @@ class ConversationService:
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
         if not is_simulated(customer.customer_key):
             await count_run_started(
-                db_session, template_id=row.id, response_time_ms=response_ms, now=now
+                db_session,
+                template_id=row.id,
+                owner_id=customer.owner_id,
+                response_time_ms=response_ms,
+                now=now,
             )
         return await self._persist(
             db_session,
@@ -364,6 +368,7 @@ class ConversationService:
             count_steps(
                 db_session,
                 template_id=template_id,
+                owner_id=customer.owner_id,
                 previous=previous_step,
                 visited=outcome.visited_steps,
                 now=now,

@@ -106,12 +106,13 @@ def _encode(counts: StatCounts) -> list[str]:
         if tally.last_used_at is not None:
             micros = int(tally.last_used_at.timestamp() * 1_000_000)
             out += ["m", _field("t", template_id, "last"), str(micros)]
-    for (template_id, step, day), visits in counts.visits.items():
-        out += ["i", _field("v", template_id, step, day.isoformat()), str(visits)]
-    for (template_id, from_step, to_step, day), moves in counts.edges.items():
-        out += ["i", _field("e", template_id, from_step, to_step, day.isoformat()), str(moves)]
-    for (template_id, day), day_tally in counts.days.items():
-        prefix = ("d", template_id, day.isoformat())
+    for (owner_id, template_id, step, day), visits in counts.visits.items():
+        out += ["i", _field("v", owner_id, template_id, step, day.isoformat()), str(visits)]
+    for (owner_id, template_id, from_step, to_step, day), moves in counts.edges.items():
+        edge = _field("e", owner_id, template_id, from_step, to_step, day.isoformat())
+        out += ["i", edge, str(moves)]
+    for (owner_id, template_id, day), day_tally in counts.days.items():
+        prefix = ("d", owner_id, template_id, day.isoformat())
         if day_tally.started:
             out += ["i", _field(*prefix, "started"), str(day_tally.started)]
         if day_tally.timed_starts:
@@ -149,16 +150,17 @@ def _apply(counts: StatCounts, parts: list[str], text: str) -> None:
             tally.response_ms_total += float(text)
         elif parts[2] == "last":
             tally.last_used_at = datetime.fromtimestamp(int(text) / 1_000_000, UTC)
-    elif kind == "v" and len(parts) == 4:
-        counts.visits[(parts[1], parts[2], date.fromisoformat(parts[3]))] += int(text)
-    elif kind == "e" and len(parts) == 5:
-        key = (parts[1], parts[2], parts[3], date.fromisoformat(parts[4]))
-        counts.edges[key] += int(text)
-    elif kind == "d" and len(parts) == 4:
-        day = counts.day(parts[1], date.fromisoformat(parts[2]))
-        if parts[3] == "started":
+    elif kind == "v" and len(parts) == 5:
+        visit = (parts[1], parts[2], parts[3], date.fromisoformat(parts[4]))
+        counts.visits[visit] += int(text)
+    elif kind == "e" and len(parts) == 6:
+        edge = (parts[1], parts[2], parts[3], parts[4], date.fromisoformat(parts[5]))
+        counts.edges[edge] += int(text)
+    elif kind == "d" and len(parts) == 5:
+        day = counts.day(parts[1], parts[2], date.fromisoformat(parts[3]))
+        if parts[4] == "started":
             day.started += int(text)
-        elif parts[3] == "timed":
+        elif parts[4] == "timed":
             day.timed_starts += int(text)
-        elif parts[3] == "ms":
+        elif parts[4] == "ms":
             day.response_ms_total += float(text)

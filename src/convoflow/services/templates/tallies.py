@@ -58,14 +58,16 @@ async def count_run_started(
     db_session: AsyncSession,
     *,
     template_id: str,
+    owner_id: str,
     response_time_ms: float | None,
     now: datetime,
 ) -> None:
-    """A run started: one more use; its first-reply time (if any) joins the average."""
+    """An owner's run started: one more use; its first-reply time (if any) joins the
+    average."""
     counts = _counts(db_session)
     tally = counts.template(template_id)
     tally.started += 1
-    day = counts.day(template_id, now.date())
+    day = counts.day(owner_id, template_id, now.date())
     day.started += 1
     if tally.last_used_at is None or now > tally.last_used_at:
         tally.last_used_at = now
@@ -88,20 +90,21 @@ def count_steps(
     db_session: AsyncSession,
     *,
     template_id: str,
+    owner_id: str,
     previous: str | None,
     visited: Sequence[str],
     now: datetime,
 ) -> None:
-    """A turn entered ``visited`` in order, coming from ``previous`` (None: a new run):
-    one visit per step entered, one move per edge taken."""
+    """A turn of an owner's run entered ``visited`` in order, coming from ``previous``
+    (None: a new run): one visit per step entered, one move per edge taken."""
     if not visited:
         return
     counts, day = _counts(db_session), now.date()
     for step in visited:
-        counts.visits[(template_id, step, day)] += 1
+        counts.visits[(owner_id, template_id, step, day)] += 1
     path = [previous, *visited] if previous else list(visited)
     for from_step, to_step in pairwise(path):
-        counts.edges[(template_id, from_step, to_step, day)] += 1
+        counts.edges[(owner_id, template_id, from_step, to_step, day)] += 1
 
 
 @event.listens_for(Session, "before_commit")

@@ -141,7 +141,11 @@ async def start_instance(
             # An API start has no reply time to average in.
             if not is_simulated(request.user_id):
                 await count_run_started(
-                    db_session, template_id=latest.id, response_time_ms=None, now=now
+                    db_session,
+                    template_id=latest.id,
+                    owner_id=caller.id,
+                    response_time_ms=None,
+                    now=now,
                 )
             return instance
         if not request.conversation_id:

@@ -1,5 +1,8 @@
 """Daily counters of the message path, written by the statistics aggregator.
 
+Counted per owner (whose customers ran it): built-in and public templates are run by many
+owners, and each sees only their own runs.
+
 Each row is a sum: the aggregator adds to it with one ``INSERT ... ON CONFLICT DO UPDATE``
 per table and flush, so concurrent flushes from several processes all count.
 """
@@ -15,10 +18,13 @@ from convoflow.store.models.base import Base
 
 
 class StepVisitCount(Base):
-    """How often runs of a template version entered a step on a day (UTC)."""
+    """How often an owner's runs of a template version entered a step on a day (UTC)."""
 
     __tablename__ = "step_visit_counts"
 
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     template_id: Mapped[str] = mapped_column(
         ForeignKey("workflow_templates.id", ondelete="CASCADE"), primary_key=True
     )
@@ -28,10 +34,14 @@ class StepVisitCount(Base):
 
 
 class StepEdgeCount(Base):
-    """How often runs of a template version went from one step to the next on a day."""
+    """How often an owner's runs of a template version went from one step to the next on
+    a day."""
 
     __tablename__ = "step_edge_counts"
 
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     template_id: Mapped[str] = mapped_column(
         ForeignKey("workflow_templates.id", ondelete="CASCADE"), primary_key=True
     )
@@ -42,10 +52,14 @@ class StepEdgeCount(Base):
 
 
 class TemplateDayCount(Base):
-    """Runs started on a day and their first-reply times (for the average response time)."""
+    """An owner's runs of a template version started on a day and their first-reply times
+    (for the average response time)."""
 
     __tablename__ = "template_day_counts"
 
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     template_id: Mapped[str] = mapped_column(
         ForeignKey("workflow_templates.id", ondelete="CASCADE"), primary_key=True
     )

@@ -10,6 +10,7 @@ Revises: 0005_tenancy
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,13 +21,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _template_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["template_id"],
-        ["workflow_templates.id"],
-        name=op.f(f"fk_{table}_template_id_workflow_templates"),
-        ondelete="CASCADE",
-    )
+def _counter_keys(table: str) -> list[Any]:
+    """The owner and template columns of a counter table, with their foreign keys."""
+    return [
+        sa.Column("owner_id", sa.String(length=26), nullable=False),
+        sa.Column("template_id", sa.String(length=26), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f(f"fk_{table}_owner_id_users"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["template_id"],
+            ["workflow_templates.id"],
+            name=op.f(f"fk_{table}_template_id_workflow_templates"),
+            ondelete="CASCADE",
+        ),
+    ]
 
 
 def upgrade() -> None:
@@ -69,34 +78,40 @@ def upgrade() -> None:
         batch.add_column(sa.Column("agent_id", sa.String(length=26), nullable=True))
     op.create_table(
         "step_visit_counts",
-        sa.Column("template_id", sa.String(length=26), nullable=False),
+        *_counter_keys("step_visit_counts"),
         sa.Column("step_id", sa.String(length=200), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("visits", sa.Integer(), nullable=False),
-        _template_fk("step_visit_counts"),
-        sa.PrimaryKeyConstraint("template_id", "step_id", "day", name=op.f("pk_step_visit_counts")),
+        sa.PrimaryKeyConstraint(
+            "owner_id", "template_id", "step_id", "day", name=op.f("pk_step_visit_counts")
+        ),
     )
     op.create_table(
         "step_edge_counts",
-        sa.Column("template_id", sa.String(length=26), nullable=False),
+        *_counter_keys("step_edge_counts"),
         sa.Column("from_step", sa.String(length=200), nullable=False),
         sa.Column("to_step", sa.String(length=200), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        _template_fk("step_edge_counts"),
         sa.PrimaryKeyConstraint(
-            "template_id", "from_step", "to_step", "day", name=op.f("pk_step_edge_counts")
+            "owner_id",
+            "template_id",
+            "from_step",
+            "to_step",
+            "day",
+            name=op.f("pk_step_edge_counts"),
         ),
     )
     op.create_table(
         "template_day_counts",
-        sa.Column("template_id", sa.String(length=26), nullable=False),
+        *_counter_keys("template_day_counts"),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("started", sa.Integer(), nullable=False),
         sa.Column("timed_starts", sa.Integer(), nullable=False),
         sa.Column("response_ms_total", sa.Float(), nullable=False),
-        _template_fk("template_day_counts"),
-        sa.PrimaryKeyConstraint("template_id", "day", name=op.f("pk_template_day_counts")),
+        sa.PrimaryKeyConstraint(
+            "owner_id", "template_id", "day", name=op.f("pk_template_day_counts")
+        ),
     )
 
 
