@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, case, func, or_, select
+from sqlalchemy import Executable, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.errors import InvalidData
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
-from convoflow.services.templates.tallies import SIMULATED_PREFIX
+from convoflow.services.templates.tallies import not_simulated
 from convoflow.store.days import as_date, utc_day
 from convoflow.store.models import (
     StepEdgeCount,
@@ -127,10 +127,6 @@ class _Query:
         return list((await self.db_session.execute(query)).all())
 
 
-def _not_simulated(column: Any) -> Any:
-    return or_(column.is_(None), ~column.startswith(SIMULATED_PREFIX, autoescape=True))
-
-
 async def _runs(query: _Query, report: TemplateAnalytics) -> None:
     instance = WorkflowInstance
     day = utc_day(instance.started_at, query.dialect)
@@ -142,7 +138,7 @@ async def _runs(query: _Query, report: TemplateAnalytics) -> None:
             instance.template_id.in_(query.versions),
             instance.started_at >= query.since,
             instance.started_at < query.until,
-            _not_simulated(instance.user_id),
+            not_simulated(instance.user_id),
         )
         .group_by(day, instance.status)
     )
@@ -200,7 +196,7 @@ async def _messages(query: _Query, report: TemplateAnalytics) -> None:
         message.template_id.in_(query.versions),
         message.created_at >= query.since,
         message.created_at < query.until,
-        _not_simulated(message.customer_key),
+        not_simulated(message.customer_key),
     )
     by_status = dict(
         (str(status), int(count))

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,11 @@ class CountsSink(Protocol):
 def is_simulated(customer_key: str | None) -> bool:
     """True for the builder's simulated customers, whose runs are left out of statistics."""
     return bool(customer_key) and str(customer_key).startswith(SIMULATED_PREFIX)
+
+
+def not_simulated(column: Any) -> ColumnElement[bool]:
+    """SQL: the customer key in ``column`` is not a simulated one (or there is none)."""
+    return or_(column.is_(None), ~column.startswith(SIMULATED_PREFIX, autoescape=True))
 
 
 def attach_aggregator(db_sessions: async_sessionmaker[AsyncSession], sink: CountsSink) -> None:
