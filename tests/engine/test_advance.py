@@ -13,6 +13,7 @@ from convoflow.engine import (
     Release,
     Start,
     Template,
+    TemplateInvalid,
     TextReceived,
     Timeout,
     accepts,
@@ -346,3 +347,28 @@ def test_accepts_at_effects_and_handoffs() -> None:
     paused = drive(handoff, [Start()])[0].state
     assert accepts(handoff, paused, TextReceived("anything"))
     assert accepts(handoff, paused, Release())
+
+
+def test_a_handoff_names_its_reason_once() -> None:
+    steps: list[dict[str, Any]] = [
+        {"id": "ask", "type": "ask", "field": "topic", "prompt": "What about?", "next": "h"},
+        {"id": "h", "type": "handoff", "text": "A person joins.", "reason": "asked: {{topic}}"},
+    ]
+    template = build(steps)
+    started, handed, waiting = drive(template, [Start(), TextReceived("refund"), Release()])[:3]
+    assert started.handoff_reason is None
+    assert (handed.status, handed.handoff_reason) == (FlowStatus.HANDOFF, "asked: refund")
+    assert said(handed) == ["A person joins."]
+    assert waiting.handoff_reason is None  # released: the run goes on (and ends here)
+    still = drive(build([{"id": "h", "type": "handoff"}]), [Start(), TextReceived("hi")])
+    assert still[0].handoff_reason == "handoff step 'h'"
+    assert (still[1].status, still[1].handoff_reason) == (FlowStatus.HANDOFF, None)
+
+
+def test_a_handoff_reason_is_checked() -> None:
+    try:
+        build([{"id": "h", "type": "handoff", "reason": "x" * 501}])
+    except TemplateInvalid as error:
+        assert any(problem.step == "h" for problem in error.problems), error.problems
+    else:
+        raise AssertionError("a 501-character reason should be refused")
