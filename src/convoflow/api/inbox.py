@@ -95,7 +95,12 @@ async def conversation_messages(
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream."}},
+    responses={
+        200: {
+            "description": "The event stream (docs/inbox.md lists the events).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def live_events(caller: CurrentUser, runtime: RuntimeDep) -> StreamingResponse:
     """Your conversations' events as they happen (Server-Sent Events)."""
