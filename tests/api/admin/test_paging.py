@@ -26,7 +26,10 @@ async def test_every_list_operation_is_described_as_a_page(api: AdminApi) -> Non
         operation = methods.get("get")
         if not path.startswith("/api/") or operation is None:
             continue
-        content = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        json_body = operation["responses"]["200"]["content"].get("application/json")
+        if json_body is None:  # the event stream
+            continue
+        content = json_body["schema"]
         if content.get("type") == "array":
             arrays.append(path)
         elif content.get("$ref", "").startswith("#/components/schemas/Page_"):
@@ -36,7 +39,7 @@ async def test_every_list_operation_is_described_as_a_page(api: AdminApi) -> Non
             assert parameters["limit"]["default"] == 50, path
             assert parameters["offset"]["minimum"] == 0, path
     assert arrays == [FLOW_RUNNER_LIST]
-    assert len(pages) == 14
+    assert len(pages) == 15  # a customer's messages in the inbox too
     assert {"/api/keys", "/api/phone-numbers"} <= set(pages)
 
 
