@@ -2,6 +2,7 @@
 
 from convoflow.store.models.accounts import ApiKey, PhoneNumber, User
 from convoflow.store.models.base import Base
+from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, TemplateDraft
 from convoflow.store.models.conversations import (
     Contact,
     ConversationStateRow,
@@ -24,9 +25,12 @@ __all__ = [
     "Base",
     "Contact",
     "ConversationStateRow",
+    "DraftSnapshot",
     "LegacyTemplateRating",
     "PendingStatus",
     "PhoneNumber",
+    "SimulatorSession",
+    "TemplateDraft",
     "TemplatePermission",
     "TemplateRating",
     "TemplateSpec",
