@@ -28,6 +28,10 @@ OnNumber = Annotated[
         description="Only what runs on this business number of yours (its phone_number_id).",
     ),
 ]
+#: ``?include_simulated=true``: also the builder simulator's test customers.
+IncludeSimulated = Annotated[
+    bool, Query(description="Also the test customers of the builder's simulator.")
+]
 router = APIRouter(
     prefix="/api",
     tags=["conversations"],
@@ -45,6 +49,7 @@ async def list_conversations(
     flow: Annotated[str | None, Query(description="Only this template (by name).")] = None,
     step: Annotated[str | None, Query(description="Only customers at this step.")] = None,
     phone_number_id: OnNumber = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Page[ConversationOut]:
     """Live conversations, newest first (a conversation runs on the business number of the
     customer's latest message)."""
@@ -56,6 +61,7 @@ async def list_conversations(
         step=step,
         page=page,
         phone_number_id=phone_number_id,
+        include_simulated=include_simulated,
     )
     return Page[ConversationOut].of([ConversationOut.of(item) for item in live], total, page)
 
@@ -113,6 +119,7 @@ async def list_messages(
     phone: Annotated[str | None, Query(description="Only this customer.")] = None,
     direction: Literal["in", "out"] | None = None,
     phone_number_id: OnNumber = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Page[MessageOut]:
     """The message log, newest first."""
     rows, total = await conversations_admin.list_messages(
@@ -123,6 +130,7 @@ async def list_messages(
         limit=page.limit,
         offset=page.offset,
         phone_number_id=phone_number_id,
+        include_simulated=include_simulated,
     )
     return Page[MessageOut].of([MessageOut.of(row) for row in rows], total, page)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from convoflow.errors import Conflict, InvalidArgument, InvalidData, NotFound
-from convoflow.store.models import WorkflowTemplate
+from convoflow.store.models import DraftSnapshot, WorkflowTemplate
 from convoflow.store.models.templates import TEMPLATE_TYPES, WORKFLOW_TYPES
 from convoflow.store.types import new_id
 
@@ -344,7 +344,10 @@ def list_contains(db_session: AsyncSession, column: str, value: str) -> Any:
 
 
 async def delete_family(db_session: AsyncSession, family_id: str) -> int:
-    """Delete every version of a template family (permissions and history cascade)."""
+    """Delete every version of a template family (permissions and history cascade), and the
+    snapshots of its draft the simulator ran; returns how many versions were deleted."""
+    snapshots = select(DraftSnapshot.template_id).where(DraftSnapshot.family_id == family_id)
+    await db_session.execute(delete(WorkflowTemplate).where(WorkflowTemplate.id.in_(snapshots)))
     result = await db_session.execute(
         delete(WorkflowTemplate).where(WorkflowTemplate.family_id == family_id)
     )

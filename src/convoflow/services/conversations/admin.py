@@ -25,6 +25,7 @@ from convoflow.services.conversations.customers import (
 from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
+from convoflow.store.local_channels import SIMULATOR_CHANNEL, is_simulated
 from convoflow.store.models import WhatsAppMessage, WorkflowInstance
 from convoflow.store.paging import PageRequest, slice_page
 
@@ -57,9 +58,11 @@ async def list_conversations(
     step: str | None,
     page: PageRequest,
     phone_number_id: str | None = None,
+    include_simulated: bool = False,
 ) -> tuple[list[LiveConversation], int]:
     """One page of the caller's live conversations, newest first, by template (flow), step
-    and the business number they run on, and how many match.
+    and the business number they run on, and how many match. The builder simulator's test
+    customers are left out unless ``include_simulated``.
 
     The session store (SQL or Redis) hands over every live conversation of the owner, so
     filtering and paging happen here.
@@ -77,6 +80,7 @@ async def list_conversations(
         if (flow is None or conversation.state.template_name == flow)
         and (step is None or conversation.state.current_step == step)
         and (on_number is None or conversation.customer_key in on_number)
+        and (include_simulated or not is_simulated(conversation.customer_key))
     ]
     # Newest first, ties by customer: pages must not overlap when two started together.
     matching.sort(key=lambda conversation: conversation.customer_key)
@@ -172,10 +176,13 @@ async def list_messages(
     limit: int,
     offset: int,
     phone_number_id: str | None = None,
+    include_simulated: bool = False,
 ) -> tuple[list[WhatsAppMessage], int]:
     """The caller's message log (both directions, one or all of their business numbers),
-    newest first, and the total."""
+    newest first, and the total; the simulator's messages only with ``include_simulated``."""
     query = select(WhatsAppMessage).where(WhatsAppMessage.owner_id == caller.id)
+    if not include_simulated:
+        query = query.where(WhatsAppMessage.phone_number_id != SIMULATOR_CHANNEL)
     if phone_number_id is not None:
         query = query.where(WhatsAppMessage.phone_number_id == phone_number_id)
     async with db_session.begin():

@@ -26,6 +26,7 @@ from convoflow.services.conversations.outcomes import (
 from convoflow.services.templates.catalog import TemplateCatalog, TemplateRef
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.states import ConversationStates
+from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import Contact, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
@@ -60,6 +61,12 @@ class Customer:
             contact_id=contact.id,
             user_type_id=contact.user_type_id,
         )
+
+    @property
+    def counted(self) -> bool:
+        """Whether this customer's runs count in the template statistics (a simulator's
+        test customer's do not)."""
+        return not is_simulated(self.customer_key)
 
     def render_context(self) -> dict[str, str]:
         """What ``{{contact.*}}`` renders to."""
@@ -258,9 +265,10 @@ class ConversationService:
             last_interaction=now,
         )
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
-        await count_run_started(
-            db_session, template_id=row.id, response_time_ms=response_ms, now=now
-        )
+        if customer.counted:
+            await count_run_started(
+                db_session, template_id=row.id, response_time_ms=response_ms, now=now
+            )
         return await self._persist(
             db_session,
             customer,
@@ -301,7 +309,7 @@ class ConversationService:
                     effects=outcome.effects,
                     now=now,
                 )
-            if instance.status in FINISHED:
+            if instance.status in FINISHED and customer.counted:
                 await count_run_finished(
                     db_session,
                     template_id=template_id,
@@ -326,7 +334,10 @@ class ConversationService:
                 variables = dict(outcome.state.variables) if outcome.state else {}
                 if instance is not None and instance.status not in FINISHED:
                     instance.status, instance.completed_at = "completed", now
-                    await count_run_finished(db_session, template_id=template_id, succeeded=True)
+                    if customer.counted:
+                        await count_run_finished(
+                            db_session, template_id=template_id, succeeded=True
+                        )
                 sub_result, sub_live = await self._start(
                     db_session,
                     customer,

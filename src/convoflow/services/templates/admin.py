@@ -30,6 +30,7 @@ from convoflow.services.templates.documents import (
 )
 from convoflow.services.templates.limits import size_problems
 from convoflow.store import templates
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
 
 LIVE_INSTANCE_STATUSES = ("active", "waiting")
@@ -116,15 +117,19 @@ async def live_uses_of(db_session: AsyncSession, template_id: str, *, now: datet
 
 async def _live_uses(db_session: AsyncSession, family_id: str, now: datetime) -> int:
     versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
+    # The builder's test customers do not hold a template back: purging ends their runs.
     states = await db_session.execute(
         select(func.count()).where(
-            ConversationStateRow.template_id.in_(versions), ConversationStateRow.expires_at > now
+            ConversationStateRow.template_id.in_(versions),
+            ConversationStateRow.expires_at > now,
+            real_customer(ConversationStateRow.phone_number),
         )
     )
     instances = await db_session.execute(
         select(func.count()).where(
             WorkflowInstance.template_id.in_(versions),
             WorkflowInstance.status.in_(LIVE_INSTANCE_STATUSES),
+            real_customer(WorkflowInstance.user_id),
         )
     )
     return int(states.scalar_one()) + int(instances.scalar_one())

@@ -5,7 +5,8 @@ are read from its latest version; runs by status and the funnel are computed fro
 ``workflow_instances`` of every version. The funnel says, per step, how many runs reached
 it, how many of those went on to complete, how many stopped there (failed or cancelled)
 and how many are still there now. The owner sees every run; anyone else who may see a
-public template sees the runs of their own instances only.
+public template sees the runs of their own instances only. Runs of the builder's simulator
+are never counted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
 
 LIVE = frozenset({"active", "waiting"})
@@ -101,7 +103,10 @@ async def template_stats(
                 WorkflowInstance.started_at,
             )
             .join(WorkflowTemplate, WorkflowTemplate.id == WorkflowInstance.template_id)
-            .where(WorkflowTemplate.family_id == latest.family_id)
+            .where(
+                WorkflowTemplate.family_id == latest.family_id,
+                real_customer(WorkflowInstance.user_id),
+            )
         )
         if latest.owner_id != caller.id:
             query = query.where(WorkflowInstance.owner_id == caller.id)
