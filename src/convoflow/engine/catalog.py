@@ -185,5 +185,3 @@ def step_types() -> list[StepTypeSpec]:
                 )
             )
     return specs
-
-

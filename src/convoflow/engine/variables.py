@@ -9,12 +9,19 @@ result, the fields a ``collect`` step asks for).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .steps import AskStep, CollectStep, HttpStep, InteractiveStep, SetStep, Step
+from pydantic import TypeAdapter, ValidationError
+
+from .fields import FieldSpec
+from .steps import AskStep, CollectStep, HttpStep, InteractiveStep, SetStep, Step, VariableName
 from .template import Template
 
 CONTACT_VARIABLES = ("contact.name", "contact.phone")
+_STEP: TypeAdapter[Step] = TypeAdapter(Step)
+_SCHEMA: TypeAdapter[dict[VariableName, FieldSpec]] = TypeAdapter(dict[VariableName, FieldSpec])
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +101,35 @@ def available_variables(template: Template) -> dict[str, list[Variable]]:
                     found.append(Variable(name, "step", earlier_id))
         available[step.id] = found
     return available
+
+
+def readable_template(
+    graph: Mapping[str, Any],
+    *,
+    name: str,
+    state_schema: Mapping[str, Any] | None = None,
+    default_params: Mapping[str, Any] | None = None,
+) -> Template:
+    """A template of the steps of ``graph`` that can be read, for hints while editing.
+
+    A step that does not parse (a draft being edited) is left out instead of refusing the
+    whole graph, and so is a state schema that does not; nothing else is checked.
+    """
+    steps = []
+    for raw in graph.get("steps") or []:
+        try:
+            steps.append(_STEP.validate_python(raw))
+        except ValidationError:
+            continue
+    try:
+        schema = _SCHEMA.validate_python(dict(state_schema or {}))
+    except ValidationError:
+        schema = {}
+    start = graph.get("start")
+    return Template(
+        name=name or "draft",
+        start=start if isinstance(start, str) else "",
+        steps=tuple(steps),
+        state_schema=schema,
+        default_params=dict(default_params or {}),
+    )

@@ -163,6 +163,28 @@ async def create_template(
     return row
 
 
+async def create_snapshot(
+    db_session: AsyncSession, *, owner_id: str, version: int, definition: Mapping[str, Any]
+) -> WorkflowTemplate:
+    """Insert a template row that is never latest nor active, in a family of its own (a
+    snapshot of a draft for the simulator: no list, trigger or name lookup finds it)."""
+    data = normalise_definition(definition)
+    template_id = new_id()
+    row = WorkflowTemplate(
+        id=template_id,
+        family_id=template_id,
+        owner_id=owner_id,
+        version=version,
+        is_latest=False,
+        changelog="draft",
+        config_hash=compute_config_hash(data),
+        **{**data, "is_active": False, "is_public": False},
+    )
+    db_session.add(row)
+    await db_session.flush()
+    return row
+
+
 async def save_new_version(
     db_session: AsyncSession,
     *,

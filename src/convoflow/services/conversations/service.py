@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template, accepts, advance
 from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived, Timeout
-from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
+from convoflow.engine.outcome import (
+    ConversationState,
+    EndAction,
+    FlowStatus,
+    OutboundMessage,
+    Outcome,
+)
 from convoflow.services.conversations.outcomes import (
     FINISHED,
     apply_to_instance,
@@ -63,10 +69,10 @@ class Customer:
         )
 
     @property
-    def counted(self) -> bool:
-        """Whether this customer's runs count in the template statistics (a simulator's
-        test customer's do not)."""
-        return not is_simulated(self.customer_key)
+    def simulated(self) -> bool:
+        """Whether this is a test customer of the builder's simulator: their runs are not
+        counted in the statistics and do not run the template's end action."""
+        return is_simulated(self.customer_key)
 
     def render_context(self) -> dict[str, str]:
         """What ``{{contact.*}}`` renders to."""
@@ -265,7 +271,7 @@ class ConversationService:
             last_interaction=now,
         )
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
-        if customer.counted:
+        if not customer.simulated:
             await count_run_started(
                 db_session, template_id=row.id, response_time_ms=response_ms, now=now
             )
@@ -301,15 +307,19 @@ class ConversationService:
         if instance is not None:
             apply_to_instance(instance, outcome, now)
             result.instance_id = instance.id
-            if outcome.effects:
+            effects = outcome.effects
+            if customer.simulated:
+                # A test run must not post a test customer's data to the owner's systems.
+                effects = [effect for effect in effects if not isinstance(effect, EndAction)]
+            if effects:
                 record_effects(
                     db_session,
                     owner_id=customer.owner_id,
                     instance_id=instance.id,
-                    effects=outcome.effects,
+                    effects=effects,
                     now=now,
                 )
-            if instance.status in FINISHED and customer.counted:
+            if instance.status in FINISHED and not customer.simulated:
                 await count_run_finished(
                     db_session,
                     template_id=template_id,
@@ -334,7 +344,7 @@ class ConversationService:
                 variables = dict(outcome.state.variables) if outcome.state else {}
                 if instance is not None and instance.status not in FINISHED:
                     instance.status, instance.completed_at = "completed", now
-                    if customer.counted:
+                    if not customer.simulated:
                         await count_run_finished(
                             db_session, template_id=template_id, succeeded=True
                         )

@@ -2,13 +2,13 @@
 
 from convoflow.store.models.accounts import ApiKey, PhoneNumber, User
 from convoflow.store.models.base import Base
-from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, TemplateDraft
 from convoflow.store.models.conversations import (
     Contact,
     ConversationStateRow,
     WorkflowEffect,
     WorkflowInstance,
 )
+from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, TemplateDraft
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
 from convoflow.store.models.statuses import PendingStatus
