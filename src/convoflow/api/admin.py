@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from convoflow.api import (
+    builder,
     conversations,
     flows,
     keys,
     permissions,
     phone_numbers,
+    simulator,
     template_specs,
     templates,
     workflows,
@@ -31,6 +33,9 @@ ROUTERS = (
     me_router,
     keys.router,
     templates.router,
+    builder.step_types_router,
+    builder.router,
+    simulator.router,
     template_specs.router,
     flows.router,
     workflows.router,
