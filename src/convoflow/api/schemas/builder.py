@@ -56,7 +56,7 @@ class StepTypeOut(BaseModel):
             type=spec.type,
             title=spec.title,
             description=spec.description,
-            schema=spec.schema,
+            json_schema=spec.schema,
             exits=[
                 StepExitOut(field=e.field, kind=e.kind, repeated=e.repeated) for e in spec.exits
             ],
