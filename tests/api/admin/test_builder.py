@@ -285,7 +285,8 @@ async def test_variable_hints_name_what_each_step_may_use(api: AdminApi) -> None
     # A draft under construction still gives hints for the steps that can be read.
     draft = copy.deepcopy(document)
     draft["menu_structure"]["steps"].insert(
-        2, {"id": "broken", "type": "set", "next": "details"}  # no values yet
+        2,
+        {"id": "broken", "type": "set", "next": "details"},  # no values yet
     )
     draft["menu_structure"]["steps"].insert(
         2, {"id": "city", "type": "ask", "field": "city", "prompt": "City?", "next": "details"}
