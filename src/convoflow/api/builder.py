@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import ValidationError
 
 from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
@@ -27,6 +27,9 @@ from convoflow.services.templates import drafts, history
 from convoflow.services.templates.variables import variable_hints
 
 step_types_router = APIRouter(prefix="/api", tags=["builder"], responses=error_responses(401))
+
+#: A version number (bounded: the database's integer).
+VersionNumber = Annotated[int, Path(ge=1, le=1_000_000, description="The version number.")]
 
 router = APIRouter(
     prefix="/api/workflow-templates",
@@ -124,7 +127,7 @@ async def publish_draft(
 
 @router.get("/{template_id}/versions/{version}", response_model=TemplateOut)
 async def get_version(
-    template_id: str, version: int, caller: CurrentUser, db_session: DbSessionDep
+    template_id: str, version: VersionNumber, caller: CurrentUser, db_session: DbSessionDep
 ) -> TemplateOut:
     """Version number `version` of the template (any of its version ids names it)."""
     row = await history.template_version(
@@ -136,11 +139,12 @@ async def get_version(
 @router.get("/{template_id}/versions/{version}/diff", response_model=VersionDiffOut)
 async def diff_versions(
     template_id: str,
-    version: int,
+    version: VersionNumber,
     caller: CurrentUser,
     db_session: DbSessionDep,
     against: Annotated[
-        int | None, Query(ge=1, description="The version to compare with (default: previous).")
+        int | None,
+        Query(ge=1, le=1_000_000, description="The version to compare with (default: previous)."),
     ] = None,
 ) -> VersionDiffOut:
     """What changed from version `against` to `version`: template fields, graph settings,
@@ -158,7 +162,7 @@ async def diff_versions(
 )
 async def restore_version(
     template_id: str,
-    version: int,
+    version: VersionNumber,
     caller: CurrentUser,
     db_session: DbSessionDep,
     runtime: RuntimeDep,

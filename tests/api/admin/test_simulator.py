@@ -143,6 +143,7 @@ async def test_the_draft_runs_in_the_simulator_and_the_published_version_for_cus
     listed = (await api.get("/api/conversations", params={"include_simulated": "true"})).json()
     assert listed["total"] == 2  # the two sessions still waiting at the menu
     assert (await api.get("/api/conversations")).json()["total"] == 0
+    assert (await api.get("/api/contacts")).json()["total"] == 0  # test customers are none
 
     draft["menu_structure"]["steps"][1]["next"] = "nowhere"
     assert (await api.put(f"{TEMPLATES}/{shop['id']}/draft", json=draft)).json()["valid"] is False
