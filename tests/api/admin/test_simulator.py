@@ -210,6 +210,7 @@ async def test_bad_messages_are_refused_naming_the_field(api: AdminApi) -> None:
     url = f"{SESSIONS}/{opened['id']}/messages"
     both = await api.post(url, json={"text": "x", "reply_id": "tea"})
     assert both.status_code == 422
+    assert error_of(both)["details"][0]["message"] == "send either text or reply_id"
     wrong = await api.post(url, json={"reply_id": "milk"})
     assert wrong.status_code == 422
     detail = error_of(wrong)["details"][0]

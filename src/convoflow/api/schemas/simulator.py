@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from convoflow.engine.outcome import OutboundMessage
 from convoflow.services.simulator.sessions import SimulatorTurn
@@ -39,7 +40,7 @@ class SimulatorMessageIn(BaseModel):
     @model_validator(mode="after")
     def _one_of(self) -> SimulatorMessageIn:
         if (self.text is None) == (self.reply_id is None):
-            raise ValueError("send either text or reply_id")
+            raise PydanticCustomError("one_of", "send either text or reply_id")
         return self
 
 
