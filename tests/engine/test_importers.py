@@ -69,6 +69,16 @@ def steps_by_id(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["id"]: step for step in graph["steps"]}
 
 
+def without_position(step: dict[str, Any]) -> dict[str, Any]:
+    """A step without its canvas position (generated for steps the flow gave none)."""
+    return {key: value for key, value in step.items() if key != "position"}
+
+
+def without_positions(graph: dict[str, Any]) -> dict[str, Any]:
+    """A native graph whose steps have no canvas positions."""
+    return {**graph, "steps": [without_position(step) for step in graph["steps"]]}
+
+
 def test_flow_runner_format_is_detected() -> None:
     graph, found = to_native(FLOW)
     assert found == "flow_runner"
@@ -83,7 +93,7 @@ def test_message_action_with_buttons_becomes_a_buttons_step_with_generated_ids()
 
 
 def test_message_action_without_buttons_becomes_a_message_step() -> None:
-    assert steps_by_id(to_native(FLOW)[0])["bye"] == {
+    assert without_position(steps_by_id(to_native(FLOW)[0])["bye"]) == {
         "id": "bye",
         "type": "message",
         "text": "Bye!",
@@ -110,7 +120,7 @@ def test_media_messages_become_media_steps_by_url_or_media_id() -> None:
 
 def test_template_message_and_connect_flow_action_are_converted() -> None:
     steps = steps_by_id(to_native(FLOW)[0])
-    assert steps["promo"] == {
+    assert without_position(steps["promo"]) == {
         "id": "promo",
         "type": "template",
         "name": "spring_sale",
@@ -118,12 +128,46 @@ def test_template_message_and_connect_flow_action_are_converted() -> None:
         "parameters": ["{{contact.name}}"],
         "next": "bye",
     }
-    assert steps["other"] == {"id": "other", "type": "connect", "template": "main_menu"}
+    assert without_position(steps["other"]) == {
+        "id": "other",
+        "type": "connect",
+        "template": "main_menu",
+    }
 
 
 def test_builder_positions_are_kept_on_the_steps() -> None:
     template = load_template(FLOW)
     assert template.step("welcome").position == {"x": 100, "y": 40}  # type: ignore[union-attr]
+
+
+def test_steps_without_a_position_get_one_below_the_given_ones() -> None:
+    steps = steps_by_id(to_native(FLOW)[0])
+    assert steps["welcome"]["position"] == {"x": 100, "y": 40}
+    generated = {
+        step_id: (step["position"]["x"], step["position"]["y"])
+        for step_id, step in steps.items()
+        if step_id not in ("welcome", "photo")
+    }
+    assert len(set(generated.values())) == len(generated)  # no two on the same spot
+    assert all(y > 40 for _, y in generated.values())  # below the laid-out steps
+    # Further from the start is further right: clip follows welcome, song follows clip.
+    assert generated["clip"][0] < generated["song"][0] < generated["pdf"][0]
+
+
+def test_a_flow_without_positions_is_laid_out_from_the_start() -> None:
+    flow = {
+        "name": "plain",
+        "triggers": ["plain"],
+        "steps": [
+            {"id": "a", "type": "MessageAction", "message": "A", "next": "b"},
+            {"id": "b", "type": "MessageAction", "message": "B"},
+            {"id": "lost", "type": "MessageAction", "message": "never reached"},
+        ],
+    }
+    steps = steps_by_id(to_native(flow)[0])
+    assert steps["a"]["position"] == {"x": 0, "y": 0}
+    assert steps["b"]["position"]["x"] > 0
+    assert steps["lost"]["position"]["x"] > steps["b"]["position"]["x"]
 
 
 def test_imported_flow_validates() -> None:
@@ -161,7 +205,8 @@ def test_native_only_steps_pass_through_the_flow_runner_format() -> None:
     }
     exported = to_flow_runner("x", graph)
     assert exported["steps"] == graph["steps"]
-    assert to_native(exported) == (graph, "flow_runner")
+    imported, found = to_native(exported)
+    assert (without_positions(imported), found) == (graph, "flow_runner")
 
 
 def test_a_start_other_than_the_first_step_survives_the_round_trip() -> None:
@@ -172,7 +217,7 @@ def test_a_start_other_than_the_first_step_survives_the_round_trip() -> None:
             {"id": "b", "type": "message", "text": "x", "next": "a"},
         ],
     }
-    assert to_native(to_flow_runner("x", graph))[0] == graph
+    assert without_positions(to_native(to_flow_runner("x", graph))[0]) == graph
 
 
 def test_native_graphs_are_copied_unchanged() -> None:

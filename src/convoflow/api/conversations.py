@@ -28,6 +28,10 @@ OnNumber = Annotated[
         description="Only what runs on this business number of yours (its phone_number_id).",
     ),
 ]
+#: ``?include_simulated=true``: also the builder simulator's test customers.
+IncludeSimulated = Annotated[
+    bool, Query(description="Also the test customers of the builder's simulator.")
+]
 router = APIRouter(
     prefix="/api",
     tags=["conversations"],
@@ -49,6 +53,7 @@ async def list_conversations(
         Literal["active", "waiting", "handoff"] | None,
         Query(description="Only `handoff` (a person has it), `waiting` or `active` ones."),
     ] = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Page[ConversationOut]:
     """Live conversations, newest first (a conversation runs on the business number of the
     customer's latest message)."""
@@ -61,6 +66,7 @@ async def list_conversations(
         page=page,
         phone_number_id=phone_number_id,
         status=status,
+        include_simulated=include_simulated,
     )
     return Page[ConversationOut].of([ConversationOut.of(item) for item in live], total, page)
 
@@ -119,6 +125,7 @@ async def list_messages(
     phone: Annotated[str | None, Query(description="Only this customer.")] = None,
     direction: Literal["in", "out"] | None = None,
     phone_number_id: OnNumber = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Page[MessageOut]:
     """The message log, newest first."""
     rows, total = await conversations_admin.list_messages(
@@ -129,6 +136,7 @@ async def list_messages(
         limit=page.limit,
         offset=page.offset,
         phone_number_id=phone_number_id,
+        include_simulated=include_simulated,
     )
     return Page[MessageOut].of([MessageOut.of(row) for row in rows], total, page)
 

@@ -30,6 +30,7 @@ from convoflow.api.schemas.templates import (
     WorkflowType,
 )
 from convoflow.services.templates import admin as templates_admin
+from convoflow.services.templates import history as template_history
 from convoflow.services.templates import queries as template_queries
 from convoflow.services.templates import ratings as template_ratings
 from convoflow.services.templates.queries import TemplateFilters
@@ -164,11 +165,12 @@ async def delete_template(
 async def template_versions(
     template_id: str, caller: CurrentUser, db_session: DbSessionDep, page: Paging
 ) -> Page[TemplateVersion]:
-    """Every version of the template, newest first."""
-    rows, total = await template_queries.template_versions(
+    """Every version of the template, newest first, with its changelog and author."""
+    found = await template_history.template_versions(
         db_session, caller=caller, template_id=template_id, page=page
     )
-    return Page[TemplateVersion].of([TemplateVersion.of(row) for row in rows], total, page)
+    items = [TemplateVersion.of(row, author=found.author) for row in found.rows]
+    return Page[TemplateVersion].of(items, found.total, page)
 
 
 @router.get(

@@ -17,14 +17,13 @@ from .steps import (
     ButtonsStep,
     CollectStep,
     ConditionStep,
-    HttpStep,
     InteractiveStep,
     ListStep,
     MediaStep,
-    SetStep,
     Step,
 )
 from .template import Template
+from .variables import variables_of_step
 
 BUILTIN_VARIABLES = frozenset({"contact.name", "contact.phone"})
 NOT_RENDERED = frozenset(
@@ -156,16 +155,7 @@ def variables_set(template: Template) -> set[str]:
     """Every variable some step, the schema or the defaults may set (top-level names)."""
     names = set(template.default_params) | set(template.state_schema)
     for step in template.steps:
-        if isinstance(step, SetStep):
-            names.update(step.values)
-        elif isinstance(step, AskStep):
-            names.add(step.field)
-        elif isinstance(step, CollectStep):
-            names.update(step.fields or ())
-        elif isinstance(step, HttpStep) and step.save_as:
-            names.add(step.save_as)
-        elif isinstance(step, InteractiveStep):
-            names.update({step.variable, f"{step.variable}_label"})
+        names.update(variables_of_step(step))
     return names
 
 

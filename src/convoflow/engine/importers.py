@@ -4,7 +4,8 @@
 * ``flow_runner``: ``{"name", "status", "triggers", "steps": [{"type": "MessageAction", ...}]}``
   with ImageMessage, VideoMessage, AudioMessage, DocumentMessage, TemplateMessage and
   ConnectFlowAction; :func:`to_flow_runner` exports back so that import → export → import
-  gives the same native graph (native-only steps such as ``ask`` pass through unchanged);
+  gives the same native graph (native-only steps such as ``ask`` pass through unchanged).
+  Canvas positions are kept, and steps without one get one (:mod:`.layout`);
 * ``interactive``: one WhatsApp interactive message (``button`` or ``list``), imported as a
   one-step menu whose options end the flow.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .layout import with_positions
 from .problems import Problem, TemplateInvalid
 
 FLOW_RUNNER_MEDIA = {
@@ -152,6 +154,8 @@ def _from_flow_runner(document: Mapping[str, Any]) -> dict[str, Any]:
     }
     first = steps[0]["id"] if steps and isinstance(steps[0], Mapping) else None
     start = document.get("start", first)
+    # The builder opens a flow where its steps are: steps without a position get one.
+    steps = with_positions(steps, start)
     return {"start": start, "steps": steps, **graph} if start is not None else {"steps": steps}
 
 

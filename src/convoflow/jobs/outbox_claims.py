@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from convoflow.store.local_channels import LOCAL_CHANNELS
 from convoflow.store.models import WhatsAppMessage
 
 __all__ = [
@@ -43,8 +44,9 @@ logger = logging.getLogger(__name__)
 
 #: How long a claim holds a row; renewed every third of it while a send waits.
 CLAIM_SECONDS = 10.0
-#: Channels whose rows are delivered by someone else (the terminal chat prints its own).
-NEVER_DELIVERED_CHANNELS = ("terminal",)
+#: Channels whose rows are delivered by someone else (the terminal chat and the builder's
+#: simulator show their own).
+NEVER_DELIVERED_CHANNELS = LOCAL_CHANNELS
 Result = TypeVar("Result")
 
 

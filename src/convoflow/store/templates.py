@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from convoflow.errors import Conflict, InvalidArgument, InvalidData, NotFound
-from convoflow.store.models import WorkflowTemplate
+from convoflow.store.models import DraftSnapshot, WorkflowTemplate
 from convoflow.store.models.templates import TEMPLATE_TYPES, WORKFLOW_TYPES
 from convoflow.store.types import new_id
 
@@ -157,6 +157,28 @@ async def create_template(
         changelog=changelog,
         config_hash=compute_config_hash(data),
         **data,
+    )
+    db_session.add(row)
+    await db_session.flush()
+    return row
+
+
+async def create_snapshot(
+    db_session: AsyncSession, *, owner_id: str, version: int, definition: Mapping[str, Any]
+) -> WorkflowTemplate:
+    """Insert a template row that is never latest nor active, in a family of its own (a
+    snapshot of a draft for the simulator: no list, trigger or name lookup finds it)."""
+    data = normalise_definition(definition)
+    template_id = new_id()
+    row = WorkflowTemplate(
+        id=template_id,
+        family_id=template_id,
+        owner_id=owner_id,
+        version=version,
+        is_latest=False,
+        changelog="draft",
+        config_hash=compute_config_hash(data),
+        **{**data, "is_active": False, "is_public": False},
     )
     db_session.add(row)
     await db_session.flush()
@@ -344,7 +366,10 @@ def list_contains(db_session: AsyncSession, column: str, value: str) -> Any:
 
 
 async def delete_family(db_session: AsyncSession, family_id: str) -> int:
-    """Delete every version of a template family (permissions and history cascade)."""
+    """Delete every version of a template family (permissions and history cascade), and the
+    snapshots of its draft the simulator ran; returns how many versions were deleted."""
+    snapshots = select(DraftSnapshot.template_id).where(DraftSnapshot.family_id == family_id)
+    await db_session.execute(delete(WorkflowTemplate).where(WorkflowTemplate.id.in_(snapshots)))
     result = await db_session.execute(
         delete(WorkflowTemplate).where(WorkflowTemplate.family_id == family_id)
     )

@@ -160,11 +160,21 @@ class TemplateVersion(BaseModel):
     changelog: str | None
     config_hash: str
     created_at: datetime
+    author: str = Field(description="Who wrote the version (the template's owner).")
 
     @classmethod
-    def of(cls, row: WorkflowTemplate) -> TemplateVersion:
-        """Build from a stored version."""
-        return cls.model_validate(row, from_attributes=True)
+    def of(cls, row: WorkflowTemplate, *, author: str) -> TemplateVersion:
+        """Build from a stored version written by ``author``."""
+        return cls(
+            id=row.id,
+            version=row.version,
+            is_latest=row.is_latest,
+            is_active=row.is_active,
+            changelog=row.changelog,
+            config_hash=row.config_hash,
+            created_at=row.created_at,
+            author=author,
+        )
 
 
 class ForkIn(BaseModel):

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.errors import InvalidData
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
-from convoflow.services.templates.tallies import not_simulated
 from convoflow.store.days import as_date, utc_day
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import (
     StepEdgeCount,
     StepVisitCount,
@@ -138,7 +138,7 @@ async def _runs(query: _Query, report: TemplateAnalytics) -> None:
             instance.template_id.in_(query.versions),
             instance.started_at >= query.since,
             instance.started_at < query.until,
-            not_simulated(instance.user_id),
+            real_customer(instance.user_id),
         )
         .group_by(day, instance.status)
     )
@@ -196,7 +196,7 @@ async def _messages(query: _Query, report: TemplateAnalytics) -> None:
         message.template_id.in_(query.versions),
         message.created_at >= query.since,
         message.created_at < query.until,
-        not_simulated(message.customer_key),
+        real_customer(message.customer_key),
     )
     by_status = dict(
         (str(status), int(count))

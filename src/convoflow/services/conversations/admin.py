@@ -32,6 +32,7 @@ from convoflow.services.conversations.handoffs import (
 from convoflow.services.conversations.outcomes import finish
 from convoflow.sessions.base import LiveConversation
 from convoflow.store.contacts import find_contact
+from convoflow.store.local_channels import SIMULATOR_CHANNEL, is_simulated
 from convoflow.store.models import Handoff, WhatsAppMessage, WorkflowInstance
 from convoflow.store.paging import PageRequest, slice_page
 
@@ -91,10 +92,12 @@ async def list_conversations(
     page: PageRequest,
     phone_number_id: str | None = None,
     status: str | None = None,
+    include_simulated: bool = False,
 ) -> tuple[list[ConversationView], int]:
     """One page of the caller's live conversations, newest first, by template (flow), step,
     status (``active``, ``waiting``, ``handoff``) and the business number they run on, and
-    how many match.
+    how many match. The builder simulator's test customers are left out unless
+    ``include_simulated``.
 
     The session store (SQL or Redis) hands over every live conversation of the owner, so
     filtering and paging happen here.
@@ -115,6 +118,7 @@ async def list_conversations(
         and (step is None or view.live.state.current_step == step)
         and (on_number is None or view.live.customer_key in on_number)
         and (status is None or view.status == status)
+        and (include_simulated or not is_simulated(view.live.customer_key))
     ]
     # Newest first, ties by customer: pages must not overlap when two started together.
     matching.sort(key=lambda view: view.live.customer_key)
@@ -223,10 +227,13 @@ async def list_messages(
     limit: int,
     offset: int,
     phone_number_id: str | None = None,
+    include_simulated: bool = False,
 ) -> tuple[list[WhatsAppMessage], int]:
     """The caller's message log (both directions, one or all of their business numbers),
-    newest first, and the total."""
+    newest first, and the total; the simulator's messages only with ``include_simulated``."""
     query = select(WhatsAppMessage).where(WhatsAppMessage.owner_id == caller.id)
+    if not include_simulated:
+        query = query.where(WhatsAppMessage.phone_number_id != SIMULATOR_CHANNEL)
     if phone_number_id is not None:
         query = query.where(WhatsAppMessage.phone_number_id == phone_number_id)
     async with db_session.begin():

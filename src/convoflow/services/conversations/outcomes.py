@@ -13,7 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import Effect, EndAction, FlowStatus, OutboundMessage, Outcome
-from convoflow.services.templates.tallies import count_run_finished, is_simulated
+from convoflow.services.templates.tallies import count_run_finished
+from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import WhatsAppMessage, WorkflowEffect, WorkflowInstance
 
 #: Instance status for each flow status.

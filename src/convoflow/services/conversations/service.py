@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine import Template, accepts, advance
 from convoflow.engine.events import ChoiceReceived, Event, Start, TextReceived, Timeout
-from convoflow.engine.outcome import ConversationState, FlowStatus, OutboundMessage, Outcome
+from convoflow.engine.outcome import (
+    ConversationState,
+    EndAction,
+    FlowStatus,
+    OutboundMessage,
+    Outcome,
+)
 from convoflow.services.conversations.handoffs import (
     AGENT,
     HANDOFF_TTL_SECONDS,
@@ -33,10 +39,10 @@ from convoflow.services.templates.tallies import (
     count_run_finished,
     count_run_started,
     count_steps,
-    is_simulated,
 )
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.states import ConversationStates
+from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import Contact, WhatsAppMessage, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
@@ -71,6 +77,12 @@ class Customer:
             contact_id=contact.id,
             user_type_id=contact.user_type_id,
         )
+
+    @property
+    def simulated(self) -> bool:
+        """Whether this is a test customer of the builder's simulator: their runs are not
+        counted in the statistics and do not run the template's end action."""
+        return is_simulated(self.customer_key)
 
     def render_context(self) -> dict[str, str]:
         """What ``{{contact.*}}`` renders to."""
@@ -323,7 +335,7 @@ class ConversationService:
             last_interaction=now,
         )
         response_ms = max((now - (received_at or now)).total_seconds() * 1000.0, 0.0)
-        if not is_simulated(customer.customer_key):
+        if not customer.simulated:
             await count_run_started(
                 db_session,
                 template_id=row.id,
@@ -379,12 +391,16 @@ class ConversationService:
         if instance is not None:
             apply_to_instance(instance, outcome, now)
             result.instance_id = instance.id
-            if outcome.effects:
+            effects = outcome.effects
+            if customer.simulated:
+                # A test run must not post a test customer's data to the owner's systems.
+                effects = [effect for effect in effects if not isinstance(effect, EndAction)]
+            if effects:
                 record_effects(
                     db_session,
                     owner_id=customer.owner_id,
                     instance_id=instance.id,
-                    effects=outcome.effects,
+                    effects=effects,
                     now=now,
                 )
             if instance.status in FINISHED and counted:

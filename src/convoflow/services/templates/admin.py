@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.engine import TemplateInvalid
+from convoflow.engine import Problem, TemplateInvalid
 from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import (
     Caller,
@@ -30,6 +30,7 @@ from convoflow.services.templates.documents import (
 )
 from convoflow.services.templates.limits import size_problems
 from convoflow.store import templates
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
 
 LIVE_INSTANCE_STATUSES = ("active", "waiting")
@@ -97,15 +98,47 @@ async def update_template(
     """Write the next version of the caller's template (none when nothing changed)."""
     async with db_session.begin():
         row = await own_template(db_session, caller, template_id)
-        current = row if row.is_latest else await latest_of_family(db_session, row.family_id)
-        data = prepare_definition(document, current=definition_of(current))
-        await _check_base(db_session, caller, data["base_template_id"])
-        await _check_name_free(db_session, caller.id, data["template_name"], current.family_id)
-        result = await templates.save_new_version(
-            db_session, current=current, definition=data, changelog=document.get("changelog")
+        saved = await write_version(
+            db_session, caller, row, document, changelog=document.get("changelog")
         )
     catalog.invalidate()
+    return saved
+
+
+async def write_version(
+    db_session: AsyncSession,
+    caller: Caller,
+    row: WorkflowTemplate,
+    document: Mapping[str, Any],
+    *,
+    changelog: str | None,
+) -> SavedTemplate:
+    """Write the next version of the caller's template ``row`` from a document, in the open
+    transaction: fields the document leaves out keep the latest version's values."""
+    current = row if row.is_latest else await latest_of_family(db_session, row.family_id)
+    data = prepare_definition(document, current=definition_of(current))
+    await _check_base(db_session, caller, data["base_template_id"])
+    await _check_name_free(db_session, caller.id, data["template_name"], current.family_id)
+    result = await templates.save_new_version(
+        db_session, current=current, definition=data, changelog=changelog
+    )
     return SavedTemplate(result.template, result.action)
+
+
+async def reference_problems(
+    db_session: AsyncSession, caller: Caller, data: Mapping[str, Any], family_id: str
+) -> list[Problem]:
+    """What a checked definition clashes with: an unknown base template, a name in use."""
+    problems = []
+    try:
+        await _check_base(db_session, caller, data["base_template_id"])
+    except InvalidData as invalid:
+        problems.append(Problem("", invalid.field, invalid.message))
+    try:
+        await _check_name_free(db_session, caller.id, data["template_name"], family_id)
+    except Conflict as conflict:
+        problems.append(Problem("", "template_name", str(conflict)))
+    return problems
 
 
 async def live_uses_of(db_session: AsyncSession, template_id: str, *, now: datetime) -> int:
@@ -116,15 +149,19 @@ async def live_uses_of(db_session: AsyncSession, template_id: str, *, now: datet
 
 async def _live_uses(db_session: AsyncSession, family_id: str, now: datetime) -> int:
     versions = select(WorkflowTemplate.id).where(WorkflowTemplate.family_id == family_id)
+    # The builder's test customers do not hold a template back: purging ends their runs.
     states = await db_session.execute(
         select(func.count()).where(
-            ConversationStateRow.template_id.in_(versions), ConversationStateRow.expires_at > now
+            ConversationStateRow.template_id.in_(versions),
+            ConversationStateRow.expires_at > now,
+            real_customer(ConversationStateRow.phone_number),
         )
     )
     instances = await db_session.execute(
         select(func.count()).where(
             WorkflowInstance.template_id.in_(versions),
             WorkflowInstance.status.in_(LIVE_INSTANCE_STATUSES),
+            real_customer(WorkflowInstance.user_id),
         )
     )
     return int(states.scalar_one()) + int(instances.scalar_one())

@@ -113,6 +113,31 @@ class TemplateCatalog:
         return index
 
 
+async def template_ref(
+    db_session: AsyncSession, row: WorkflowTemplate, *, family_id: str | None = None
+) -> TemplateRef:
+    """A startable reference to the version ``row``, gated by the customer-type permissions
+    of ``family_id`` (default: its own family; a draft's snapshot takes its template's)."""
+    granted = aliased(WorkflowTemplate)
+    allowed = set(
+        (
+            await db_session.execute(
+                select(TemplatePermission.user_type_id)
+                .join(granted, granted.id == TemplatePermission.workflow_template_id)
+                .where(granted.family_id == (family_id or row.family_id))
+            )
+        ).scalars()
+    )
+    return TemplateRef(
+        template_id=row.id,
+        family_id=row.family_id,
+        name=row.template_name,
+        owner_id=row.owner_id,
+        session_ttl_seconds=row.session_ttl_seconds,
+        allowed_user_types=frozenset(allowed) if allowed else None,
+    )
+
+
 def compile_row(row: WorkflowTemplate) -> Template:
     """The engine template of a stored version."""
     return Template.from_parts(

@@ -44,6 +44,12 @@ def definition_of(row: WorkflowTemplate) -> dict[str, Any]:
     return copy.deepcopy(fields)
 
 
+def document_of(row: WorkflowTemplate) -> dict[str, Any]:
+    """A template version as the document ``PUT /api/workflow-templates/{id}`` takes."""
+    definition = definition_of(row)
+    return {"template_name": definition.pop("template_name"), **definition}
+
+
 def _flow_runner_fields(flow: Mapping[str, Any]) -> dict[str, Any]:
     """Template fields a Flow Runner flow carries: name, triggers, status."""
     fields: dict[str, Any] = {}
@@ -125,6 +131,20 @@ def prepare_definition(
     keep their current values (the graph too, when no graph is given). Each problem names
     its field by its path in ``document``.
     """
+    data, graph_path = merge_definition(document, current=current)
+    check_definition(data, changelog=document.get("changelog"), graph_path=graph_path)
+    return data
+
+
+def merge_definition(
+    document: Mapping[str, Any], *, current: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Convert and normalise a document over ``current``, without checking the graph.
+
+    Returns the definition and where the document held its graph (the path its problems
+    are named under). Raises :class:`TemplateInvalid` only when the document cannot be
+    read as a template at all (an unknown field, no graph, a bad template field).
+    """
     parts = _split(document, current is not None)
     merged: dict[str, Any] = {**(current or {}), **parts.fields}
     if parts.graph is not None:
@@ -135,14 +155,12 @@ def prepare_definition(
             metadata[FLOW_RUNNER_STEPS] = parts.original_steps
         merged["extra_metadata"] = metadata
     try:
-        data = normalise_definition(merged)
+        return normalise_definition(merged), parts.graph_path
     except InvalidData as exc:
         # The name may have come as `name`, its alias: point at what was sent.
         sent_alias = exc.field == "template_name" and "template_name" not in document
         field = "name" if sent_alias and "name" in document else exc.field
         raise TemplateInvalid([Problem("", field, exc.message)]) from None
-    check_definition(data, changelog=document.get("changelog"), graph_path=parts.graph_path)
-    return data
 
 
 def check_definition(

@@ -19,6 +19,7 @@ from convoflow.errors import Conflict, Forbidden, InvalidData, NotFound
 from convoflow.services.access.callers import Caller, own_template
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.store.contacts import find_contact
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import Contact, TemplatePermission, UserType, WorkflowTemplate
 from convoflow.store.paging import PageRequest, read_page
 
@@ -231,8 +232,11 @@ async def list_contacts(
     limit: int,
     offset: int,
 ) -> tuple[list[Contact], int]:
-    """One page of the caller's customers, newest first, and the total."""
-    query = select(Contact).where(Contact.owner_id == caller.id)
+    """One page of the caller's customers, newest first, and the total (the builder
+    simulator's test customers are none)."""
+    query = select(Contact).where(
+        Contact.owner_id == caller.id, real_customer(Contact.customer_key)
+    )
     if user_type_id is not None:
         query = query.where(Contact.user_type_id == user_type_id)
     if q:

@@ -1,4 +1,5 @@
-"""Reading templates through the admin API: lists with filters, versions, lineage, popular."""
+"""Reading templates through the admin API: lists with filters, lineage, popular (the
+version history is :mod:`convoflow.services.templates.history`)."""
 
 from __future__ import annotations
 
@@ -113,16 +114,6 @@ async def get_template(
     """A template version the caller may see (404 otherwise)."""
     async with db_session.begin():
         return await visible_template(db_session, caller, template_id)
-
-
-async def template_versions(
-    db_session: AsyncSession, *, caller: Caller, template_id: str, page: PageRequest
-) -> tuple[list[WorkflowTemplate], int]:
-    """One page of the versions of the template's family, newest first; the total."""
-    async with db_session.begin():
-        row = await visible_template(db_session, caller, template_id)
-        rows, total = await read_page(db_session, templates.versions_query(row.family_id), page)
-        return list(rows.scalars()), total
 
 
 async def template_lineage(

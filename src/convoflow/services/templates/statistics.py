@@ -5,8 +5,8 @@ are read from its latest version; runs by status and the funnel are computed fro
 ``workflow_instances`` of every version. The funnel says, per step, how many runs reached
 it, how many of those went on to complete, how many stopped there (failed or cancelled)
 and how many are still there now. The owner sees every run; anyone else who may see a
-public template sees the runs of their own instances only. Simulated runs (the builder's)
-are left out.
+public template sees the runs of their own instances only. Runs of the builder's simulator
+are never counted.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
-from convoflow.services.templates.tallies import not_simulated
+from convoflow.store.local_channels import real_customer
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
 
 LIVE = frozenset({"active", "waiting"})
@@ -105,7 +105,7 @@ async def template_stats(
             .join(WorkflowTemplate, WorkflowTemplate.id == WorkflowInstance.template_id)
             .where(
                 WorkflowTemplate.family_id == latest.family_id,
-                not_simulated(WorkflowInstance.user_id),
+                real_customer(WorkflowInstance.user_id),
             )
         )
         if latest.owner_id != caller.id:

@@ -17,15 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, event, or_
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from convoflow.store.counters import StatCounts, counter_statements
 
-SIMULATED_PREFIX = "sim:"
 _AGGREGATOR = "convoflow.stats_aggregator"
 _COUNTS = "convoflow.stat_counts"
 
@@ -35,16 +34,6 @@ class CountsSink(Protocol):
 
     def add(self, counts: StatCounts) -> None:
         """Keep ``counts`` for the next flush."""
-
-
-def is_simulated(customer_key: str | None) -> bool:
-    """True for the builder's simulated customers, whose runs are left out of statistics."""
-    return bool(customer_key) and str(customer_key).startswith(SIMULATED_PREFIX)
-
-
-def not_simulated(column: Any) -> ColumnElement[bool]:
-    """SQL: the customer key in ``column`` is not a simulated one (or there is none)."""
-    return or_(column.is_(None), ~column.startswith(SIMULATED_PREFIX, autoescape=True))
 
 
 def attach_aggregator(db_sessions: async_sessionmaker[AsyncSession], sink: CountsSink) -> None:

@@ -34,9 +34,10 @@ from convoflow.services.conversations.outcomes import (
 )
 from convoflow.services.templates.catalog import TemplateRef
 from convoflow.services.templates.permissions import check_permitted
-from convoflow.services.templates.tallies import count_run_started, is_simulated
+from convoflow.services.templates.tallies import count_run_started
 from convoflow.services.workflows import lifecycle
 from convoflow.store.contacts import find_contact
+from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import Contact, WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.paging import PageRequest, read_page
 

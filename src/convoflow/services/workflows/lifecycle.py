@@ -30,7 +30,8 @@ from convoflow.services.conversations.outcomes import (
     finish,
 )
 from convoflow.services.templates.dependency_specs import WorkflowDependency, parse_dependencies
-from convoflow.services.templates.tallies import count_run_finished, is_simulated
+from convoflow.services.templates.tallies import count_run_finished
+from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
 from convoflow.store.types import new_id
 

@@ -9,6 +9,7 @@ from convoflow.store.models.conversations import (
     WorkflowInstance,
 )
 from convoflow.store.models.counters import StepEdgeCount, StepVisitCount, TemplateDayCount
+from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, TemplateDraft
 from convoflow.store.models.handoffs import Handoff
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
@@ -26,13 +27,16 @@ __all__ = [
     "Base",
     "Contact",
     "ConversationStateRow",
+    "DraftSnapshot",
     "Handoff",
     "LegacyTemplateRating",
     "PendingStatus",
     "PhoneNumber",
+    "SimulatorSession",
     "StepEdgeCount",
     "StepVisitCount",
     "TemplateDayCount",
+    "TemplateDraft",
     "TemplatePermission",
     "TemplateRating",
     "TemplateSpec",

@@ -1,0 +1,1 @@
+"""The builder's simulator: a test customer talking to a template without WhatsApp."""
