@@ -1,0 +1,79 @@
+// Loading and saving a template in the builder: drafts, publishing, versions, restore.
+// A server without the draft API (older) saves each change as a new version instead.
+import * as api from "../api.js";
+
+const base = (id) => `/api/workflow-templates/${encodeURIComponent(id)}`;
+
+/** The template and, when there is one, its draft document. */
+export async function loadTemplate(id) {
+  const template = await api.get(base(id));
+  let draft = null;
+  try {
+    const answer = await api.get(`${base(id)}/draft`);
+    draft = answer && (answer.document || answer.draft || answer);
+    if (draft && !draft.menu_structure) draft = null;
+  } catch (error) {
+    if (!(error instanceof api.ApiError) || (error.status !== 404 && error.status !== 405)) throw error;
+  }
+  return { template, draft };
+}
+
+/** Create the template; answers the template. */
+export function createTemplate(document) {
+  return api.post("/api/workflow-templates", document);
+}
+
+/** Save the draft; {kind: "draft"} or, without the draft API, {kind: "version", template}. */
+export async function saveDraft(id, document) {
+  try {
+    const draft = await api.put(`${base(id)}/draft`, document);
+    return { kind: "draft", draft };
+  } catch (error) {
+    if (!api.missingEndpoint(error)) throw error;
+    const template = await api.put(base(id), document);
+    return { kind: "version", template };
+  }
+}
+
+/** Publish the draft as a new version with a changelog; answers the new version. */
+export async function publish(id, document, changelog) {
+  try {
+    await api.put(`${base(id)}/draft`, document);
+    return await api.post(`${base(id)}/publish`, { changelog });
+  } catch (error) {
+    if (!api.missingEndpoint(error)) throw error;
+    return api.put(base(id), { ...document, changelog });
+  }
+}
+
+/** Every version, newest first. */
+export async function versions(id) {
+  const page = await api.get(`${base(id)}/versions${api.query({ limit: 200 })}`);
+  return page.items;
+}
+
+/** One version's full template (by its version id). */
+export function versionTemplate(versionId) {
+  return api.get(base(versionId));
+}
+
+/** Make an old version the latest again. */
+export async function restore(id, version, document) {
+  try {
+    return await api.post(`${base(id)}/versions/${version.version}/restore`, {});
+  } catch (error) {
+    if (!api.missingEndpoint(error)) throw error;
+    return api.put(base(id), { ...document, changelog: `Restored version ${version.version}` });
+  }
+}
+
+/** Variables a `{{…}}` may name (the server's list when it has one). */
+export async function variables(id) {
+  try {
+    const answer = await api.get(`${base(id)}/variables`);
+    const items = Array.isArray(answer) ? answer : answer.items || answer.variables || [];
+    return items.map((item) => (typeof item === "string" ? item : item.name)).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
