@@ -59,6 +59,39 @@ PINNED = (
 )
 
 
+@dataclass(frozen=True)
+class Patch:
+    """A fix applied to a vendored file, with the reason (recorded in the manifest)."""
+
+    file: str
+    old: str
+    new: str
+    why: str
+
+
+PATCHES = (
+    # The IIFE build replaced `process.env.NODE_ENV` with a bare identifier, so the first
+    # warning check throws "production is not defined" in a browser.
+    Patch("vue-flow-core.iife.js", 'productionEnvs.includes(production || "")',
+          'productionEnvs.includes("production")',
+          "the IIFE build reads an undefined global `production`; fixed to production mode"),
+)
+
+
+def patched(file: str, data: bytes) -> tuple[bytes, list[str]]:
+    """The file with its patches applied, and the reasons."""
+    reasons = []
+    for patch in PATCHES:
+        if patch.file != file:
+            continue
+        text = data.decode()
+        if patch.old not in text:
+            raise SystemExit(f"{file}: patch no longer applies ({patch.why}); check the new version")
+        data = text.replace(patch.old, patch.new).encode()
+        reasons.append(patch.why)
+    return data, reasons
+
+
 def sha256_of(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -99,18 +132,19 @@ def refresh() -> None:
             key = (pinned.name, pinned.version)
             if key not in tarballs:
                 tarballs[key] = fetch_tarball(client, pinned.name, pinned.version)
-            data = extract(tarballs[key], pinned.source)
+            data, patches = patched(pinned.file, extract(tarballs[key], pinned.source))
             (VENDOR_DIR / pinned.file).write_bytes(data)
-            entries.append(
-                {
-                    "name": pinned.name,
-                    "version": pinned.version,
-                    "source": pinned.source.removeprefix("package/"),
-                    "file": pinned.file,
-                    "kind": pinned.kind,
-                    "sha256": sha256_of(data),
-                }
-            )
+            entry = {
+                "name": pinned.name,
+                "version": pinned.version,
+                "source": pinned.source.removeprefix("package/"),
+                "file": pinned.file,
+                "kind": pinned.kind,
+                "sha256": sha256_of(data),
+            }
+            if patches:
+                entry["patches"] = patches
+            entries.append(entry)
             print(f"{pinned.name}@{pinned.version} → vendor/{pinned.file}")
     wanted = {entry["file"] for entry in entries} | {MANIFEST.name}
     for stale in VENDOR_DIR.iterdir():

@@ -72,13 +72,13 @@ def index_page() -> str:
     )
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def app_page() -> HTMLResponse:
     """The app."""
     return HTMLResponse(index_page(), headers=PAGE_HEADERS)
 
 
-@router.get("/setup", response_class=HTMLResponse)
+@router.api_route("/setup", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def setup_page() -> HTMLResponse:
     """The app, opened on the first-run page (it reads ``?token=`` itself)."""
     return HTMLResponse(index_page(), headers=PAGE_HEADERS)

@@ -4661,7 +4661,7 @@ Edge: ${id2}`,
     }
   }
   function isDev() {
-    return !productionEnvs.includes(production || "");
+    return !productionEnvs.includes("production");
   }
   function getHandleBounds(type, nodeElement, nodeBounds, zoom2, nodeId) {
     const handles = nodeElement.querySelectorAll(`.vue-flow__handle.${type}`);

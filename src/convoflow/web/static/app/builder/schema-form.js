@@ -16,7 +16,9 @@ const LONG_TEXT = new Set(["text", "prompt", "caption", "body", "error", "intro"
 export function objectForm(schema, value, path, ctx) {
   const resolved = resolve(schema, ctx.root);
   const required = new Set(resolved.required || []);
-  return formProperties(resolved).map(([name, propertySchema]) =>
+  // A step's own id is edited by the rename field (it is referenced by other steps).
+  const shown = formProperties(resolved).filter(([name]) => !(name === "id" && path.length === 0));
+  return shown.map(([name, propertySchema]) =>
     propertyControl(name, propertySchema, value, [...path, name], required.has(name), ctx));
 }
 

@@ -36,7 +36,7 @@ export const StepPanel = defineComponent({
         h("header", { class: "panel-head" }, [
           h("h2", [h("span", { class: "badge" }, type?.title || step.type), " ", step.id]),
         ]),
-        type?.description ? h("p", { class: "muted" }, type.description.split("\n")[0]) : null,
+        type?.description ? h("p", { class: "muted" }, type.description.split("\n")[0].replaceAll("``", "")) : null,
         elsewhere.length ? h("ul", { class: "problems", role: "alert" }, elsewhere.map((problem) =>
           h("li", `${problem.path ? `${problem.path}: ` : ""}${problem.message}`))) : null,
         itemCounts(step).map((count) => h("p", { class: ["limit", { over: count.over }] },

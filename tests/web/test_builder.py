@@ -1,0 +1,86 @@
+"""Building a flow in the browser: drag steps onto the canvas, connect them, see the API's
+validation problem on the right node and field, save, publish, and check it through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.canvas import connect, drop_step, node, select
+from tests.web.conftest import screenshot, sign_in
+from tests.web.server import WebServer, WebUser
+
+pytestmark = [pytest.mark.slow, pytest.mark.web]
+
+
+def latest_named(web: WebServer, user: WebUser, name: str) -> dict[str, Any]:
+    """The user's template of that name, in full, as the API answers it."""
+    with web.api(user) as api:
+        page = api.get("/api/workflow-templates", params={"mine": "true", "q": name}).json()
+        (summary,) = [item for item in page["items"] if item["template_name"] == name]
+        template: dict[str, Any] = api.get(f"/api/workflow-templates/{summary['id']}").json()
+        return template
+
+
+def test_build_a_three_step_flow_from_nothing(page: Any, web: WebServer, admin: WebUser) -> None:
+    sign_in(page, web, admin)
+    screenshot(page, "templates")
+    page.get_by_role("link", name="New template").click()
+    page.locator(".palette").wait_for()
+
+    drop_step(page, "message", 120, 80)
+    drop_step(page, "ask", 120, 260)
+    drop_step(page, "end", 120, 440)
+    for step_id in ("message", "ask", "end"):
+        node(page, step_id).wait_for()
+    connect(page, "message", "next", "ask")
+    connect(page, "ask", "next", "end")
+    page.locator(".vue-flow__edge").nth(1).wait_for()
+    assert page.locator(".vue-flow__edge").count() == 2
+
+    page.get_by_test_id("tab-template").click()
+    page.get_by_label("Name", exact=True).fill("three_steps")
+    page.get_by_label("Trigger keywords").fill("three")
+
+    # A choice question without options: the API refuses it, naming the step.
+    select(page, "ask")
+    page.get_by_label("Input (optional)").select_option("choice")
+    page.get_by_test_id("save").click()
+    problems = page.get_by_test_id("problems-ask")
+    problems.wait_for()
+    assert "needs options" in problems.inner_text()
+    assert page.get_by_test_id("problems-message").count() == 0
+    assert node(page, "ask").get_attribute("class") is not None
+    assert "invalid" in (node(page, "ask").get_attribute("class") or "")
+    screenshot(page, "builder-validation-error")
+
+    page.get_by_label("Input (optional)").select_option("string")
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("builder-status").filter(has_text="Saved").wait_for()
+    screenshot(page, "builder")
+
+    saved = latest_named(web, admin, "three_steps")
+    graph = saved["menu_structure"]
+    steps = {step["id"]: step for step in graph["steps"]}
+    assert graph["start"] == "message"
+    assert steps["message"]["next"] == "ask"
+    assert steps["ask"]["next"] == "end"
+    assert steps["end"]["type"] == "end"
+    assert steps["message"]["position"]["y"] < steps["ask"]["position"]["y"]
+    assert steps["ask"]["position"]["y"] < steps["end"]["position"]["y"]
+    assert saved["trigger_keywords"] == ["three"]
+
+    # Publish a new version with a changelog; the API lists it.
+    select(page, "message")
+    page.get_by_label("Text", exact=True).fill("Welcome to the three steps!")
+    page.get_by_test_id("publish").click()
+    page.get_by_label("What changed").fill("a warmer welcome")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_test_id("builder-status").filter(has_text="Published").wait_for()
+    with web.api(admin) as api:
+        versions = api.get(f"/api/workflow-templates/{saved['id']}/versions").json()["items"]
+    assert versions[0]["changelog"] == "a warmer welcome"
+    published = latest_named(web, admin, "three_steps")
+    texts = {step["id"]: step.get("text") for step in published["menu_structure"]["steps"]}
+    assert texts["message"] == "Welcome to the three steps!"
