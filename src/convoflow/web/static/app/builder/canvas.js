@@ -51,7 +51,10 @@ export const Canvas = defineComponent({
     function sync(select) {
       const selected = new Set(select || flowApi.getSelectedNodes.value.map((node) => node.id));
       flowApi.setNodes(context.flow.steps.map((step) => nodeOf(step, selected)));
+      // Edges go in after their nodes: Vue Flow drops an edge whose node it does not know.
+      flowApi.setEdges(edges.value);
     }
+    watch(edges, (value) => flowApi.setEdges(value));
 
     context.canvas = {
       sync,
@@ -90,7 +93,6 @@ export const Canvas = defineComponent({
       onDrop,
     }, h(VueFlow, {
       id: CANVAS_ID,
-      edges: edges.value,
       nodeTypes: NODE_TYPES,
       deleteKeyCode: null,
       minZoom: 0.05,

@@ -22,6 +22,13 @@ const COUNTS = {
 };
 const REPLY_BUTTONS = 3;
 
+/** The server's names for limits that are not plain field names. */
+const SERVER_NAMES = {
+  "buttons[].label": ["button_label"], button: ["list_button"], "sections[].title": ["section_title"],
+  "sections[].rows[].title": ["row_title"], "sections[].rows[].description": ["row_description"],
+  "sections[].rows[].id": ["row_id"], "buttons[].id": ["option_id"],
+};
+
 /** The field path as a pattern: ["buttons", 0, "label"] → "buttons[].label". */
 export function patternOf(path) {
   return path.reduce((text, key) => (typeof key === "number" ? `${text}[]` : text ? `${text}.${key}` : key), "");
@@ -30,7 +37,8 @@ export function patternOf(path) {
 /** The longest text allowed at `path` of a step of `type`, or null. */
 export function maxLength(type, path, stepType, propertySchema) {
   const pattern = patternOf(path);
-  const fromServer = stepType?.limits?.[pattern];
+  const names = [pattern, ...(SERVER_NAMES[pattern] || [])];
+  const fromServer = names.map((name) => stepType?.limits?.[name]).find((value) => value !== undefined);
   if (typeof fromServer === "number") return fromServer;
   if (fromServer && typeof fromServer.max === "number") return fromServer.max;
   return KNOWN[type]?.[pattern] ?? propertySchema?.maxLength ?? null;
