@@ -1,4 +1,5 @@
-// Auto-layout with dagre: steps top to bottom in the order the edges run.
+// Auto-layout with dagre: steps left to right in the order the edges run (exits are on a
+// node's right, its entry on the left).
 import { dagre } from "../vendor.js";
 
 const NODE_WIDTH = 240;
@@ -7,7 +8,7 @@ const NODE_HEIGHT = 110;
 /** New positions {id: {x, y}} for the steps, given the edges [{source, target}]. */
 export function autoLayout(steps, edges, sizes = {}) {
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: "TB", nodesep: 50, ranksep: 70, marginx: 20, marginy: 20 });
+  graph.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90, marginx: 20, marginy: 20 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const step of steps) {
     const size = sizes[step.id] || {};
