@@ -35,7 +35,7 @@ export const BuilderPage = defineComponent({
       selected: [], publishing: false, changelog: "", restoredLocal: false, help: false, overlay: false,
       readOnly: false, ready: false });
     const context = markRaw({
-      flow, types: {}, variables: [], canvas: null,
+      flow, types: {}, variables: { common: [], byStep: {} }, canvas: null,
       overlay: reactive({ visits: null, edges: null }),
       simulator: reactive({ step: null }),
     });
@@ -154,6 +154,14 @@ export const BuilderPage = defineComponent({
           nextTick(() => context.canvas?.sync());
         } else {
           const result = await server.saveDraft(flow.templateId, document);
+          if (result.kind === "draft" && result.problems.length) {
+            showProblems({ details: result.problems });
+            ui.status = `Draft saved with ${result.problems.length} problem${result.problems.length > 1 ? "s" : ""}: publishing waits until they are fixed.`;
+            persist.forget(flow.templateId);
+            flow.dirty = false;
+            context.reloadVersions?.();
+            return false;
+          }
           if (result.kind === "version") {
             flow.templateId = result.template.id;
             flow.version = result.template.version;
@@ -167,6 +175,7 @@ export const BuilderPage = defineComponent({
         flow.problems = [];
         flow.dirty = false;
         ui.restoredLocal = false;
+        if (!flow.isNew) server.variables(flow.templateId).then((found) => { context.variables = found; });
         context.reloadVersions?.();
         return true;
       } catch (error) {

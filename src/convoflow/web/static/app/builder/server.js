@@ -13,7 +13,8 @@ export async function loadTemplate(id) {
     draft = answer && (answer.document || answer.draft || answer);
     if (draft && !draft.menu_structure) draft = null;
   } catch (error) {
-    if (!(error instanceof api.ApiError) || (error.status !== 404 && error.status !== 405)) throw error;
+    // No draft API (404, 405), or not ours to draft (403: a public template of someone else).
+    if (!(error instanceof api.ApiError) || ![403, 404, 405].includes(error.status)) throw error;
   }
   return { template, draft };
 }
@@ -23,11 +24,12 @@ export function createTemplate(document) {
   return api.post("/api/workflow-templates", document);
 }
 
-/** Save the draft; {kind: "draft"} or, without the draft API, {kind: "version", template}. */
+/** Save the draft: {kind: "draft", problems} (a draft is kept even with problems) or,
+ *  without the draft API, {kind: "version", template}. */
 export async function saveDraft(id, document) {
   try {
     const draft = await api.put(`${base(id)}/draft`, document);
-    return { kind: "draft", draft };
+    return { kind: "draft", draft, problems: draft?.problems || [] };
   } catch (error) {
     if (!api.missingEndpoint(error)) throw error;
     const template = await api.put(base(id), document);
@@ -67,13 +69,15 @@ export async function restore(id, version, document) {
   }
 }
 
-/** Variables a `{{…}}` may name (the server's list when it has one). */
+/** Variables a `{{…}}` may name: {common: [names], byStep: {step: [names]}}. */
 export async function variables(id) {
+  const names = (items) => (items || []).map((item) => (typeof item === "string" ? item : item.name)).filter(Boolean);
   try {
     const answer = await api.get(`${base(id)}/variables`);
-    const items = Array.isArray(answer) ? answer : answer.items || answer.variables || [];
-    return items.map((item) => (typeof item === "string" ? item : item.name)).filter(Boolean);
+    const byStep = {};
+    for (const entry of answer.steps || []) byStep[entry.step] = names(entry.variables);
+    return { common: names(answer.common || answer.items || answer.variables), byStep };
   } catch {
-    return [];
+    return { common: [], byStep: {} };
   }
 }

@@ -19,7 +19,8 @@ export const StepPanel = defineComponent({
       const ctx = {
         root: type?.schema || {}, stepType: type, type: step.type, basePath: 0,
         idPrefix: `step-${step.id}`, problems: byPath, selfId: step.id,
-        stepIds: flow.steps.map((item) => item.id), variables: props.context.variables,
+        stepIds: flow.steps.map((item) => item.id),
+        variables: props.context.variables.byStep?.[step.id] || props.context.variables.common || [],
         jsonDrafts: local.jsonDrafts, jsonErrors: local.jsonErrors,
         changed: () => props.context.changed(),
       };

@@ -21,6 +21,12 @@ function normaliseAnalytics(body) {
     to: pick(edge, "to", "to_step", "target"),
     count: Number(pick(edge, "count", "visits", "transitions") ?? 0),
   }));
+  // Drop-off at a step: its visits that went nowhere (end steps have no way out to count).
+  for (const step of steps) {
+    if (step.dropped) continue;
+    const outgoing = edges.filter((edge) => edge.from === step.step).reduce((sum, edge) => sum + edge.count, 0);
+    step.dropped = outgoing ? Math.max(0, step.visits - outgoing) : 0;
+  }
   const messages = body.messages || {};
   const byStatus = messages.by_status || messages.status || Object.fromEntries(
     Object.entries(messages).filter(([, value]) => typeof value === "number"));

@@ -8,8 +8,8 @@ import { button, errorBox, selectInput, textInput, formatDate } from "../ui.js";
 import { WhatsAppMessage } from "../chat/whatsapp-message.js";
 import { subscribe } from "../live.js";
 
-const STATUSES = [["", "Any status"], ["handoff", "Handed off"], ["waiting_input", "Waiting for the customer"],
-  ["waiting_effect", "Waiting for an API call"], ["active", "Active"]];
+const STATUSES = [["", "Any status"], ["handoff", "Handed off to a person"], ["active", "With the bot"],
+  ["waiting", "Waiting for an outside call"]];
 
 const statusOf = (conversation) => conversation.status || conversation.flow_status || conversation.context?.status || null;
 
