@@ -84,3 +84,66 @@ def test_build_a_three_step_flow_from_nothing(page: Any, web: WebServer, admin: 
     published = latest_named(web, admin, "three_steps")
     texts = {step["id"]: step.get("text") for step in published["menu_structure"]["steps"]}
     assert texts["message"] == "Welcome to the three steps!"
+
+
+def test_copy_paste_undo_redo_and_auto_layout(page: Any, web: WebServer, admin: WebUser) -> None:
+    sign_in(page, web, admin)
+    page.goto("/#/builder/new")
+    drop_step(page, "message", 120, 80)
+    drop_step(page, "end", 420, 300)
+    connect(page, "message", "next", "end")
+    page.locator(".vue-flow__edge").first.wait_for()
+
+    select(page, "message")
+    page.locator(".canvas").click(position={"x": 5, "y": 5})  # focus the canvas, keep nothing typed
+    node(page, "message").locator("header").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    node(page, "message_copy").wait_for()
+    page.keyboard.press("Control+z")
+    node(page, "message_copy").wait_for(state="detached")
+    page.keyboard.press("Control+Shift+z")
+    node(page, "message_copy").wait_for()
+
+    before = node(page, "end").bounding_box()
+    page.get_by_role("button", name="Auto-layout").click()
+    page.wait_for_function(
+        "([id, x]) => { const box = document.querySelector(`[data-testid=node-${id}]`)"
+        ".getBoundingClientRect(); return Math.abs(box.x - x) > 1; }",
+        arg=["end", before["x"] if before else 0],
+    )
+    message, end = node(page, "message").bounding_box(), node(page, "end").bounding_box()
+    assert message and end and message["x"] + message["width"] < end["x"]  # left to right
+
+
+def test_a_lost_session_keeps_the_unsaved_flow(page: Any, web: WebServer, admin: WebUser) -> None:
+    sign_in(page, web, admin)
+    page.goto("/#/builder/new")
+    drop_step(page, "message", 150, 120)
+    node(page, "message").wait_for()
+    page.get_by_test_id("tab-template").click()
+    page.get_by_label("Name", exact=True).fill("kept_across_sign_in")
+
+    # The session ends behind the app's back.
+    if admin.password is not None:
+        page.context.clear_cookies()
+    else:
+        with web.api(admin) as api:
+            keys = api.get("/api/keys", params={"limit": 200}).json()["items"]
+            (mine,) = [key for key in keys if admin.key.startswith(key["prefix"])]
+            page.evaluate("() => 0")  # the page keeps its key; the server forgets it:
+            assert api.delete(f"/api/keys/{mine['id']}").status_code == 204
+        admin.key = web.user("admin").key  # a fresh key for the rest of the run
+    page.get_by_test_id("save").click()
+    page.get_by_text("Your session ended").wait_for()
+
+    if admin.password is not None:
+        page.get_by_label("User name").fill(admin.name)
+        page.get_by_label("Password").fill(admin.password)
+    else:
+        page.get_by_label("API key").fill(admin.key)
+    page.get_by_role("button", name="Sign in").click()
+    node(page, "message").wait_for()
+    page.get_by_text("Unsaved changes from this browser were restored").wait_for()
+    page.get_by_test_id("tab-template").click()
+    assert page.get_by_label("Name", exact=True).input_value() == "kept_across_sign_in"

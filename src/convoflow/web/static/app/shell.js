@@ -28,7 +28,7 @@ export const Shell = defineComponent({
         if (route.name !== "signin") navigate("signin");
         return h(SignInPage);
       }
-      if (route.name === "signin") navigate("templates");
+      // Signing in moves to where the user was; until that lands, show the templates.
       const page = PAGES[route.name] || TemplatesPage;
       return h("div", { class: ["shell", `page-${route.name}`] }, [
         h("a", { class: "skip", href: "#main", onClick: (event) => {
