@@ -47,13 +47,28 @@ class Pinned:
 
 # Order matters: scripts are loaded in this order (Vue before what uses the global Vue).
 PINNED = (
-    Pinned("vue", "3.5.47", "package/dist/vue.runtime.global.prod.js",
-           "vue.runtime.global.prod.js", "script"),
-    Pinned("@vue-flow/core", "1.48.2", "package/dist/vue-flow-core.iife.js",
-           "vue-flow-core.iife.js", "script"),
+    Pinned(
+        "vue",
+        "3.5.47",
+        "package/dist/vue.runtime.global.prod.js",
+        "vue.runtime.global.prod.js",
+        "script",
+    ),
+    Pinned(
+        "@vue-flow/core",
+        "1.48.2",
+        "package/dist/vue-flow-core.iife.js",
+        "vue-flow-core.iife.js",
+        "script",
+    ),
     Pinned("@vue-flow/core", "1.48.2", "package/dist/style.css", "vue-flow-core.css", "style"),
-    Pinned("@vue-flow/core", "1.48.2", "package/dist/theme-default.css",
-           "vue-flow-theme-default.css", "style"),
+    Pinned(
+        "@vue-flow/core",
+        "1.48.2",
+        "package/dist/theme-default.css",
+        "vue-flow-theme-default.css",
+        "style",
+    ),
     Pinned("@dagrejs/dagre", "3.1.4", "package/dist/dagre.min.js", "dagre.min.js", "script"),
     Pinned("chart.js", "4.6.2", "package/dist/chart.umd.min.js", "chart.umd.min.js", "script"),
 )
@@ -72,9 +87,12 @@ class Patch:
 PATCHES = (
     # The IIFE build replaced `process.env.NODE_ENV` with a bare identifier, so the first
     # warning check throws "production is not defined" in a browser.
-    Patch("vue-flow-core.iife.js", 'productionEnvs.includes(production || "")',
-          'productionEnvs.includes("production")',
-          "the IIFE build reads an undefined global `production`; fixed to production mode"),
+    Patch(
+        "vue-flow-core.iife.js",
+        'productionEnvs.includes(production || "")',
+        'productionEnvs.includes("production")',
+        "the IIFE build reads an undefined global `production`; fixed to production mode",
+    ),
 )
 
 
@@ -86,7 +104,9 @@ def patched(file: str, data: bytes) -> tuple[bytes, list[str]]:
             continue
         text = data.decode()
         if patch.old not in text:
-            raise SystemExit(f"{file}: patch no longer applies ({patch.why}); check the new version")
+            raise SystemExit(
+                f"{file}: patch no longer applies ({patch.why}); check the new version"
+            )
         data = text.replace(patch.old, patch.new).encode()
         reasons.append(patch.why)
     return data, reasons

@@ -40,7 +40,12 @@ def sha256(path: Path) -> str:
 
 def test_every_vendored_file_matches_the_manifest() -> None:
     entries = MANIFEST["files"]
-    assert {entry["name"] for entry in entries} >= {"vue", "@vue-flow/core", "@dagrejs/dagre", "chart.js"}
+    assert {entry["name"] for entry in entries} >= {
+        "vue",
+        "@vue-flow/core",
+        "@dagrejs/dagre",
+        "chart.js",
+    }
     for entry in entries:
         assert re.fullmatch(r"\d+\.\d+\.\d+", entry["version"]), entry
         assert sha256(STATIC / "vendor" / entry["file"]) == entry["sha256"], entry["file"]
@@ -97,7 +102,9 @@ async def test_vendored_files_are_cached_for_a_year_and_app_files_revalidated(
     assert (await client.get("/static/app/nothing.js")).status_code == 404
 
 
-IMPORT = re.compile(r"""(?:import|export)\s[^"';]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']""")
+IMPORT = re.compile(
+    r"""(?:import|export)\s[^"';]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']"""
+)
 
 
 @pytest.mark.parametrize("module", APP_MODULES, ids=lambda path: str(path.relative_to(STATIC)))
@@ -111,12 +118,20 @@ def test_app_modules_import_only_files_that_exist(module: Path) -> None:
 @pytest.mark.parametrize("module", APP_MODULES, ids=lambda path: str(path.relative_to(STATIC)))
 def test_app_modules_use_nothing_the_policy_forbids(module: Path) -> None:
     source = module.read_text()
-    for forbidden in ("eval(", "new Function", "innerHTML", "setAttribute(\"style\"", "document.write"):
+    for forbidden in (
+        "eval(",
+        "new Function",
+        "innerHTML",
+        'setAttribute("style"',
+        "document.write",
+    ):
         assert forbidden not in source, f"{module.name} uses {forbidden}"
 
 
 def test_every_static_file_is_package_data() -> None:
-    patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]["convoflow"]
+    patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"][
+        "convoflow"
+    ]
     package_root = STATIC.parents[1]
     for path in STATIC.rglob("*"):
         if path.is_file():

@@ -38,9 +38,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """One Chromium for the whole run."""
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in
+    this thread while it is open, which the asyncio tests of other modules must not meet."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -75,7 +76,7 @@ def web(
 
 
 @pytest.fixture(scope="session")
-def admin(web: WebServer, browser: Any) -> WebUser:
+def admin(web: WebServer) -> WebUser:
     """``admin``: owns the server's own WhatsApp number, so webhooks reach its templates."""
     return web.user("admin")
 

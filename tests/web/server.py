@@ -51,7 +51,9 @@ def server_env(database_url: str, stub: GraphStub) -> dict[str, str]:
     return env
 
 
-def cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a ``convoflow`` command to its end."""
     return subprocess.run(
         [sys.executable, "-m", "convoflow.cli", *args],
@@ -110,7 +112,9 @@ class WebServer:
     def user(self, name: str) -> WebUser:
         """A user (created unless it exists, as ``admin`` does), with a key and a password."""
         if name != "admin":
-            created = cli(["users", "create", name, "--password"], self.env, f"{PASSWORD}\n{PASSWORD}\n")
+            created = cli(
+                ["users", "create", name, "--password"], self.env, f"{PASSWORD}\n{PASSWORD}\n"
+            )
             if created.returncode != 0:
                 created = cli(["users", "create", name], self.env)
             assert created.returncode == 0, created.stderr + created.stdout

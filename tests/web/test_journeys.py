@@ -22,12 +22,26 @@ FLOW_RUNNER = {
     "trigger": '["shop"]',
     "status": "ACTIVE",
     "automationJson": [
-        {"id": "welcome", "type": "MessageAction", "message": "Welcome!",
-         "buttons": [{"label": "Photos", "next": "photo"}, {"label": "Hours", "next": "hours"}],
-         "position": {"x": 0, "y": 200}},
-        {"id": "photo", "type": "ImageMessage", "file": "https://cdn.example.com/p.png",
-         "message": "Our shop", "position": {"x": 500, "y": 0}},
-        {"id": "hours", "type": "MessageAction", "message": "9 to 5", "position": {"x": 500, "y": 400}},
+        {
+            "id": "welcome",
+            "type": "MessageAction",
+            "message": "Welcome!",
+            "buttons": [{"label": "Photos", "next": "photo"}, {"label": "Hours", "next": "hours"}],
+            "position": {"x": 0, "y": 200},
+        },
+        {
+            "id": "photo",
+            "type": "ImageMessage",
+            "file": "https://cdn.example.com/p.png",
+            "message": "Our shop",
+            "position": {"x": 500, "y": 0},
+        },
+        {
+            "id": "hours",
+            "type": "MessageAction",
+            "message": "9 to 5",
+            "position": {"x": 500, "y": 400},
+        },
     ],
 }
 
@@ -41,7 +55,9 @@ def create_template(web: WebServer, user: WebUser, document: dict[str, Any]) -> 
         return created
 
 
-def test_import_a_flow_runner_flow_and_see_its_layout(page: Any, web: WebServer, admin: WebUser) -> None:
+def test_import_a_flow_runner_flow_and_see_its_layout(
+    page: Any, web: WebServer, admin: WebUser
+) -> None:
     sign_in(page, web, admin)
     page.get_by_role("button", name="Import…").click()
     page.get_by_label("Format").select_option("flow_runner")
@@ -61,15 +77,30 @@ def test_import_a_flow_runner_flow_and_see_its_layout(page: Any, web: WebServer,
 
 
 def test_analytics_funnel_matches_the_api(page: Any, web: WebServer, admin: WebUser) -> None:
-    template = create_template(web, admin, {
-        "template_name": "funnel_demo", "trigger_keywords": ["funnel"],
-        "menu_structure": {"start": "menu", "steps": [
-            {"id": "menu", "type": "buttons", "text": "Shall we?",
-             "buttons": [{"id": "yes", "label": "Yes", "next": "thanks"},
-                         {"id": "no", "label": "No", "next": "bye"}]},
-            {"id": "thanks", "type": "end", "text": "Great."},
-            {"id": "bye", "type": "end", "text": "Another time."}]},
-    })
+    template = create_template(
+        web,
+        admin,
+        {
+            "template_name": "funnel_demo",
+            "trigger_keywords": ["funnel"],
+            "menu_structure": {
+                "start": "menu",
+                "steps": [
+                    {
+                        "id": "menu",
+                        "type": "buttons",
+                        "text": "Shall we?",
+                        "buttons": [
+                            {"id": "yes", "label": "Yes", "next": "thanks"},
+                            {"id": "no", "label": "No", "next": "bye"},
+                        ],
+                    },
+                    {"id": "thanks", "type": "end", "text": "Great."},
+                    {"id": "bye", "type": "end", "text": "Another time."},
+                ],
+            },
+        },
+    )
     for customer in ("15550000001", "15550000002", "15550000003"):
         says(web.url, customer, "funnel")
     taps(web.url, "15550000001", "yes")
@@ -90,8 +121,10 @@ def test_analytics_funnel_matches_the_api(page: Any, web: WebServer, admin: WebU
                 for step in steps
             }
 
-    wait_until(lambda: funnel_from_api().get("thanks") == 1 and funnel_from_api().get("bye") == 1,
-               "two finished runs in the statistics")
+    wait_until(
+        lambda: funnel_from_api().get("thanks") == 1 and funnel_from_api().get("bye") == 1,
+        "two finished runs in the statistics",
+    )
     expected = funnel_from_api()
     assert expected["menu"] == 3
 
@@ -115,11 +148,21 @@ def test_analytics_funnel_matches_the_api(page: Any, web: WebServer, admin: WebU
     screenshot(page, "builder-funnel-overlay")
 
 
-def test_a_second_user_cannot_see_a_private_template(page: Any, web: WebServer, admin: WebUser) -> None:
-    private = create_template(web, admin, {
-        "template_name": "admins_secret_flow", "is_public": False,
-        "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "message", "text": "hi"}]},
-    })
+def test_a_second_user_cannot_see_a_private_template(
+    page: Any, web: WebServer, admin: WebUser
+) -> None:
+    private = create_template(
+        web,
+        admin,
+        {
+            "template_name": "admins_secret_flow",
+            "is_public": False,
+            "menu_structure": {
+                "start": "a",
+                "steps": [{"id": "a", "type": "message", "text": "hi"}],
+            },
+        },
+    )
     bob = web.user("bob")
     sign_in(page, web, bob)
     page.get_by_label("Search").fill("admins_secret")
@@ -138,9 +181,15 @@ def test_settings_create_and_revoke_an_api_key(page: Any, web: WebServer, admin:
     keys.get_by_label("Label").fill("from the browser")
     keys.get_by_role("button", name="Add").click()
     new_key = page.get_by_test_id("new-key").locator("code").inner_text()
-    assert httpx.get(f"{web.url}/api/me", headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+    assert (
+        httpx.get(f"{web.url}/api/me", headers={"Authorization": f"Bearer {new_key}"}).status_code
+        == 200
+    )
     row = keys.locator("tr", has_text="from the browser")
     row.get_by_role("button", name="Revoke").click()
     row.get_by_text("revoked").wait_for()
-    assert httpx.get(f"{web.url}/api/me", headers={"Authorization": f"Bearer {new_key}"}).status_code == 401
+    assert (
+        httpx.get(f"{web.url}/api/me", headers={"Authorization": f"Bearer {new_key}"}).status_code
+        == 401
+    )
     screenshot(page, "settings")

@@ -19,18 +19,50 @@ pytestmark = [pytest.mark.slow, pytest.mark.web]
 
 @pytest.mark.skip(reason="needs builder: POST /api/simulator/sessions")
 def test_simulate_a_flow_to_its_end(page: Any, web: WebServer, admin: WebUser) -> None:
-    template = create_template(web, admin, {
-        "template_name": "simulated_order", "trigger_keywords": ["simulate"],
-        "menu_structure": {"start": "menu", "steps": [
-            {"id": "menu", "type": "buttons", "text": "Coffee or tea?",
-             "buttons": [{"id": "coffee", "label": "Coffee", "next": "size"},
-                         {"id": "tea", "label": "Tea", "next": "size"}]},
-            {"id": "size", "type": "list", "text": "Which size?", "button": "Sizes",
-             "sections": [{"rows": [{"id": "small", "title": "Small", "next": "name"},
-                                    {"id": "large", "title": "Large", "next": "name"}]}]},
-            {"id": "name", "type": "ask", "field": "name", "prompt": "Your name?", "next": "done"},
-            {"id": "done", "type": "end", "text": "Thanks {{name}}, it is on its way."}]},
-    })
+    template = create_template(
+        web,
+        admin,
+        {
+            "template_name": "simulated_order",
+            "trigger_keywords": ["simulate"],
+            "menu_structure": {
+                "start": "menu",
+                "steps": [
+                    {
+                        "id": "menu",
+                        "type": "buttons",
+                        "text": "Coffee or tea?",
+                        "buttons": [
+                            {"id": "coffee", "label": "Coffee", "next": "size"},
+                            {"id": "tea", "label": "Tea", "next": "size"},
+                        ],
+                    },
+                    {
+                        "id": "size",
+                        "type": "list",
+                        "text": "Which size?",
+                        "button": "Sizes",
+                        "sections": [
+                            {
+                                "rows": [
+                                    {"id": "small", "title": "Small", "next": "name"},
+                                    {"id": "large", "title": "Large", "next": "name"},
+                                ]
+                            }
+                        ],
+                    },
+                    {
+                        "id": "name",
+                        "type": "ask",
+                        "field": "name",
+                        "prompt": "Your name?",
+                        "next": "done",
+                    },
+                    {"id": "done", "type": "end", "text": "Thanks {{name}}, it is on its way."},
+                ],
+            },
+        },
+    )
     sign_in(page, web, admin)
     page.goto(f"/#/builder/{template['id']}")
     node(page, "menu").wait_for()
@@ -55,12 +87,26 @@ def test_simulate_a_flow_to_its_end(page: Any, web: WebServer, admin: WebUser) -
 def test_answer_a_handed_off_customer_from_the_inbox(
     page: Any, web: WebServer, admin: WebUser, web_stub: GraphStub
 ) -> None:
-    create_template(web, admin, {
-        "template_name": "talk_to_us", "trigger_keywords": ["agent"],
-        "menu_structure": {"start": "human", "steps": [
-            {"id": "human", "type": "handoff", "text": "A person will answer here.", "next": "after"},
-            {"id": "after", "type": "end", "text": "Back with the bot."}]},
-    })
+    create_template(
+        web,
+        admin,
+        {
+            "template_name": "talk_to_us",
+            "trigger_keywords": ["agent"],
+            "menu_structure": {
+                "start": "human",
+                "steps": [
+                    {
+                        "id": "human",
+                        "type": "handoff",
+                        "text": "A person will answer here.",
+                        "next": "after",
+                    },
+                    {"id": "after", "type": "end", "text": "Back with the bot."},
+                ],
+            },
+        },
+    )
     customer = "15550000099"
     sign_in(page, web, admin)
     page.get_by_role("link", name="Inbox").click()

@@ -10,30 +10,44 @@ from typing import Any
 import pytest
 
 from tests.web.conftest import screenshot, sign_in
-from tests.web.server import WebServer, WebUser
+from tests.web.server import WebServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.web]
 
 
-def test_measure_the_template_list_and_a_200_step_builder(
-    page: Any, web: WebServer, browser: Any
-) -> None:
+def test_measure_the_template_list_and_a_200_step_builder(page: Any, web: WebServer) -> None:
     many = web.user("carol")
     with web.api(many) as api:
         for number in range(1000):
-            response = api.post("/api/workflow-templates", json={
-                "template_name": f"bulk_{number:04d}", "category": "bulk", "tags": ["bulk"],
-                "menu_structure": {"start": "a", "steps": [{"id": "a", "type": "message", "text": "hi"}]},
-            })
+            response = api.post(
+                "/api/workflow-templates",
+                json={
+                    "template_name": f"bulk_{number:04d}",
+                    "category": "bulk",
+                    "tags": ["bulk"],
+                    "menu_structure": {
+                        "start": "a",
+                        "steps": [{"id": "a", "type": "message", "text": "hi"}],
+                    },
+                },
+            )
             assert response.status_code == 201, response.text
         steps = [
-            {"id": f"step_{index:03d}", "type": "message", "text": f"Message {index}",
-             **({"next": f"step_{index + 1:03d}"} if index < 199 else {})}
+            {
+                "id": f"step_{index:03d}",
+                "type": "message",
+                "text": f"Message {index}",
+                **({"next": f"step_{index + 1:03d}"} if index < 199 else {}),
+            }
             for index in range(200)
         ]
-        big = api.post("/api/workflow-templates", json={
-            "template_name": "two_hundred_steps", "menu_structure": {"start": "step_000", "steps": steps},
-        }).json()
+        big = api.post(
+            "/api/workflow-templates",
+            json={
+                "template_name": "two_hundred_steps",
+                "menu_structure": {"start": "step_000", "steps": steps},
+            },
+        ).json()
     sign_in(page, web, many)
 
     started = time.perf_counter()
