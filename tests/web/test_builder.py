@@ -10,6 +10,7 @@ import pytest
 from tests.web.canvas import connect, drop_step, node, select
 from tests.web.conftest import screenshot, sign_in
 from tests.web.server import WebServer, WebUser
+from tests.web.whatsapp import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.web]
 
@@ -84,6 +85,27 @@ def test_build_a_three_step_flow_from_nothing(page: Any, web: WebServer, admin: 
     published = latest_named(web, admin, "three_steps")
     texts = {step["id"]: step.get("text") for step in published["menu_structure"]["steps"]}
     assert texts["message"] == "Welcome to the three steps!"
+
+    # The history shows what changed, and restores version 1 as a new version.
+    page.get_by_test_id("tab-versions").click()
+    newest = page.get_by_test_id("version").first
+    newest.get_by_role("button", name="Changes").click()
+    diff = newest.get_by_test_id("diff")
+    diff.wait_for()
+    assert "message" in diff.inner_text()
+    assert "Welcome to the three steps!" in diff.inner_text()
+    screenshot(page, "builder-versions")
+    page.get_by_role("button", name="Restore v1").click()
+
+    def restored() -> bool:
+        latest = latest_named(web, admin, "three_steps")
+        return latest["version"] == published["version"] + 1
+
+    wait_until(restored, "the restored version")
+    latest = latest_named(web, admin, "three_steps")
+    assert latest["changelog"] == "Restored version 1"
+    texts = {step["id"]: step.get("text") for step in latest["menu_structure"]["steps"]}
+    assert texts["message"] == "Hello!"
 
 
 def test_copy_paste_undo_redo_and_auto_layout(page: Any, web: WebServer, admin: WebUser) -> None:

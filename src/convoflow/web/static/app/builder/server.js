@@ -59,6 +59,32 @@ export function versionTemplate(versionId) {
   return api.get(base(versionId));
 }
 
+/** The server's readable diff of a version against the one before, as
+ *  [{kind, name, lines}] (null on a server without the diff API). */
+export async function serverDiff(id, version) {
+  let answer;
+  try {
+    answer = await api.get(`${base(id)}/versions/${version.version}/diff`);
+  } catch (error) {
+    if (api.missingEndpoint(error)) return null;
+    throw error;
+  }
+  const show = (value) => {
+    const text = value === undefined || value === null ? "—" : typeof value === "string" ? value : JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  };
+  const changes = (answer.fields || []).map((item) => ({ kind: "field", name: item.field,
+    lines: [`${show(item.before)} → ${show(item.after)}`] }));
+  const steps = answer.steps || {};
+  for (const step of steps.added || []) changes.push({ kind: "added", name: step.id, lines: [step.type] });
+  for (const step of steps.changed || []) {
+    changes.push({ kind: "changed", name: step.id, lines: step.moved_only ? ["moved on the canvas"]
+      : (step.changes || []).map((item) => `${item.field}: ${show(item.before)} → ${show(item.after)}`) });
+  }
+  for (const step of steps.removed || []) changes.push({ kind: "removed", name: step.id, lines: [step.type] });
+  return { summary: answer.summary || null, changes };
+}
+
 /** Make an old version the latest again. */
 export async function restore(id, version, document) {
   try {

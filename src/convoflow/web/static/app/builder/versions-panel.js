@@ -9,7 +9,8 @@ import * as server from "./server.js";
 export const VersionsPanel = defineComponent({
   props: { context: Object },
   setup(props) {
-    const state = reactive({ versions: [], open: null, changes: null, against: "previous", error: null, busy: false });
+    const state = reactive({ versions: [], open: null, changes: null, summary: null, against: "previous",
+      error: null, busy: false });
     const flow = props.context.flow;
 
     async function load() {
@@ -21,8 +22,13 @@ export const VersionsPanel = defineComponent({
       state.open = version.id;
       state.against = against;
       state.changes = null;
+      state.summary = null;
       state.error = null;
       try {
+        if (against === "previous") {
+          const fromServer = await server.serverDiff(flow.templateId, version);
+          if (fromServer) { state.changes = fromServer.changes; state.summary = fromServer.summary; return; }
+        }
         const chosen = await server.versionTemplate(version.id);
         let older;
         let newer;
@@ -77,6 +83,7 @@ export const VersionsPanel = defineComponent({
           button("Compare with the editor", () => show(version, "current"), { kind: "small" }),
           !version.is_latest ? button(`Restore v${version.version}`, () => restore(version), { kind: "small", disabled: state.busy }) : null,
         ]),
+        state.open === version.id && state.summary ? h("p", { class: "muted" }, state.summary) : null,
         state.open === version.id && state.changes ? h("ul", { class: "diff", "data-testid": "diff" },
           state.changes.length ? state.changes.map((change) => h("li", { class: `diff-${change.kind}` }, [
             h("strong", `${{ field: "~", added: "+", removed: "−", changed: "~" }[change.kind]} ${change.name}`),

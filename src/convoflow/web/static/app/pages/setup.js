@@ -23,6 +23,8 @@ export const SetupPage = defineComponent({
       try {
         await api.post("/api/auth/setup", { token, password: form.password }, { quiet401: true });
         form.done = true;
+        // Setting the password signed admin in (the session cookie): open the app.
+        window.location.assign("/#/templates");
       } catch (error) {
         form.error = error;
       } finally {
