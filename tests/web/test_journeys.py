@@ -173,6 +173,21 @@ def test_a_second_user_cannot_see_a_private_template(
     assert "does not exist" in page.locator(".error-box").inner_text()
     screenshot(page, "second-user-not-found")
 
+    # Bob rates a built-in template and forks it: his copy opens in the builder, editable.
+    page.goto("/#/templates")
+    page.get_by_label("Search").fill("main_menu")
+    row = page.get_by_test_id("template-row").filter(has_text="main_menu")
+    row.get_by_role("button", name="4 stars").click()
+    page.get_by_role("status").filter(has_text="You rated main_menu 4 of 5").wait_for()
+    row.get_by_role("button", name="Fork").click()
+    page.get_by_test_id("save").wait_for()
+    assert page.get_by_test_id("save").is_enabled()
+    with web.api(bob) as api:
+        mine = api.get("/api/workflow-templates", params={"mine": "true"}).json()["items"]
+    assert [item["template_name"] for item in mine] == [
+        page.locator(".builder-bar h1").inner_text().split(" v")[0]
+    ]
+
 
 def test_settings_create_and_revoke_an_api_key(page: Any, web: WebServer, admin: WebUser) -> None:
     sign_in(page, web, admin)
@@ -193,3 +208,21 @@ def test_settings_create_and_revoke_an_api_key(page: Any, web: WebServer, admin:
         == 401
     )
     screenshot(page, "settings")
+
+
+#: What shows that a page has loaded its data.
+LOADED = {
+    "templates": lambda page: page.get_by_test_id("template-row").first,
+    "inbox": lambda page: page.get_by_role("list", name="Conversations"),
+    "analytics": lambda page: page.get_by_test_id("kpi-started"),
+    "settings": lambda page: page.get_by_test_id("keys").locator("tbody tr").first,
+}
+
+
+@pytest.mark.parametrize("name", list(LOADED))
+def test_each_page_fits_1280_by_800(page: Any, web: WebServer, admin: WebUser, name: str) -> None:
+    sign_in(page, web, admin)
+    page.goto(f"/#/{name}")
+    LOADED[name](page).wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, f"page-{name}")

@@ -18,11 +18,9 @@ export const session = reactive({
 function adopt(body) {
   const user = body.user || body;
   api.setCsrfToken(body.csrf_token || user.csrf_token);
-  session.user = {
-    id: user.id,
-    name: user.name || user.username,
-    isAdmin: Boolean(user.is_admin ?? user.name === "admin"),
-  };
+  const name = user.name || user.username;
+  // A server without sign-in has no admin flag: its owner of the built-ins is "admin".
+  session.user = { id: user.id, name, isAdmin: Boolean(user.is_admin ?? name === "admin") };
   session.expired = false;
 }
 

@@ -6,7 +6,8 @@ import { button, checkbox, errorBox, selectInput, textInput } from "../ui.js";
 
 /**
  * props: title, path (list endpoint), fields [{name, label, type, options, required, hint}],
- * columns [[label, (item) => text]], create (body → promise), actions [(item, reload) → vnode],
+ * columns [[label, (item) => text]], create (body → promise),
+ * actions ((item, run) → vnodes; run(fn) calls fn, shows its error and reloads the list),
  * testid, note, initial (form values)
  */
 export const ListSection = defineComponent({
@@ -43,6 +44,12 @@ export const ListSection = defineComponent({
 
     onMounted(load);
 
+    async function run(action) {
+      state.error = null;
+      try { await action(); } catch (error) { state.error = error; }
+      await load();
+    }
+
     const control = (field) => {
       const id = `${props.testid}-${field.name}`;
       const error = state.formError?.about?.(field.name);
@@ -62,7 +69,7 @@ export const ListSection = defineComponent({
         h("thead", h("tr", [...props.columns.map(([label]) => h("th", { scope: "col" }, label)), props.actions ? h("th", "") : null])),
         h("tbody", state.items.length ? state.items.map((item) => h("tr", { key: item.id }, [
           ...props.columns.map(([, text]) => h("td", text(item))),
-          props.actions ? h("td", { class: "actions" }, props.actions(item, load)) : null,
+          props.actions ? h("td", { class: "actions" }, props.actions(item, run)) : null,
         ])) : h("tr", h("td", { colspan: props.columns.length + 1, class: "empty" }, "None yet."))),
       ]),
       props.create ? h("form", { class: "inline-form", onSubmit: submit }, [

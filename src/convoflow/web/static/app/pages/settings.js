@@ -81,8 +81,9 @@ const ContactsSection = defineComponent({
 
 export const SettingsPage = defineComponent({
   setup() {
-    const revoke = (path, label) => (item, reload) => [
-      item.revoked ? h("span", { class: "muted" }, "revoked") : button(label, async () => { await api.del(`${path}/${item.id}`); await reload(); }, { kind: "small danger" }),
+    const revoke = (path, label) => (item, run) => [
+      item.revoked ? h("span", { class: "muted" }, "revoked")
+        : button(label, () => run(() => api.del(`${path}/${item.id}`)), { kind: "small danger" }),
     ];
     return () => h("section", { class: "page settings" }, [
       h("div", { class: "page-head" }, h("h1", "Settings")),
@@ -109,13 +110,13 @@ export const SettingsPage = defineComponent({
             { name: "display_phone_number", label: "Display number" }, { name: "messaging_limit_tier", label: "Tier", type: "select", options: TIERS },
             { name: "access_token_env", label: "Token variable", hint: "The environment variable holding its access token." }],
           create: (body) => api.post("/api/phone-numbers", body),
-          actions: (item, reload) => [button("Remove", async () => { await api.del(`/api/phone-numbers/${item.id}`); await reload(); }, { kind: "small danger" })] }),
+          actions: (item, run) => [button("Remove", () => run(() => api.del(`/api/phone-numbers/${item.id}`)), { kind: "small danger" })] }),
         h(ListSection, { title: "User types", testid: "user-types", path: "/api/user-types",
           note: "Once a template is granted to user types (in the builder's Template tab), only customers of those types may start it.",
           columns: [["Name", (type) => type.name], ["Description", (type) => type.description]],
           fields: [{ name: "name", label: "Name", required: true }, { name: "description", label: "Description" }],
           create: (body) => api.post("/api/user-types", body),
-          actions: (item, reload) => [button("Delete", async () => { await api.del(`/api/user-types/${item.id}`); await reload(); }, { kind: "small danger" })] }),
+          actions: (item, run) => [button("Delete", () => run(() => api.del(`/api/user-types/${item.id}`)), { kind: "small danger" })] }),
         h(ContactsSection),
       ]),
     ]);
