@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from convoflow import __version__, metrics
-from convoflow.api import health, webhook
+from convoflow.api import health, web, webhook
 from convoflow.api import metrics as api_metrics
 from convoflow.api.admin import install_admin_api
 from convoflow.clock import Clock
@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if resolved.metrics:
         app.include_router(api_metrics.router)
     install_admin_api(app)
+    app.include_router(web.router)
+    app.mount(web.STATIC_PREFIX, web.static_files(), name="static")
     return app
 
 
