@@ -2,6 +2,12 @@
 
 from convoflow.store.models.accounts import ApiKey, PhoneNumber, User
 from convoflow.store.models.base import Base
+from convoflow.store.models.campaigns import (
+    CampaignRecipient,
+    CampaignSendSchedule,
+    MarketingCampaign,
+    MessageTemplate,
+)
 from convoflow.store.models.conversations import (
     Contact,
     ConversationStateRow,
@@ -25,11 +31,15 @@ __all__ = [
     "OUTBOUND_STATUS_RANK",
     "ApiKey",
     "Base",
+    "CampaignRecipient",
+    "CampaignSendSchedule",
     "Contact",
     "ConversationStateRow",
     "DraftSnapshot",
     "Handoff",
     "LegacyTemplateRating",
+    "MarketingCampaign",
+    "MessageTemplate",
     "PendingStatus",
     "PhoneNumber",
     "SimulatorSession",

@@ -42,6 +42,11 @@ class Contact(Base):
     last_seen_at: Mapped[datetime] = created_at_column()
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opted_out: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: When and how the contact opted out of campaigns (``keyword:STOP``, ``api``, ``131050``).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    #: Labels an owner gives the contact, for campaign audiences.
+    tags: Mapped[list[str]] = mapped_column(JsonDocument, nullable=False, default=list)
 
 
 class ConversationStateRow(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from convoflow.store.models.base import Base, created_at_column, updated_at_column
@@ -51,6 +51,10 @@ class WhatsAppMessage(Base):
     # The person who wrote an outbound message from the inbox (None: the bot).
     agent_id: Mapped[str | None] = mapped_column(String(26))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Claimed in (priority, id) order: conversation replies (0) before campaign rows (1).
+    priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default="0")
+    #: The campaign recipient an outbound campaign row was queued for.
+    campaign_recipient_id: Mapped[str | None] = mapped_column(String(26))
     message_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
