@@ -16,6 +16,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.encryption import TokenCipher, load_token_cipher
 from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker
+from convoflow.jobs.campaigns import CampaignJobs
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.heartbeat import Heartbeats, LocalHeartbeats, RedisHeartbeats
 from convoflow.jobs.parked_sends import create_parked_sends
@@ -24,6 +25,7 @@ from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import NumberTokens, ServerNumber
+from convoflow.services.campaigns.inbound import CampaignInboundRules
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
 from convoflow.services.conversations.timers import StepTimers
@@ -101,6 +103,7 @@ class Runtime:
     phone_numbers: PhoneNumberDirectory
     live: LiveEvents
     statistics: StatsAggregator
+    campaigns: CampaignJobs
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -143,6 +146,13 @@ class Runtime:
             conversations=conversations,
             decode_event=decode_stored_message,
             clock=clock,
+            rules=CampaignInboundRules(
+                catalog,
+                opt_out_words=settings.opt_out_words,
+                opt_in_words=settings.opt_in_words,
+                opt_out_confirmation=settings.campaign_opt_out_confirmation,
+                opt_in_confirmation=settings.campaign_opt_in_confirmation,
+            ),
         )
         timers = StepTimers(db_sessions=db_sessions, locks=locks, conversations=conversations)
         # One HTTP client per process: its connection pool is shared by every send.
@@ -195,6 +205,17 @@ class Runtime:
             clock=clock,
         )
         register_tasks(broker, jobs)
+        campaigns = CampaignJobs(
+            db_sessions=db_sessions,
+            sending=jobs.sending,
+            source=graph,
+            tokens=access_tokens,
+            default_waba_id=settings.whatsapp_business_account_id,
+            sync_every=settings.template_sync_seconds,
+            redis=redis,
+            outages=outages,
+            clock=clock,
+        )
         access = ConversationAccess(
             db_sessions=db_sessions,
             locks=locks,
@@ -239,6 +260,7 @@ class Runtime:
             phone_numbers=PhoneNumberDirectory(db_sessions, clock=clock),
             live=live,
             statistics=statistics,
+            campaigns=campaigns,
         )
 
     async def close(self) -> None:

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     end_action_secret: str = ""
     ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     default_owner: str = "admin"
+    campaign_opt_out_words: str = "STOP,UNSUBSCRIBE"
+    campaign_opt_in_words: str = "START"
+    campaign_opt_out_confirmation: str = (
+        "You will no longer receive our campaign messages. Send START to receive them again."
+    )
+    campaign_opt_in_confirmation: str = "You will receive our campaign messages again."
+    template_sync_seconds: int = Field(default=3600, ge=0, le=7 * 86_400)
     secret_key: SecretStr = SecretStr("")
 
     @field_validator("secret_key")
@@ -93,6 +100,16 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def opt_out_words(self) -> list[str]:
+        """The words that opt a contact out of campaigns (comma-separated setting)."""
+        return [word.strip() for word in self.campaign_opt_out_words.split(",") if word.strip()]
+
+    @property
+    def opt_in_words(self) -> list[str]:
+        """The words that opt an opted-out contact back in (comma-separated setting)."""
+        return [word.strip() for word in self.campaign_opt_in_words.split(",") if word.strip()]
 
     @property
     def is_postgres(self) -> bool:

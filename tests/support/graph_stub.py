@@ -3,7 +3,8 @@
 It speaks the ``POST /{version}/{phone_number_id}/messages`` protocol of the WhatsApp Cloud
 API well enough for the client, the sender and the benchmarks: it checks the Bearer token
 (one for every number, or a number's own after :meth:`GraphStub.accept_token`),
-answers sends with a fresh wamid and read receipts with ``{"success": true}``, and can be
+answers sends with a fresh wamid and read receipts with ``{"success": true}``, serves a
+WABA's message templates page by page (:meth:`GraphStub.set_templates`), and can be
 scripted to fail::
 
     with GraphStub() as stub:
@@ -33,11 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 __all__ = ["DEFAULT_TOKEN", "GraphStub", "RecordedRequest", "ScriptedFailure"]
 
 DEFAULT_TOKEN = "test-access-token"
 _MESSAGES_PATH = re.compile(r"/(?P<version>v\d+\.\d+)/(?P<phone_number_id>[^/]+)/messages")
+_TEMPLATES_PATH = re.compile(r"/(?P<version>v\d+\.\d+)/(?P<waba_id>[^/]+)/message_templates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class _State:
     read_failures: deque[ScriptedFailure] = field(default_factory=deque)
     recipient_failures: dict[str, ScriptedFailure] = field(default_factory=dict)
     accept_hook: Callable[[RecordedRequest], None] | None = None
+    template_failures: deque[ScriptedFailure] = field(default_factory=deque)
 
 
 class GraphStub:
@@ -95,6 +99,8 @@ class GraphStub:
     def __init__(self, access_token: str = DEFAULT_TOKEN) -> None:
         self.access_token = access_token
         self._number_tokens: dict[str, str] = {}
+        self._templates: dict[str, list[dict[str, Any]]] = {}
+        self.template_page_size = 2
         self._state = _State()
         self._changed = threading.Condition()
         self._wamid_numbers = itertools.count(1)
@@ -177,6 +183,19 @@ class GraphStub:
         with self._changed:
             self._state.recipient_failures[to] = ScriptedFailure(status, code)
 
+    def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
+        """Serve ``templates`` (Graph objects) from ``GET /{waba_id}/message_templates``,
+        :attr:`template_page_size` per page, with cursor paging as Meta does."""
+        with self._changed:
+            self._templates[waba_id] = [dict(template) for template in templates]
+
+    def fail_next_template_pages(
+        self, count: int = 1, *, status: int = 400, code: int = 100
+    ) -> None:
+        """Answer the next ``count`` template-list requests with this error."""
+        with self._changed:
+            self._state.template_failures.extend([ScriptedFailure(status, code)] * count)
+
     def accept_token(self, phone_number_id: str, token: str) -> None:
         """Sends from ``phone_number_id`` need ``token`` (and no longer the default one)."""
         with self._changed:
@@ -258,7 +277,31 @@ class GraphStub:
             hook(record)
         return reply
 
+    def _template_page(self, record: RecordedRequest) -> _Reply:
+        """One page of a WABA's templates (``after`` is the index of the next one)."""
+        path, _, query = record.path.partition("?")
+        match = _TEMPLATES_PATH.fullmatch(path)
+        assert match is not None
+        if record.headers.get("authorization") != f"Bearer {self.access_token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        if self._state.template_failures:
+            failure = self._state.template_failures.popleft()
+            return _error(failure.status, failure.code, "Scripted failure")
+        params = dict(parse_qsl(query))
+        start = int(params.get("after") or 0)
+        size = min(int(params.get("limit") or 25), self.template_page_size)
+        templates = self._templates.get(match["waba_id"], [])
+        page = templates[start : start + size]
+        body: dict[str, Any] = {"data": page}
+        if page:
+            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+            if start + len(page) < len(templates):
+                body["paging"]["next"] = f"{self.url}{path}?after={start + len(page)}"
+        return _Reply(200, body)
+
     def _decide(self, record: RecordedRequest, method: str, path_ok: bool) -> _Reply:
+        if method == "GET" and _TEMPLATES_PATH.fullmatch(record.path.split("?", 1)[0]):
+            return self._template_page(record)
         if method != "POST" or not path_ok:
             return _error(404, 100, "Unknown path components")
         expected = self._number_tokens.get(record.phone_number_id or "", self.access_token)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from convoflow.store.local_channels import LOCAL_CHANNELS
@@ -65,14 +65,16 @@ async def claim_head(
     now: datetime,
     until: datetime,
 ) -> Row[Any] | None:
-    """Claim the customer's oldest queued row until ``until`` if it is due at ``now``.
+    """Claim the customer's head queued row until ``until`` if it is due at ``now``: the
+    oldest reply, else the oldest campaign row (``priority``, then ``id``).
 
-    Returns the row's id, number, type, payload and attempts, or None (nothing due, or
-    another sender holds the head).
+    Returns the row's id, number, type, payload, attempts, priority and campaign recipient,
+    or None (nothing due, or another sender holds the head).
     """
     message = WhatsAppMessage
+    # Conversation replies (priority 0) before campaign rows (1), each in id order.
     head = (
-        select(func.min(message.id))
+        select(message.id)
         .where(
             message.owner_id == owner_id,
             message.customer_key == customer_key,
@@ -80,6 +82,8 @@ async def claim_head(
             message.status == "queued",
             message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
         )
+        .order_by(message.priority, message.id)
+        .limit(1)
         .scalar_subquery()
     )
     claimed = await connection.execute(
@@ -90,7 +94,13 @@ async def claim_head(
         )
         .values(next_attempt_at=until, updated_at=now)
         .returning(
-            message.id, message.phone_number_id, message.type, message.payload, message.attempts
+            message.id,
+            message.phone_number_id,
+            message.type,
+            message.payload,
+            message.attempts,
+            message.priority,
+            message.campaign_recipient_id,
         )
     )
     return claimed.first()

@@ -32,14 +32,15 @@ _KEY_PREFIX = "convoflow:rate:"
 
 # KEYS[1] the number's key; ARGV: interval and burst allowance in microseconds.
 # Returns 0 when a slot was taken, else the microseconds to wait (nothing taken).
+# A spare-capacity reservation (campaign sends) passes a smaller (negative) allowance.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 if tat - burst > now then return math.ceil(tat - burst - now) end
+if tat < now then tat = now end
 local new_tat = tat + interval
 local keep_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', keep_ms)
@@ -61,9 +62,14 @@ return 0
 
 
 class RateLimiter(Protocol):
-    """Spaces out sends per business number."""
+    """Spaces out sends per business number.
 
-    async def reserve(self, key: str) -> float:
+    A reservation with ``spare=True`` (campaign sends) only takes capacity that replies
+    leave over: it never uses the burst allowance and, where there is none (low rates),
+    leaves one interval free, so a reply waits at most one interval behind campaign traffic.
+    """
+
+    async def reserve(self, key: str, *, spare: bool = False) -> float:
         """Take a slot now (returns 0.0) or say how many seconds until one is free."""
 
     async def pause(self, key: str, seconds: float) -> None:
@@ -79,13 +85,14 @@ class LocalRateLimiter:
         self._burst = max(self._interval, BURST_SHARE) - self._interval
         self._arrival: dict[str, float] = {}
 
-    async def reserve(self, key: str) -> float:
+    async def reserve(self, key: str, *, spare: bool = False) -> float:
         """See :meth:`RateLimiter.reserve`."""
         now = self.clock.monotonic()
-        arrival = max(self._arrival.get(key, now), now)
-        if arrival - self._burst > now:
-            return arrival - self._burst - now
-        self._arrival[key] = arrival + self._interval
+        arrival = self._arrival.get(key)
+        allowance = _spare_allowance(self._burst, self._interval) if spare else self._burst
+        if arrival is not None and arrival - allowance > now:
+            return arrival - allowance - now
+        self._arrival[key] = max(arrival if arrival is not None else now, now) + self._interval
         return 0.0
 
     async def pause(self, key: str, seconds: float) -> None:
@@ -105,16 +112,23 @@ class RedisRateLimiter:
         self._reserve = redis.register_script(_RESERVE)
         self._pause = redis.register_script(_PAUSE)
 
-    async def reserve(self, key: str) -> float:
+    async def reserve(self, key: str, *, spare: bool = False) -> float:
         """See :meth:`RateLimiter.reserve`."""
+        allowance = _spare_allowance(self._burst_us, self._interval_us) if spare else self._burst_us
         waited = await self._reserve(
-            keys=[_KEY_PREFIX + key], args=[f"{self._interval_us:.3f}", f"{self._burst_us:.3f}"]
+            keys=[_KEY_PREFIX + key], args=[f"{self._interval_us:.3f}", f"{allowance:.3f}"]
         )
         return int(waited) / 1_000_000
 
     async def pause(self, key: str, seconds: float) -> None:
         """See :meth:`RateLimiter.pause`."""
         await self._pause(keys=[_KEY_PREFIX + key], args=[f"{seconds * 1_000_000:.0f}"])
+
+
+def _spare_allowance(burst: float, interval: float) -> float:
+    """The allowance of a spare-capacity reservation: none of the burst, and one interval
+    kept free when there is no burst to leave to replies."""
+    return 0.0 if burst >= interval else -interval
 
 
 def create_rate_limiter(
@@ -127,8 +141,8 @@ def create_rate_limiter(
     return LocalRateLimiter(max_per_second, clock=clock)
 
 
-async def acquire(limiter: RateLimiter, key: str, *, max_wait: float) -> float:
-    """Wait for a slot for up to ``max_wait`` seconds.
+async def acquire(limiter: RateLimiter, key: str, *, max_wait: float, spare: bool = False) -> float:
+    """Wait for a slot for up to ``max_wait`` seconds (``spare``: from what replies leave).
 
     Returns 0.0 once a slot is taken, or the remaining wait when it is longer than
     ``max_wait`` (nothing taken): the caller reschedules instead of holding its work.
@@ -136,7 +150,7 @@ async def acquire(limiter: RateLimiter, key: str, *, max_wait: float) -> float:
     """
     waited = 0.0
     while True:
-        wait = await limiter.reserve(key)
+        wait = await limiter.reserve(key, spare=spare)
         if wait <= 0.0:
             observe_rate_limit_wait(waited)
             return 0.0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -58,7 +59,11 @@ class SendLane:
         self.slots = slots
         self.clock = clock
         self.outages = outages or Outages(clock=clock)
-        self._queue: asyncio.Queue[Customer] = asyncio.Queue()
+        # One token per waiting customer; a worker that takes one serves the oldest
+        # foreground customer, else the oldest background one (campaign rows).
+        self._queue: asyncio.Queue[None] = asyncio.Queue()
+        self._foreground: deque[Customer] = deque()
+        self._background: deque[Customer] = deque()
         self._waiting: dict[Customer, list[AfterDelivery]] = {}
         self._running: set[Customer] = set()
         self._workers: list[asyncio.Task[None]] = []
@@ -67,12 +72,18 @@ class SendLane:
         self._idle.set()
 
     def request(
-        self, owner_id: str, customer_key: str, *, then: AfterDelivery | None = None
+        self,
+        owner_id: str,
+        customer_key: str,
+        *,
+        then: AfterDelivery | None = None,
+        background: bool = False,
     ) -> None:
         """Deliver the customer's due rows soon, then run ``then`` (if given).
 
         A customer already waiting is not queued twice; one whose run is under way gets one
         more run after it (rows may have been queued behind the run's last claim).
+        ``background`` customers (campaign rows) are served only when no other waits.
         """
         key = (owner_id, customer_key)
         if key in self._waiting:
@@ -82,8 +93,12 @@ class SendLane:
         self._waiting[key] = [then] if then is not None else []
         self._idle.clear()
         if key not in self._running:
-            self._queue.put_nowait(key)
+            self._enqueue(key, background=background)
         self._start_workers()
+
+    def _enqueue(self, key: Customer, *, background: bool = False) -> None:
+        (self._background if background else self._foreground).append(key)
+        self._queue.put_nowait(None)
 
     async def wait_idle(self) -> None:
         """Until nothing is waiting or running (retry timers not counted)."""
@@ -103,6 +118,8 @@ class SendLane:
         self._workers.clear()
         # What is left stays queued in the database, for the sweeper.
         self._queue = asyncio.Queue()
+        self._foreground.clear()
+        self._background.clear()
         self._waiting.clear()
         self._running.clear()
         self._idle.set()
@@ -115,7 +132,8 @@ class SendLane:
 
     async def _work(self) -> None:
         while True:
-            key = await self._queue.get()
+            await self._queue.get()
+            key = self._foreground.popleft() if self._foreground else self._background.popleft()
             then = self._waiting.pop(key, [])
             self._running.add(key)
             try:
@@ -123,7 +141,7 @@ class SendLane:
             finally:
                 self._running.discard(key)
                 if key in self._waiting:  # asked again while it ran: once more
-                    self._queue.put_nowait(key)
+                    self._enqueue(key)
                 elif not self._waiting and not self._running:
                     self._idle.set()
 

@@ -58,6 +58,7 @@ from convoflow.services.outbox.window import (
     fall_back_outside_window,
     window_is_closed,
 )
+from convoflow.store.campaign_sends import send_refusal
 from convoflow.store.models import Contact, WhatsAppMessage
 
 __all__ = ["NEVER_DELIVERED_CHANNELS", "DeliveryReport", "OutboxSender", "SenderPolicy"]
@@ -115,6 +116,8 @@ class _Claimed:
     wa_id: str | None
     bsuid: str | None
     last_inbound_at: datetime | None
+    priority: int = 0
+    campaign_recipient_id: str | None = None
     posted: bool = False  # the Graph call started: Meta may have the message
 
     def address(self) -> dict[str, str]:
@@ -221,6 +224,8 @@ class OutboxSender:
             wa_id=contact.wa_id if contact else None,
             bsuid=contact.bsuid if contact else None,
             last_inbound_at=contact.last_inbound_at if contact else None,
+            priority=claimed.priority,
+            campaign_recipient_id=claimed.campaign_recipient_id,
         )
 
     async def _deliver(
@@ -239,10 +244,22 @@ class OutboxSender:
             await self._outside_window(row, detail="")
             report.failed += 1
             return True
+        if row.campaign_recipient_id is not None:
+            # Paused, cancelled or opted out since it was queued: it must not go out.
+            refusal = await send_refusal(connection, row.campaign_recipient_id)
+            if refusal is not None:
+                await self._fail(connection, row, None, refusal)
+                report.failed += 1
+                return True
         wait = await self._kept(
             connection,
             row,
-            acquire(self.limiter, row.phone_number_id, max_wait=self.policy.max_inline_wait),
+            acquire(
+                self.limiter,
+                row.phone_number_id,
+                max_wait=self.policy.max_inline_wait,
+                spare=row.priority > 0,
+            ),
         )
         if wait > 0.0:
             count_send("deferred")

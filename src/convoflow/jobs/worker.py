@@ -30,6 +30,7 @@ from convoflow import metrics
 from convoflow.clock import Clock
 from convoflow.errors import SettingsError
 from convoflow.jobs.broker import runs_in_process
+from convoflow.jobs.campaigns import CampaignJobs
 from convoflow.jobs.heartbeat import Heartbeats, WorkerHeartbeat
 from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.sweeper import Sweeper
@@ -70,6 +71,10 @@ class JobRuntime(Protocol):
     @property
     def jobs(self) -> JobHandlers:
         """The work behind each task."""
+
+    @property
+    def campaigns(self) -> CampaignJobs:
+        """The campaign scheduler and the periodic template sync."""
 
     @property
     def outages(self) -> Outages:
@@ -120,6 +125,11 @@ class BackgroundJobs:
         if self.sweep:
             self._tasks.append(
                 asyncio.create_task(self.runtime.sweeper.run(self._stop), name="convoflow-sweeper")
+            )
+            self._tasks.append(
+                asyncio.create_task(
+                    self.runtime.campaigns.run(self._stop), name="convoflow-campaigns"
+                )
             )
 
     def _about(self) -> dict[str, object]:

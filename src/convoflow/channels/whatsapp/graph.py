@@ -1,4 +1,4 @@
-"""A small async client for the WhatsApp Cloud API ``/messages`` endpoint.
+"""A small async client for the WhatsApp Cloud API: ``/messages`` and the template list.
 
 The client takes an injected :class:`httpx.AsyncClient` (its timeouts, limits and transport
 are the caller's choice; tests hand it an :class:`httpx.MockTransport` or point ``api_base``
@@ -28,6 +28,9 @@ __all__ = ["DEFAULT_API_BASE", "DEFAULT_API_VERSION", "GraphClient"]
 DEFAULT_API_BASE = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
 
+#: Templates asked for per page, and the fields read of each.
+TEMPLATE_PAGE_SIZE = 100
+TEMPLATE_FIELDS = "id,name,language,status,category,components,quality_score,rejected_reason"
 _ADDRESSING_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipient"})
 
 
@@ -129,6 +132,39 @@ class GraphClient:
         if typing_indicator:
             payload["typing_indicator"] = {"type": "text"}
         await self._post(self.messages_url(phone_number_id), payload, access_token)
+
+    async def list_message_templates(
+        self,
+        waba_id: str,
+        *,
+        access_token: str | None = None,
+        after: str | None = None,
+        limit: int = TEMPLATE_PAGE_SIZE,
+    ) -> dict[str, Any]:
+        """One page of ``GET /{waba-id}/message_templates``: ``{"data": [...], "paging":
+        {"cursors": {"after": ...}, "next": ...}}`` (``next`` is absent on the last page).
+        Pass the previous page's ``cursors.after`` as ``after``."""
+        if not waba_id:
+            raise InvalidArgument("waba_id is required")
+        url = f"{self._api_base}/{self._api_version}/{quote(waba_id, safe='')}/message_templates"
+        params = {"fields": TEMPLATE_FIELDS, "limit": str(limit)}
+        if after:
+            params["after"] = after
+        headers = self._headers
+        if access_token is not None:
+            headers = {"Authorization": f"Bearer {access_token}"}
+        try:
+            response = await self._http.get(url, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
+        except httpx.RequestError as exc:
+            raise RetryableGraphError(f"Graph API unreachable: {exc!r}") from exc
+        body = _decode(response)
+        if not response.is_success:
+            raise classify_graph_error(response.status_code, body, response.headers)
+        if not isinstance(body, dict):
+            raise RetryableGraphError("Graph API answered the template list without JSON")
+        return body
 
     async def _post(
         self, url: str, payload: dict[str, Any], access_token: str | None = None

@@ -13,7 +13,7 @@ and/or ``from_user_id`` (the business-scoped user id, BSUID), a contact ``wa_id`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from convoflow.channels.whatsapp._fields import (
@@ -35,6 +35,7 @@ __all__ = [
     "InboundMessage",
     "ParsedWebhook",
     "StatusUpdate",
+    "TemplateNotice",
     "WebhookErrorNotice",
     "customer_key",
     "parse_webhook",
@@ -108,6 +109,24 @@ class WebhookErrorNotice:
     details: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateNotice:
+    """A ``message_template_status_update`` (``status``: APPROVED, PAUSED, DISABLED, ...) or
+    ``message_template_quality_update`` (``quality``: GREEN, YELLOW, RED) of one WABA."""
+
+    waba_id: str
+    template_id: str | None
+    name: str | None
+    language: str | None
+    status: str | None = None
+    quality: str | None = None
+    reason: str | None = None
+
+
+#: The webhook fields that carry template news.
+TEMPLATE_FIELDS = ("message_template_status_update", "message_template_quality_update")
+
+
 @dataclass(slots=True)
 class ParsedWebhook:
     """Everything one webhook POST carried, in payload order, plus what had to be skipped."""
@@ -115,6 +134,7 @@ class ParsedWebhook:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     errors: list[WebhookErrorNotice] = field(default_factory=list)
+    templates: list[TemplateNotice] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -200,9 +220,36 @@ class _Parser:
             if change_object is None or value is None:
                 self.note(change_where, "expected an object with a value object; skipped")
                 continue
-            # Other fields (template status, account updates, ...) are not chat traffic.
-            if change_object.get("field", "messages") == "messages":
+            # Other fields (account updates, ...) are not chat traffic.
+            kind = change_object.get("field", "messages")
+            if kind == "messages":
                 self.parse_value(value, f"{change_where}.value")
+            elif kind in TEMPLATE_FIELDS:
+                self.template_notice(entry_object, value, kind, change_where)
+
+    def template_notice(
+        self, entry: dict[str, Any] | None, value: dict[str, Any], kind: Any, where: str
+    ) -> None:
+        waba_id = as_id(entry.get("id")) if entry is not None else None
+        if waba_id is None:
+            self.note(where, "template update without the WABA id (entry.id); skipped")
+            return
+        template_id = value.get("message_template_id")
+        notice = TemplateNotice(
+            waba_id=waba_id,
+            template_id=str(template_id) if isinstance(template_id, int | str) else None,
+            name=as_str(value.get("message_template_name")),
+            language=as_str(value.get("message_template_language")),
+            reason=as_str(value.get("reason")),
+        )
+        if kind == "message_template_status_update":
+            notice = replace(notice, status=as_token(value.get("event")))
+        else:
+            notice = replace(notice, quality=as_token(value.get("new_quality_score")))
+        if notice.status is None and notice.quality is None:
+            self.note(where, "template update without an event or quality score; skipped")
+            return
+        self.result.templates.append(notice)
 
     def parse_value(self, value: dict[str, Any], where: str) -> None:
         metadata = as_dict(value.get("metadata")) or {}

@@ -14,7 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, StatusUpdate
+from convoflow.channels.whatsapp.inbound import (
+    InboundMessage,
+    ParsedWebhook,
+    StatusUpdate,
+    TemplateNotice,
+)
+from convoflow.services.campaigns.template_sync import TemplateUpdate, apply_template_updates
 from convoflow.services.inbox.intake import InboundRecord, StatusRecord
 from convoflow.services.inbox.webhook import (
     PhoneNumberDirectory,
@@ -22,7 +28,14 @@ from convoflow.services.inbox.webhook import (
     store_webhook_records,
 )
 
-__all__ = ["clean_json", "clean_text", "inbound_record", "receive_webhook", "status_record"]
+__all__ = [
+    "clean_json",
+    "clean_text",
+    "inbound_record",
+    "receive_webhook",
+    "status_record",
+    "template_update",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +62,10 @@ async def receive_webhook(
     records = [inbound_record(message) for message in storable]
     statuses = [status_record(update) for update in parsed.statuses]
     received = await store_webhook_records(db_sessions, directory, records, statuses, now=now)
+    if parsed.templates:
+        await apply_template_updates(
+            db_sessions, [template_update(notice) for notice in parsed.templates], now=now
+        )
     received.skipped = len(parsed.messages) - len(storable)
     for notice in parsed.errors:
         logger.warning(
@@ -96,6 +113,19 @@ def status_record(update: StatusUpdate) -> StatusRecord:
         text = clean_text(": ".join(words)) or None
     return StatusRecord(
         wamid=clean_text(update.wamid), status=update.status, error_code=code, error_text=text
+    )
+
+
+def template_update(notice: TemplateNotice) -> TemplateUpdate:
+    """The service's form of a template webhook."""
+    return TemplateUpdate(
+        waba_id=clean_text(notice.waba_id),
+        graph_id=clean_text(notice.template_id) if notice.template_id else None,
+        name=clean_text(notice.name) if notice.name else None,
+        language=clean_text(notice.language) if notice.language else None,
+        status=notice.status,
+        quality=notice.quality,
+        reason=clean_text(notice.reason) if notice.reason else None,
     )
 
 

@@ -19,6 +19,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
 from convoflow.engine.outcome import FlowStatus
 from convoflow.services.conversations.customers import load_customer
+from convoflow.services.conversations.inbound_rules import InboundRules
 from convoflow.services.conversations.service import ConversationService, Customer, TurnResult
 from convoflow.services.inbox.read_marks import ProcessedInbound
 from convoflow.services.inbox.retry import leave_for_retry
@@ -269,8 +270,10 @@ class MessageProcessor:
         conversations: ConversationService,
         decode_event: EventDecoder,
         clock: Clock = SystemClock(),
+        rules: InboundRules | None = None,
     ) -> None:
         self.clock = clock
+        self.rules = rules
         self.db_sessions = db_sessions
         self.locks = locks
         self.conversations = conversations
@@ -384,11 +387,24 @@ class MessageProcessor:
             row.status = "ignored"
             return TurnResult(), None
         who = await _customer_of(db_session, row)
-        result = await self.conversations.handle(
-            db_session, who, event, now=self.clock.now(), received_at=row.created_at
-        )
+        now = self.clock.now()
+        verdict = None
+        if self.rules is not None:
+            verdict = await self.rules.before_turn(db_session, who, event, row.payload, now=now)
+        if verdict is not None and verdict.start is not None:
+            turn, live = await self.conversations.start(
+                db_session, who, verdict.start, verdict.variables, now=now
+            )
+        elif verdict is not None and verdict.handled:
+            turn, live = TurnResult(), None
+        else:
+            turn, live = await self.conversations.handle(
+                db_session, who, event, now=now, received_at=row.created_at
+            )
+        if verdict is not None and verdict.outbound_ids:
+            turn.outbound_ids = verdict.outbound_ids + turn.outbound_ids
         row.status = "processed"
-        return result
+        return turn, live
 
 
 async def _oldest_pending(

@@ -111,7 +111,8 @@ class MarketingCampaign(Base):
     window_end: Mapped[str | None] = mapped_column(String(5))  # "20:00"
     window_timezone: Mapped[str] = mapped_column(String(16), nullable=False, default="campaign")
     max_mps: Mapped[float] = mapped_column(Float, nullable=False, default=10.0)
-    reply_template_id: Mapped[str | None] = mapped_column(String(26))
+    #: The conversation template a reply to the campaign starts (by name).
+    reply_template: Mapped[str | None] = mapped_column(String(200))
     paused_reason: Mapped[str | None] = mapped_column(Text)
     #: Until when the messaging limit holds the campaign's next recipients back.
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -52,7 +52,9 @@ class WhatsAppMessage(Base):
     agent_id: Mapped[str | None] = mapped_column(String(26))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Claimed in (priority, id) order: conversation replies (0) before campaign rows (1).
-    priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0, server_default="0")
+    priority: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, default=0, server_default="0"
+    )
     #: The campaign recipient an outbound campaign row was queued for.
     campaign_recipient_id: Mapped[str | None] = mapped_column(String(26))
     message_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.Column("window_end", sa.String(length=5), nullable=True),
         sa.Column("window_timezone", sa.String(length=16), nullable=False),
         sa.Column("max_mps", sa.Float(), nullable=False),
-        sa.Column("reply_template_id", sa.String(length=26), nullable=True),
+        sa.Column("reply_template", sa.String(length=200), nullable=True),
         sa.Column("paused_reason", sa.Text(), nullable=True),
         _moment("held_until"),
         _moment("last_batch_at"),
@@ -202,9 +202,7 @@ def downgrade() -> None:
         batch.drop_column("opted_out_at")
     op.drop_table("campaign_send_schedule")
     op.drop_index("ix_campaign_recipients_owner_id_queued_at", table_name="campaign_recipients")
-    op.drop_index(
-        "ix_campaign_recipients_owner_id_customer_key", table_name="campaign_recipients"
-    )
+    op.drop_index("ix_campaign_recipients_owner_id_customer_key", table_name="campaign_recipients")
     op.drop_index("ix_campaign_recipients_campaign_id_status", table_name="campaign_recipients")
     op.drop_table("campaign_recipients")
     op.drop_index("ix_marketing_campaigns_status", table_name="marketing_campaigns")

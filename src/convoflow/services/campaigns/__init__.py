@@ -1,0 +1,1 @@
+"""Campaigns: approved WhatsApp templates sent to an audience, paced by Meta's limits."""
