@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from convoflow.api import (
     analytics,
     builder,
+    campaigns,
     conversations,
     flows,
     inbox,
@@ -46,6 +47,8 @@ ROUTERS = (
     inbox.router,
     analytics.router,
     phone_numbers.router,
+    campaigns.router,
+    campaigns.templates_router,
 )
 
 

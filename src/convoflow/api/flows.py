@@ -32,7 +32,11 @@ async def create_flow(
 ) -> FlowOut:
     """Import a flow exported from a Flow Runner (it is served back unchanged)."""
     change = FlowChange(
-        name=body.name, trigger=body.trigger, automation=body.automationJson, status=body.status
+        name=body.name,
+        trigger=body.trigger,
+        automation=body.automationJson,
+        status=body.status,
+        recipients=body.recipientArray,
     )
     row = await flows.create_flow(db_session, runtime.catalog, caller=caller, change=change)
     return FlowOut.of(row)
@@ -44,7 +48,11 @@ async def update_flow(
 ) -> FlowOut:
     """Change a flow (a new template version; none when nothing changed)."""
     change = FlowChange(
-        name=body.name, trigger=body.trigger, automation=body.automationJson, status=body.status
+        name=body.name,
+        trigger=body.trigger,
+        automation=body.automationJson,
+        status=body.status,
+        recipients=body.recipientArray,
     )
     saved = await flows.update_flow(
         db_session, runtime.catalog, caller=caller, flow_id=body.id, change=change

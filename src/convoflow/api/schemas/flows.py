@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from convoflow.services.templates.flows import flow_steps
+from convoflow.services.templates.flows import flow_recipients, flow_steps
 from convoflow.store.models import WorkflowTemplate
 
 FlowStatus = Literal["ACTIVE", "INACTIVE"]
@@ -28,6 +28,9 @@ class FlowIn(BaseModel):
     trigger: list[str] | str | None = Field(default=None, description=_TRIGGER)
     automationJson: list[Any] | str = Field(description="The steps array (or it as JSON text).")
     status: FlowStatus = "ACTIVE"
+    recipientArray: list[Any] | None = Field(
+        default=None, description="Recipients (numbers or objects with a phone field)."
+    )
 
     _status_upper = field_validator("status", mode="before")(_upper)
 
@@ -42,6 +45,7 @@ class FlowUpdate(BaseModel):
     trigger: list[str] | str | None = Field(default=None, description=_TRIGGER)
     automationJson: list[Any] | str | None = None
     status: FlowStatus | None = None
+    recipientArray: list[Any] | None = None
 
     _status_upper = field_validator("status", mode="before")(_upper)
 
@@ -62,6 +66,7 @@ class FlowOut(BaseModel):
     trigger: str = Field(description="The trigger keywords as a JSON array in a string.")
     automationJson: list[Any]
     status: FlowStatus
+    recipientArray: list[Any] = Field(default_factory=list)
     version: int
     templateId: str = Field(description="The id of this (latest) template version.")
     createdAt: datetime
@@ -77,6 +82,7 @@ class FlowOut(BaseModel):
             trigger=json.dumps(row.trigger_keywords, ensure_ascii=False),
             automationJson=flow_steps(row),
             status="ACTIVE" if row.is_active else "INACTIVE",
+            recipientArray=flow_recipients(row),
             version=row.version,
             templateId=row.id,
             createdAt=row.created_at,

@@ -242,13 +242,12 @@ async def set_audience(
                 )
             ).all()
         )
-        contacts = dict(
-            (
-                await db_session.execute(
-                    select(Contact.customer_key, Contact.id).where(Contact.owner_id == owner_id)
-                )
-            ).tuples()
-        )
+        contacts = {
+            key: contact_id
+            for key, contact_id in await db_session.execute(
+                select(Contact.customer_key, Contact.id).where(Contact.owner_id == owner_id)
+            )
+        }
         rows: list[dict[str, Any]] = []
         for recipient in audience.recipients:
             if recipient.customer_key in opted_out:

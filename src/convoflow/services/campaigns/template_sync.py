@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from convoflow.errors import AccessTokenUnavailable, InvalidArgument
+from convoflow.errors import AccessTokenUnavailable, Conflict
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.campaigns.template_parameters import count, parameters_of
 from convoflow.store.models import MarketingCampaign, MessageTemplate, PhoneNumber
@@ -107,7 +107,7 @@ async def sync_templates(
     async with db_sessions() as db_session:
         wabas = await _wabas(db_session, owner_id, default_waba_id)
     if not wabas:
-        raise InvalidArgument(
+        raise Conflict(
             "no WhatsApp Business Account: give your number a waba_id "
             "(PATCH /api/phone-numbers/{number}) or set CONVOFLOW_WHATSAPP_BUSINESS_ACCOUNT_ID"
         )

@@ -29,6 +29,8 @@ from convoflow.services.templates.problem_paths import moved
 from convoflow.store.models import WorkflowTemplate
 
 GRAPH_FRAME = frozenset({"start", "steps"})
+#: Where a flow's ``recipientArray`` is kept (in the template's ``extra_metadata``).
+RECIPIENT_ARRAY = "recipient_array"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class FlowChange:
     trigger: list[str] | str | None = None
     automation: list[Any] | str | None = None
     status: str | None = None
+    recipients: list[Any] | None = None
 
 
 def parse_trigger(trigger: list[str] | str | None) -> list[str]:
@@ -79,6 +82,10 @@ def _document(change: FlowChange, current: WorkflowTemplate | None) -> dict[str,
         document["trigger_keywords"] = parse_trigger(change.trigger)
     if change.status is not None:
         document["is_active"] = change.status.upper() == "ACTIVE"
+    if change.recipients is not None:
+        metadata = dict(current.extra_metadata or {}) if current is not None else {}
+        metadata[RECIPIENT_ARRAY] = change.recipients
+        document["extra_metadata"] = metadata
     if change.automation is not None:
         settings = {}
         if current is not None:
@@ -109,6 +116,22 @@ def flow_steps(row: WorkflowTemplate) -> list[Any]:
     exported = to_flow_runner(row.template_name, row.menu_structure, row.trigger_keywords)
     steps: list[Any] = exported["steps"]
     return steps
+
+
+def flow_recipients(row: WorkflowTemplate) -> list[Any]:
+    """The flow's ``recipientArray`` (empty when it has none)."""
+    found = (row.extra_metadata or {}).get(RECIPIENT_ARRAY)
+    return list(found) if isinstance(found, list) else []
+
+
+async def recipients_of_flow(
+    db_session: AsyncSession, *, caller: Caller, flow_id: str
+) -> list[Any]:
+    """The ``recipientArray`` of the caller's flow (its latest version)."""
+    async with db_session.begin():
+        row = await own_template(db_session, caller, flow_id)
+        current = row if row.is_latest else await latest_of_family(db_session, row.family_id)
+        return flow_recipients(current)
 
 
 async def list_flows(db_session: AsyncSession, *, caller: Caller) -> list[WorkflowTemplate]:
