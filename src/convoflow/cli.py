@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from convoflow.cli_campaigns import campaigns_app, templates_app
 from convoflow.errors import RequestError, SettingsError
 from convoflow.log_format import configure_logging
 from convoflow.readiness import require_services, without_credentials
@@ -29,6 +30,8 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(templates_app, name="templates")
 
 console = Console()
 errors = Console(stderr=True)

@@ -112,7 +112,9 @@ async def test_a_reply_starts_the_chosen_template_with_campaign_variables(
                         {
                             "id": "thanks",
                             "type": "end",
-                            "text": "{{campaign.name}}: {{recipient.discount}} in {{recipient.city}}",
+                            "text": (
+                                "{{campaign.name}}: {{recipient.discount}} in {{recipient.city}}"
+                            ),
                         }
                     ],
                 },
@@ -269,3 +271,41 @@ async def test_campaigns_and_template_steps_are_checked_against_synced_templates
             assert problem.field in ("parameters.body", "template.name")
         else:
             raise AssertionError("the campaign should have been refused")
+
+
+async def test_template_steps_must_match_a_synced_template(
+    runtime: Runtime, graph_stub: GraphStub
+) -> None:
+    from convoflow.engine import TemplateInvalid
+
+    await synced(runtime, graph_stub)
+    caller = Caller(id=await owner_id(runtime), username="admin")
+
+    def document(name: str, parameters: list[str]) -> dict[str, object]:
+        step = {"id": "promo", "type": "template", "name": name, "parameters": parameters}
+        return {
+            "template_name": f"uses_{name}_{len(parameters)}",
+            "menu_structure": {
+                "start": "promo",
+                "steps": [{**step, "next": "done"}, {"id": "done", "type": "end"}],
+            },
+        }
+
+    async with runtime.db_sessions() as db_session:
+        saved = await templates_admin.create_template(
+            db_session,
+            runtime.catalog,
+            caller=caller,
+            document=document("spring_sale", ["a", "b", "c"]),
+        )
+    assert saved.action == "created"
+    for name, parameters in (("spring_sale", ["a"]), ("nope", [])):
+        async with runtime.db_sessions() as db_session:
+            try:
+                await templates_admin.create_template(
+                    db_session, runtime.catalog, caller=caller, document=document(name, parameters)
+                )
+            except TemplateInvalid as invalid:
+                assert invalid.problems[0].step == "promo"
+            else:
+                raise AssertionError(f"{name} with {parameters} should be refused")

@@ -29,6 +29,7 @@ from convoflow.services.templates.documents import (
     redact_secrets,
 )
 from convoflow.services.templates.limits import size_problems
+from convoflow.services.templates.message_template_steps import check_template_steps
 from convoflow.store import templates
 from convoflow.store.local_channels import real_customer
 from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
@@ -82,6 +83,7 @@ async def insert_template(
     """Insert a checked definition as the caller's new template (in the open transaction)."""
     await _check_base(db_session, caller, data["base_template_id"])
     await _check_name_free(db_session, caller.id, data["template_name"], None)
+    await check_template_steps(db_session, caller.id, data["menu_structure"])
     return await templates.create_template(
         db_session, owner_id=caller.id, definition=data, changelog=changelog
     )
@@ -119,6 +121,7 @@ async def write_version(
     data = prepare_definition(document, current=definition_of(current))
     await _check_base(db_session, caller, data["base_template_id"])
     await _check_name_free(db_session, caller.id, data["template_name"], current.family_id)
+    await check_template_steps(db_session, caller.id, data["menu_structure"])
     result = await templates.save_new_version(
         db_session, current=current, definition=data, changelog=changelog
     )
