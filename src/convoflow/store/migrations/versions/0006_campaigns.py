@@ -6,7 +6,7 @@ New tables ``message_templates``, ``marketing_campaigns``, ``campaign_recipients
 rows 1) and ``campaign_recipient_id``.
 
 Revision ID: 0006_campaigns
-Revises: 0005_tenancy
+Revises: 0007_drafts
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006_campaigns"
-down_revision: str | None = "0005_tenancy"
+down_revision: str | None = "0007_drafts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
