@@ -107,6 +107,15 @@ def serve(
         f"convoflow on http://{host}:{port} (database {database}; "
         f"{len(seed_report.created)} built-in templates created{metrics})",
     )
+    setup_token = run_with_runtime(lambda runtime: _setup_token(runtime, settings))
+    if setup_token is not None:
+        console.print(
+            f"first run: set the password of {settings.default_owner} (valid until used) at\n"
+            f"http://{host}:{port}/setup?token={setup_token}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     uvicorn.run(
         "convoflow.api.app:create_app",
         factory=True,
@@ -115,6 +124,15 @@ def serve(
         workers=workers,
         log_config=log_config,
         log_level=settings.log_level.lower(),
+    )
+
+
+async def _setup_token(runtime: Runtime, settings: Settings) -> str | None:
+    """A new first-run setup token while the default owner has no password."""
+    from convoflow.services.access.first_run import issue_setup_token
+
+    return await issue_setup_token(
+        runtime.db_sessions, owner_name=settings.default_owner, now=runtime.clock.now()
     )
 
 
@@ -217,15 +235,64 @@ def db_sql() -> None:
 
 
 @users_app.command("create")
-def users_create(name: str) -> None:
+def users_create(
+    name: str,
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password",
+            help="Ask for a password to sign in to the web app with (read from stdin when piped).",
+        ),
+    ] = False,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="The user may create users and set passwords.")
+    ] = False,
+) -> None:
     """Create a platform user; the new API key is printed alone on the last line."""
     from convoflow.services.access.setup import create_user_with_key
 
     settings = settings_or_exit()
+    secret = read_new_password() if password else None
     prepare_database(settings)
-    key = run_with_runtime(lambda runtime: create_user_with_key(runtime.db_sessions, username=name))
+    key = run_with_runtime(
+        lambda runtime: create_user_with_key(
+            runtime.db_sessions, username=name, password=secret, is_admin=admin
+        )
+    )
     console.print(f"created user {name}; its API key (shown once):", highlight=False)
     print(key)
+
+
+@users_app.command("set-password")
+def users_set_password(name: str) -> None:
+    """Set NAME's password for the web app (asked for, or read from stdin when piped); it
+    signs them out everywhere."""
+    from convoflow.services.access.users import set_password
+
+    settings = settings_or_exit()
+    secret = read_new_password()
+    prepare_database(settings)
+    run_with_runtime(
+        lambda runtime: set_password(runtime.db_sessions, username=name, password=secret)
+    )
+    console.print(f"password of {name} set", highlight=False)
+
+
+def read_new_password() -> str:
+    """A new password: asked for twice, hidden, on a terminal; the first line of stdin
+    when piped. One that breaks the policy stops the command (exit 1)."""
+    from convoflow.services.access.passwords import check_password_policy
+
+    if sys.stdin.isatty():
+        secret: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        check_password_policy(secret)
+    except RequestError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    return secret
 
 
 @keys_app.command("create")

@@ -12,7 +12,9 @@
     │   ├── InvalidData              422: one field outside what the data model allows
     │   ├── InvalidStateData         422: state_data that does not fit the state_schema
     │   ├── Forbidden                403: visible but not yours, or a customer not permitted
-    │   └── Unauthenticated          401: no API key, or an unknown or revoked one
+    │   │   └── CsrfFailed           403: a signed-in browser's change without its CSRF token
+    │   ├── Unauthenticated          401: no API key or sign-in, or an unknown or revoked one
+    │   └── TooManyAttempts          429: too many failed sign-ins; ``retry_after`` seconds
     ├── ServiceUnavailable           the database or Redis cannot be reached right now
     │   └── ConversationBusy         the conversation lock was not free in time (retried)
     ├── InvalidArgument              a function called with values it cannot use (a bug)
@@ -55,6 +57,7 @@ __all__ = [
     "Conflict",
     "ConversationBusy",
     "ConvoflowError",
+    "CsrfFailed",
     "Forbidden",
     "GraphError",
     "GraphErrorCode",
@@ -68,6 +71,7 @@ __all__ = [
     "SecretKeyError",
     "ServiceUnavailable",
     "SettingsError",
+    "TooManyAttempts",
     "Unauthenticated",
     "classify_graph_error",
     "is_retryable_code",
@@ -135,10 +139,25 @@ class Forbidden(RequestError):
     http_status = 403
 
 
+class CsrfFailed(Forbidden):
+    """A change sent with the sign-in cookie lacks the session's CSRF token (or has a
+    wrong one): it may come from another site riding on the browser's cookie."""
+
+
 class Unauthenticated(RequestError):
-    """No API key, or one that is unknown or revoked."""
+    """No API key or sign-in, or one that is unknown, revoked or expired."""
 
     http_status = 401
+
+
+class TooManyAttempts(RequestError):
+    """Too many failed sign-ins for this user name or client: wait ``retry_after`` seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ConvoflowError):

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     campaign_opt_in_confirmation: str = "You will receive our campaign messages again."
     template_sync_seconds: int = Field(default=3600, ge=0, le=7 * 86_400)
     secret_key: SecretStr = SecretStr("")
+    # Sign-in (the web app): sessions slide with use, up to a hard limit; failures throttle.
+    sign_in_idle_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86_400)
+    sign_in_max_age_seconds: int = Field(default=7 * 86_400, ge=60, le=365 * 86_400)
+    sign_in_max_failures: int = Field(default=5, ge=1, le=1000)
+    sign_in_max_failures_per_ip: int = Field(default=20, ge=1, le=10_000)
+    sign_in_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    secure_cookies: bool = False
 
     @field_validator("secret_key")
     @classmethod

@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from convoflow.api import (
     analytics,
+    auth,
     builder,
     campaigns,
     conversations,
@@ -17,6 +18,7 @@ from convoflow.api import (
     simulator,
     template_specs,
     templates,
+    users,
     workflows,
 )
 from convoflow.api.deps import CurrentUser
@@ -34,6 +36,8 @@ async def who_am_i(caller: CurrentUser) -> Me:
 
 ROUTERS = (
     me_router,
+    auth.router,
+    users.router,
     keys.router,
     templates.router,
     builder.step_types_router,

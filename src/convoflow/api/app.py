@@ -12,6 +12,7 @@ from convoflow import __version__, metrics
 from convoflow.api import health, web, webhook
 from convoflow.api import metrics as api_metrics
 from convoflow.api.admin import install_admin_api
+from convoflow.api.security_headers import SecurityHeaders
 from convoflow.clock import Clock
 from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.worker import BackgroundJobs
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_admin_api(app)
     app.include_router(web.router)
     app.mount(web.STATIC_PREFIX, web.static_files(), name="static")
+    app.add_middleware(SecurityHeaders)
     return app
 
 

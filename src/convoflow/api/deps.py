@@ -1,7 +1,8 @@
 """Dependencies of the admin routers, as ``Annotated`` aliases that read like type hints.
 
 ``DbSessionDep`` is a database session that has not begun a transaction: each service
-function begins and commits its own. ``CurrentUser`` authenticates the bearer API key.
+function begins and commits its own. ``CurrentUser`` authenticates the bearer API key or,
+without one, the web app's sign-in cookie (whose changes must carry the CSRF header).
 """
 
 from __future__ import annotations
@@ -10,18 +11,33 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.api.sign_in_http import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    STATE_CHANGING_METHODS,
+    sign_in_policy,
+)
 from convoflow.api.text_guard import first_bad_json_text, first_bad_parameter
 from convoflow.errors import InvalidData
 from convoflow.runtime import Runtime
-from convoflow.services.access.callers import Caller, authenticate
+from convoflow.services.access.callers import Caller, identify
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
     bearerFormat="API key",
     description="An API key from `convoflow users create` or `convoflow keys create`.",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="SignInCookie",
+    description=(
+        "The web app's sign-in (`POST /api/auth/login`). Every POST, PUT, PATCH and "
+        f"DELETE sent with it needs the `{CSRF_HEADER}` header of the sign-in."
+    ),
 )
 
 
@@ -44,16 +60,25 @@ DbSessionDep = Annotated[AsyncSession, Depends(get_db_session)]
 
 
 async def current_user(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    session_token: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Caller:
-    """The platform user of the bearer API key (401 when missing, unknown or revoked)."""
+    """The platform user of the bearer API key or, without one, of the sign-in cookie
+    (401 when neither is valid; 403 ``csrf_failed`` for a change by cookie without the
+    sign-in's CSRF token)."""
     async with runtime.db_sessions() as db_session:
-        return await authenticate(
+        caller = await identify(
             db_session,
-            credentials.credentials if credentials else None,
+            api_key=credentials.credentials if credentials else None,
+            session_token=session_token,
             now=runtime.clock.now(),
+            policy=sign_in_policy(runtime.settings),
         )
+    if request.method in STATE_CHANGING_METHODS:
+        caller.check_csrf(request.headers.get(CSRF_HEADER))
+    return caller
 
 
 CurrentUser = Annotated[Caller, Depends(current_user)]

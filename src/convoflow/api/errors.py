@@ -32,11 +32,13 @@ from convoflow.api.validation_paths import validation_details
 from convoflow.engine import TemplateInvalid
 from convoflow.errors import (
     Conflict,
+    CsrfFailed,
     Forbidden,
     InvalidData,
     InvalidStateData,
     NotFound,
     RequestError,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -52,15 +54,20 @@ STATUS_CODES: dict[int, str] = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_requests",
     500: "internal_error",
 }
+#: The 403 of a change sent by cookie without the sign-in's CSRF token.
+CSRF_FAILED = "csrf_failed"
 
 _DESCRIPTIONS: dict[int, str] = {
-    401: "No API key, or an unknown or revoked one.",
-    403: "The object is visible but not yours to change, or the customer is not permitted.",
+    401: "No API key or sign-in, or an unknown, revoked or expired one.",
+    403: "The object is visible but not yours to change, or the customer is not permitted; "
+    "`csrf_failed`: a change signed in by cookie without its `X-CSRF-Token`.",
     404: "No such object (or it belongs to another owner).",
     409: "The change clashes with existing data (duplicate name, object in use, state).",
     422: "The request is invalid; `details` names each step and field.",
+    429: "Too many failed sign-ins; `Retry-After` says how many seconds to wait.",
 }
 
 
@@ -101,6 +108,15 @@ async def _unauthenticated(_request: Request, exc: Exception) -> Response:
 
 async def _forbidden(_request: Request, exc: Exception) -> Response:
     return error_response(403, str(exc))
+
+
+async def _csrf_failed(_request: Request, exc: Exception) -> Response:
+    return error_response(403, str(exc), code=CSRF_FAILED)
+
+
+async def _too_many_attempts(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TooManyAttempts)
+    return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
 
 async def _not_found(_request: Request, exc: Exception) -> Response:
@@ -169,6 +185,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+    app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(IntegrityError, _integrity)

@@ -41,13 +41,34 @@ async def get_user(db_session: AsyncSession, username: str) -> User:
     return user
 
 
-async def create_user(db_session: AsyncSession, *, username: str, display_name: str = "") -> User:
-    """A new platform user; names are unique."""
+async def get_user_by_id(db_session: AsyncSession, user_id: str) -> User:
+    """The user with this id; :class:`NotFound` otherwise."""
+    user = await db_session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id!r}")
+    return user
+
+
+async def create_user(
+    db_session: AsyncSession,
+    *,
+    username: str,
+    display_name: str = "",
+    is_admin: bool = False,
+    password_hash: str | None = None,
+    field: str = "username",
+) -> User:
+    """A new platform user; names are unique (``field`` names the name in errors)."""
     if not USERNAME_PATTERN.match(username):
-        raise InvalidData("username", "use 1-64 letters, digits, '.', '_' or '-'")
+        raise InvalidData(field, "use 1-64 letters, digits, '.', '_' or '-'")
     if await find_user(db_session, username) is not None:
         raise Conflict(f"a user named {username!r} already exists")
-    user = User(username=username, display_name=display_name or username)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        is_admin=is_admin,
+        password_hash=password_hash,
+    )
     db_session.add(user)
     await db_session.flush()
     return user
@@ -102,6 +123,14 @@ async def authenticate(db_session: AsyncSession, plain_key: str, *, now: datetim
         return None
     row[1].last_used_at = now
     return row[0]
+
+
+def users_query(*, only_id: str | None = None) -> Select[User]:
+    """Users by name (only the one with ``only_id`` when given)."""
+    query = select(User).order_by(User.username)
+    if only_id is not None:
+        query = query.where(User.id == only_id)
+    return query
 
 
 def api_keys_query(user_id: str) -> Select[ApiKey]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.builtin import load_builtin_templates
+from convoflow.services.access.passwords import hash_password
 from convoflow.sessions.states import ConversationStates
 from convoflow.store import accounts, templates
 
@@ -34,12 +35,14 @@ async def seed(
 ) -> SeedReport:
     """Create the default owner and store the built-in templates for it (idempotent).
 
+    The default owner is an admin: it creates the other users in the web app.
     ``phone_number_id`` (the settings' number, with its ``waba_id``) is registered for the
     default owner: the zero-setup number, answered by the built-in templates.
     """
     report = SeedReport()
     async with db_sessions.begin() as db_session:
         owner, report.owner_created = await accounts.ensure_user(db_session, owner_name)
+        owner.is_admin = True
         if phone_number_id:
             number = await accounts.ensure_phone_number(
                 db_session, owner=owner, phone_number_id=phone_number_id, waba_id=waba_id
@@ -64,11 +67,19 @@ async def seed(
 
 
 async def create_user_with_key(
-    db_sessions: async_sessionmaker[AsyncSession], *, username: str
+    db_sessions: async_sessionmaker[AsyncSession],
+    *,
+    username: str,
+    password: str | None = None,
+    is_admin: bool = False,
 ) -> str:
-    """Create a platform user and return a new plain API key for it."""
+    """Create a platform user (who signs in with ``password`` when given) and return a new
+    plain API key for it."""
+    password_hash = await hash_password(password) if password is not None else None
     async with db_sessions.begin() as db_session:
-        user = await accounts.create_user(db_session, username=username)
+        user = await accounts.create_user(
+            db_session, username=username, is_admin=is_admin, password_hash=password_hash
+        )
         return await accounts.create_api_key(db_session, user=user, name="created with the user")
 
 

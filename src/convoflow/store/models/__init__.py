@@ -19,6 +19,7 @@ from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, Templ
 from convoflow.store.models.handoffs import Handoff
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
+from convoflow.store.models.sign_in import SetupToken, SignInFailure, SignInSession
 from convoflow.store.models.statuses import PendingStatus
 from convoflow.store.models.templates import (
     TemplatePermission,
@@ -42,6 +43,9 @@ __all__ = [
     "MessageTemplate",
     "PendingStatus",
     "PhoneNumber",
+    "SetupToken",
+    "SignInFailure",
+    "SignInSession",
     "SimulatorSession",
     "StepEdgeCount",
     "StepVisitCount",

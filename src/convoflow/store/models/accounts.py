@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from convoflow.store.models.base import Base, created_at_column, ulid_pk, updated_at_column
@@ -12,7 +12,12 @@ from convoflow.store.types import UTCDateTime
 
 
 class User(Base):
-    """A platform user: owns templates, numbers and customers; every API call acts as one."""
+    """A platform user: owns templates, numbers and customers; every API call acts as one.
+
+    ``password_hash`` (argon2) is set once the user may sign in to the web app; a user
+    without one works with API keys only. ``is_admin`` may create users and set anyone's
+    password; it sees no other user's private objects.
+    """
 
     __tablename__ = "users"
 
@@ -20,6 +25,10 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_admin: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     fallback_template_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
 
