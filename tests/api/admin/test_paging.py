@@ -39,9 +39,10 @@ async def test_every_list_operation_is_described_as_a_page(api: AdminApi) -> Non
             assert parameters["limit"]["default"] == 50, path
             assert parameters["offset"]["minimum"] == 0, path
     assert arrays == [FLOW_RUNNER_LIST]
-    # a customer's messages in the inbox; campaigns, their recipients, message templates
-    assert len(pages) == 18
-    assert {"/api/keys", "/api/phone-numbers"} <= set(pages)
+    # a customer's messages in the inbox; campaigns, their recipients, message templates;
+    # the users
+    assert len(pages) == 19
+    assert {"/api/keys", "/api/phone-numbers", "/api/users"} <= set(pages)
 
 
 async def test_every_list_pages_with_limit_and_offset(api: AdminApi) -> None:
