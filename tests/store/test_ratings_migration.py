@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import Boolean, String, column, insert, select, table, text, update
 
 from convoflow.runtime import Runtime
 from convoflow.services.access.callers import Caller
 from convoflow.services.templates.ratings import rate_template
 from convoflow.store import accounts, migrate, templates
 from convoflow.store.models import WorkflowTemplate
-from convoflow.store.types import utcnow
+from convoflow.store.types import UTCDateTime, new_id, utcnow
 from tests.conftest import make_settings
 from tests.support.databases import (
     POSTGRES_HOST,
@@ -53,13 +53,45 @@ async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await drop_postgres_database(PG_DATABASE)
 
 
+#: ``users`` as the old schema has it: today's model has columns added since.
+OLD_USERS = table(
+    "users",
+    column("id", String),
+    column("username", String),
+    column("display_name", String),
+    column("is_active", Boolean),
+    column("created_at", UTCDateTime()),
+)
+
+
+async def old_owner(runtime: Runtime) -> str:
+    """The id of the template owner, created with the old schema's columns only."""
+    async with runtime.db_sessions.begin() as db_session:
+        found = await db_session.scalar(
+            select(OLD_USERS.c.id).where(OLD_USERS.c.username == "owner")
+        )
+        if found is not None:
+            return str(found)
+        owner_id = new_id()
+        await db_session.execute(
+            insert(OLD_USERS).values(
+                id=owner_id,
+                username="owner",
+                display_name="owner",
+                is_active=True,
+                created_at=utcnow(),
+            )
+        )
+        return owner_id
+
+
 async def rated_template(runtime: Runtime, *, versions: int, rating: float, count: int) -> str:
     """A template with ``versions`` versions whose latest was rated the old way."""
+    owner_id = await old_owner(runtime)
     async with runtime.db_sessions.begin() as db_session:
-        owner = await accounts.ensure_user(db_session, "owner")
         name = f"greet{versions}"
         row = await templates.create_template(
-            db_session, owner_id=owner[0].id, definition={**GREETING, "template_name": name}
+            db_session, owner_id=owner_id, definition={**GREETING, "template_name": name}
         )
         for number in range(2, versions + 1):
             saved = await templates.save_new_version(
