@@ -16,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.errors import Forbidden, InvalidData, NotFound
 from convoflow.services.access.callers import Caller
-from convoflow.services.access.passwords import hash_password, verify_password
+from convoflow.services.access.passwords import (
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
 from convoflow.services.access.sign_in import check_throttle, count_failure
 from convoflow.services.access.sign_in_policy import SignInPolicy
 from convoflow.store import accounts
@@ -68,7 +72,7 @@ async def change_password(
     is_self = user_id == caller.id
     if not is_self and not caller.is_admin:
         raise NotFound(f"no user with id {user_id!r}")
-    password_hash = await hash_password(password)
+    check_password_policy(password)
     async with db_session.begin():
         stored_hash = (await accounts.get_user_by_id(db_session, user_id)).password_hash
         must_prove = is_self and stored_hash is not None
@@ -82,6 +86,7 @@ async def change_password(
                 db_session, username=caller.username, client_ip=client_ip, now=now, policy=policy
             )
         raise InvalidData("current_password", "is not your current password")
+    password_hash = await hash_password(password)
     async with db_session.begin():
         user = await accounts.get_user_by_id(db_session, user_id)
         user.password_hash = password_hash
