@@ -109,12 +109,11 @@ def serve(
     )
     setup_token = run_with_runtime(lambda runtime: _setup_token(runtime, settings))
     if setup_token is not None:
-        console.print(
+        # The link alone on its line, to copy (one log record with JSON logs).
+        announce(
+            settings,
             f"first run: set the password of {settings.default_owner} (valid until used) at\n"
             f"http://{host}:{port}/setup?token={setup_token}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
         )
     uvicorn.run(
         "convoflow.api.app:create_app",
