@@ -17,6 +17,7 @@ import pytest
 
 from convoflow.api import web
 from convoflow.api.app import create_app
+from convoflow.api.security_headers import CONTENT_SECURITY_POLICY
 from tests.conftest import make_settings
 
 STATIC = web.static_dir()
@@ -65,7 +66,7 @@ async def test_the_page_is_served_at_the_root_and_setup_under_the_policy(
         response = await client.get(path)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
-        assert response.headers["content-security-policy"] == web.CONTENT_SECURITY_POLICY
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert "script-src 'self';" in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-cache"

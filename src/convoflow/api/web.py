@@ -22,24 +22,16 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from convoflow.api.security_headers import SECURITY_HEADERS
+
 router = APIRouter(include_in_schema=False)
 
 STATIC_PREFIX = "/static"
 VENDOR_CACHE = "public, max-age=31536000, immutable"
 APP_CACHE = "no-cache"
-#: No inline script or style, no eval: the page loads only files from this server.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": APP_CACHE,
-}
+#: The page carries the security headers itself too (no inline script or style, no eval:
+#: it loads only files from this server); the policy is the one of every response.
+PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": APP_CACHE}
 
 
 def static_dir() -> Path:
