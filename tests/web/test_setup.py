@@ -30,7 +30,6 @@ def fresh_server(
         server.stop()
 
 
-@pytest.mark.skip(reason="needs auth: the setup link and POST /api/auth/setup")
 def test_first_run_setup_link_sets_the_admin_password(
     browser: Any, fresh_server: WebServer
 ) -> None:
