@@ -2,7 +2,7 @@
 sign-ins and first-run setup tokens get their tables.
 
 Revision ID: 0006_auth
-Revises: 0007_drafts
+Revises: 0006_campaigns
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_auth"
-down_revision: str | None = "0007_drafts"
+down_revision: str | None = "0006_campaigns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
