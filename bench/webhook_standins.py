@@ -50,7 +50,9 @@ def graph_standin() -> Callable[..., Any]:
             answer = b"{}"
         else:
             request = json.loads(body)
-            arrivals[request.get("to") or request.get("recipient")].append(time.time())
+            recipient = request.get("to") or request.get("recipient")
+            if recipient:  # a read mark names no recipient: not a reply
+                arrivals[recipient].append(time.time())
             answer = json.dumps({"messages": [{"id": f"wamid.BENCH.{next(numbers)}"}]}).encode()
         await send(
             {
@@ -76,7 +78,8 @@ def floor_server() -> Callable[..., Any]:
     ) -> None:
         if scope["type"] == "lifespan":
             await receive()
-            state["pool"] = await asyncpg.create_pool(f"postgresql://{PG}/{DATABASE}", max_size=20)
+            database = os.environ.get("BENCH_DATABASE", DATABASE)
+            state["pool"] = await asyncpg.create_pool(f"postgresql://{PG}/{database}", max_size=20)
             state["http"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
             await send({"type": "lifespan.startup.complete"})
             await receive()
@@ -117,5 +120,7 @@ def floor_server() -> Callable[..., Any]:
 
 
 async def _respond(send: Callable[..., Any], status: int) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"2")]}
+    )
     await send({"type": "http.response.body", "body": b"ok"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -161,16 +161,15 @@ def worker(
     configure_logging(settings.log_level, settings.log_format)
     prepare_database(settings, needs_redis=True)
     announce(settings, f"convoflow worker on {without_credentials(settings.database_url)}")
+    work = run_worker(
+        settings,
+        build=Runtime.build,
+        concurrency=concurrency,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
     try:
-        asyncio.run(
-            run_worker(
-                settings,
-                build=Runtime.build,
-                concurrency=concurrency,
-                metrics_port=metrics_port,
-                metrics_host=metrics_host,
-            )
-        )
+        _run_fast(work)
     except SettingsError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -397,6 +396,17 @@ def validate(path: Annotated[str, typer.Argument(help="Template file: JSON or YA
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+def _run_fast(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` on uvloop (it comes with uvicorn[standard]; ``serve`` uses it through
+    uvicorn already), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a plain install without uvicorn's extras
+        asyncio.run(work)
+        return
+    uvloop.run(work)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +17,11 @@ from convoflow.channels.whatsapp.inbound_events import event_for_message
 from convoflow.clock import Clock, SystemClock
 from convoflow.encryption import TokenCipher, load_token_cipher
 from convoflow.engine.events import Event
-from convoflow.jobs.broker import create_broker
+from convoflow.jobs.broker import create_broker, runs_in_process
 from convoflow.jobs.campaigns import CampaignJobs
 from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.heartbeat import Heartbeats, LocalHeartbeats, RedisHeartbeats
+from convoflow.jobs.inbox_signal import LocalInboxSignal, RedisInboxSignal
 from convoflow.jobs.parked_sends import create_parked_sends
 from convoflow.jobs.ratelimit import RateLimiter, create_rate_limiter
 from convoflow.jobs.sweeper import Sweeper
@@ -31,6 +34,7 @@ from convoflow.services.conversations.service import ConversationService
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.intake import MessageProcessor
 from convoflow.services.inbox.webhook import PhoneNumberDirectory
+from convoflow.services.inbox.writer import InboxWriter
 from convoflow.services.live import LiveEvents, attach_publisher
 from convoflow.services.live.local import LocalBroadcaster
 from convoflow.services.live.redis_relay import RedisLiveEvents
@@ -52,6 +56,9 @@ from convoflow.sessions.sql_store import SqlSessionStore
 from convoflow.sessions.states import ConversationStates
 from convoflow.settings import Settings
 from convoflow.store.database import create_db_session_factory, create_engine
+from convoflow.store.transient import REDIS
+
+logger = logging.getLogger(__name__)
 
 #: Graph API and outside calls (effects set their own timeout per call).
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -71,6 +78,24 @@ RESULT_HANDLERS: dict[str, ResultHandler] = {
     "end_action": store_end_action_result,
     "dependency": dependency_finished,
 }
+
+
+def _waking(
+    dispatcher: Dispatcher, outages: Outages
+) -> Callable[[list[tuple[str, str]]], Awaitable[None]]:
+    """What the inbox writer calls after each stored batch: wake the processors (a lost
+    wake-up is logged with the outage and only delays processing to the next poll)."""
+
+    async def wake(customers: list[tuple[str, str]]) -> None:
+        try:
+            await dispatcher.customers_received(customers)
+        except Exception as exc:
+            if not outages.absorb(exc, what="waking the processors", service=REDIS):
+                logger.exception("could not wake the processors; they poll")
+            return
+        outages.recovered(REDIS)
+
+    return wake
 
 
 @dataclass(slots=True)
@@ -104,6 +129,7 @@ class Runtime:
     live: LiveEvents
     statistics: StatsAggregator
     campaigns: CampaignJobs
+    inbox_writer: InboxWriter
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -180,7 +206,12 @@ class Runtime:
         )
         rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis, clock=clock)
         broker = create_broker(settings, outages=outages)
-        dispatcher = Dispatcher(broker)
+        inbox_signal = (
+            LocalInboxSignal()
+            if runs_in_process(broker) or redis is None
+            else RedisInboxSignal(redis)
+        )
+        dispatcher = Dispatcher(broker, inbox=inbox_signal)
         jobs = JobHandlers.build(
             engine=engine,
             db_sessions=db_sessions,
@@ -261,6 +292,7 @@ class Runtime:
             live=live,
             statistics=statistics,
             campaigns=campaigns,
+            inbox_writer=InboxWriter(db_sessions, notify=_waking(dispatcher, outages), clock=clock),
         )
 
     async def close(self) -> None:

@@ -101,6 +101,7 @@ async def _receive(request: Request, runtime: Runtime) -> Response:
             _directory(request),
             parse_webhook(payload),
             now=runtime.clock.now(),
+            writer=runtime.inbox_writer,
         )
     except Exception as exc:
         if not runtime.outages.absorb(exc, what="storing a webhook", service=DATABASE):
@@ -121,7 +122,7 @@ async def _receive(request: Request, runtime: Runtime) -> Response:
 
 async def _kick_processing(runtime: Runtime, received: ReceivedWebhook) -> None:
     """Queue the processing of what was stored; a lost kick only delays it (the sweeper)."""
-    if not received.customers:
+    if not received.customers or received.kicked:
         return
     try:
         await runtime.dispatcher.customers_received(received.customers)

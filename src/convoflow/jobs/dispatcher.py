@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
+from convoflow.jobs.inbox_signal import InboxSignal
+
 __all__ = ["DELIVER_OUTBOX", "FIRE_TIMER", "HANDLE_CUSTOMER", "RUN_EFFECT", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
@@ -26,11 +28,21 @@ FIRE_TIMER = "convoflow.fire_timer"
 class Dispatcher:
     """Kicks the background jobs on the runtime's broker."""
 
-    def __init__(self, broker: AsyncBroker) -> None:
+    def __init__(self, broker: AsyncBroker, inbox: InboxSignal | None = None) -> None:
         self.broker = broker
+        self.inbox = inbox
 
     async def customers_received(self, customers: Iterable[tuple[str, str]]) -> None:
-        """Each (owner, customer) has new inbound messages: process them, then reply."""
+        """Each (owner, customer) has new inbound messages: process them, then reply.
+
+        With a processor loop listening (:mod:`convoflow.jobs.inbox_loop`) that is one
+        wake-up signal for them all; without one, a job per customer.
+        """
+        customers = list(customers)
+        if not customers:
+            return
+        if self.inbox is not None and await self.inbox.notify():
+            return
         for owner_id, customer_key in customers:
             await self._kick(HANDLE_CUSTOMER, owner_id, customer_key)
 

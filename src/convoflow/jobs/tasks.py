@@ -55,7 +55,9 @@ from convoflow.metrics import observe_batch, observe_processing
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.conversations.timers import StepTimers
-from convoflow.services.inbox.intake import MessageProcessor
+from convoflow.services.inbox.heads import DEFAULT_HEADS, HeadProcessor, HeadsReport
+from convoflow.services.inbox.intake import CustomerBatch, MessageProcessor
+from convoflow.services.inbox.read_marks import ReadMark
 from convoflow.services.workflows.effect_results import ResultContext
 from convoflow.services.workflows.instances import pending_effects
 
@@ -100,6 +102,7 @@ class JobHandlers:
         self.dispatcher = dispatcher
         self.read_receipts = read_receipts
         self.timers = timers
+        self.heads = HeadProcessor(processor)
         self._slots = asyncio.Semaphore(concurrency)
         self.sending = SendLane(
             sender.deliver_customer, slots=send_slots, outages=self.outages, clock=clock
@@ -174,24 +177,57 @@ class JobHandlers:
             if batch.turns:
                 observe_batch("processor", len(batch.turns))
                 observe_processing(self.clock.monotonic() - started, len(batch.turns))
+            effect_ids = await self._effects_of({(owner_id, customer_key): batch})
+        await self._after_processing({(owner_id, customer_key): batch}, effect_ids)
+
+    async def process_heads(self, limit: int = DEFAULT_HEADS) -> HeadsReport:
+        """Process the oldest due message of up to ``limit`` customers in one transaction
+        (:class:`~convoflow.services.inbox.heads.HeadProcessor`), then mark, deliver and
+        start effects as :meth:`handle_customer` does."""
+        async with self._slots:
+            started = self.clock.monotonic()
+            report = await self.heads.process_heads(limit)
+            turns = sum(len(batch.turns) for batch in report.batches.values())
+            if turns:
+                observe_batch("processor", turns)
+                observe_processing(self.clock.monotonic() - started, turns)
+            effect_ids = await self._effects_of(report.batches)
+        await self._after_processing(report.batches, effect_ids)
+        return report
+
+    async def _effects_of(self, batches: dict[tuple[str, str], CustomerBatch]) -> list[str]:
+        """Report what interrupted a batch; the effects the turns left pending."""
+        instance_ids: set[str] = set()
+        for batch in batches.values():
             if batch.interrupted is not None and batch.interrupted.service is not None:
                 self.outages.of(batch.interrupted.service).failed(batch.interrupted.reason)
-            instance_ids = {
+            instance_ids.update(
                 turn.instance_id
                 for turn in batch.turns
                 if turn.instance_id is not None and turn.status in _EFFECT_STATUSES
-            }
-            effect_ids = await self._pending_effects(instance_ids)
-        marks = self.read_receipts.marks_for(batch.processed)
+            )
+        return await self._pending_effects(instance_ids) if instance_ids else []
+
+    async def _after_processing(
+        self, batches: dict[tuple[str, str], CustomerBatch], effect_ids: list[str]
+    ) -> None:
+        """Read marks, deliveries and effects of processed customers."""
+        typing: list[ReadMark] = []
+        plain: dict[tuple[str, str], list[ReadMark]] = {}
+        for key, batch in batches.items():
+            marks = self.read_receipts.marks_for(batch.processed)
+            typing.extend(mark for mark in marks if mark.typing_indicator)
+            plain[key] = [mark for mark in marks if not mark.typing_indicator]
         # "typing…" must go before the reply that ends it; a plain read mark waits until
         # the replies are out, so it never delays them.
-        await self.read_receipts.send([mark for mark in marks if mark.typing_indicator])
-        plain_marks = [mark for mark in marks if not mark.typing_indicator]
-        self.sending.request(
-            owner_id,
-            customer_key,
-            then=partial(self.read_receipts.send, plain_marks) if plain_marks else None,
-        )
+        if typing:  # one Graph call each, at once (a backlog earns many)
+            await asyncio.gather(*(self.read_receipts.send([mark]) for mark in typing))
+        for (owner_id, customer_key), marks in plain.items():
+            self.sending.request(
+                owner_id,
+                customer_key,
+                then=partial(self.read_receipts.send, marks) if marks else None,
+            )
         await self.dispatcher.run_effects(effect_ids)
 
     async def deliver_outbox(self, owner_id: str, customer_key: str) -> None:

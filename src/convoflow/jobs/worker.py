@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
@@ -31,7 +32,10 @@ from convoflow.clock import Clock
 from convoflow.errors import SettingsError
 from convoflow.jobs.broker import runs_in_process
 from convoflow.jobs.campaigns import CampaignJobs
+from convoflow.jobs.dispatcher import Dispatcher
 from convoflow.jobs.heartbeat import Heartbeats, WorkerHeartbeat
+from convoflow.jobs.inbox_loop import InboxLoop
+from convoflow.jobs.inbox_signal import LocalInboxSignal
 from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers
@@ -65,6 +69,14 @@ class JobRuntime(Protocol):
         """The task broker (in memory, or Redis Streams)."""
 
     @property
+    def dispatcher(self) -> Dispatcher:
+        """Kicks jobs; its inbox signal wakes the processor loop."""
+
+    @property
+    def redis(self) -> Redis | None:
+        """The Redis client, when configured."""
+
+    @property
     def sweeper(self) -> Sweeper:
         """The periodic pass that re-kicks anything a lost job left behind."""
 
@@ -96,10 +108,13 @@ class BackgroundJobs:
     """The broker's client side, the sweeper (when ``sweep``), the heartbeat (when
     ``heartbeat``: the process runs jobs) and an orderly stop."""
 
-    def __init__(self, runtime: JobRuntime, *, sweep: bool, heartbeat: bool = False) -> None:
+    def __init__(
+        self, runtime: JobRuntime, *, sweep: bool, heartbeat: bool = False, inbox: bool = False
+    ) -> None:
         self.runtime = runtime
         self.sweep = sweep
         self.heartbeat = heartbeat
+        self.inbox = inbox
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -108,7 +123,7 @@ class BackgroundJobs:
         """What ``convoflow serve`` runs: the sweeper and a heartbeat only when jobs run
         in-process (then the server is its own worker)."""
         in_process = runs_in_process(runtime.broker)
-        return cls(runtime, sweep=in_process, heartbeat=in_process)
+        return cls(runtime, sweep=in_process, heartbeat=in_process, inbox=in_process)
 
     async def start(self) -> None:
         """Start the broker, the heartbeat and, when sweeping, the sweeper (its first pass
@@ -122,6 +137,8 @@ class BackgroundJobs:
                 outages=self.runtime.outages,
             )
             self._tasks.append(asyncio.create_task(beat.run(self._stop), name="convoflow-beat"))
+        if self.inbox:
+            self._start_inbox_loop()
         if self.sweep:
             self._tasks.append(
                 asyncio.create_task(self.runtime.sweeper.run(self._stop), name="convoflow-sweeper")
@@ -131,6 +148,19 @@ class BackgroundJobs:
                     self.runtime.campaigns.run(self._stop), name="convoflow-campaigns"
                 )
             )
+
+    def _start_inbox_loop(self) -> None:
+        """The processor loop; in-process it listens to the local signal, else to Redis."""
+        signal = self.runtime.dispatcher.inbox
+        local = isinstance(signal, LocalInboxSignal)
+        loop = InboxLoop(
+            self.runtime.jobs,
+            outages=self.runtime.outages,
+            redis=None if local else self.runtime.redis,
+        )
+        if isinstance(signal, LocalInboxSignal):
+            signal.attach(loop.wake)
+        self._tasks.append(asyncio.create_task(loop.run(self._stop), name="convoflow-inbox"))
 
     def _about(self) -> dict[str, object]:
         return {
@@ -142,6 +172,9 @@ class BackgroundJobs:
         """Stop sweeping and beating, and let in-process jobs, then the deliveries they
         asked for, finish (up to :data:`DRAIN_SECONDS` each)."""
         self._stop.set()
+        signal = self.runtime.dispatcher.inbox
+        if self.inbox and isinstance(signal, LocalInboxSignal):
+            signal.attach(None)  # from now on, jobs (drained below)
         for task in self._tasks:
             await task
         self._tasks = []
@@ -224,7 +257,7 @@ async def run_worker(
             loop.add_signal_handler(signal_number, stop.set)
     runtime = build(settings)
     runtime.jobs.limit_concurrency(concurrency)
-    background = BackgroundJobs(runtime, sweep=True, heartbeat=True)
+    background = BackgroundJobs(runtime, sweep=True, heartbeat=True, inbox=True)
     await background.start()
     exporter: _WorkerMetrics | None = None
     receiver = asyncio.create_task(

@@ -18,6 +18,8 @@ from convoflow.store.models import ConversationStateRow as StateRow
 
 #: Rows read by ``load`` in a session (None: no row), so ``save`` needs no second query.
 _LOADED_KEY = "convoflow.loaded_states"
+#: Rows read ahead by ``preload`` for a batch, each taken by the first ``load`` of its key.
+_PRELOADED_KEY = "convoflow.preloaded_states"
 
 
 @event.listens_for(Session, "after_commit")
@@ -26,6 +28,7 @@ def _forget_loaded(db_session: Session) -> None:
     """Rows read in one transaction are not trusted in the next (another process may have
     changed or removed them meanwhile)."""
     db_session.info.pop(_LOADED_KEY, None)
+    db_session.info.pop(_PRELOADED_KEY, None)
 
 
 def _to_live(row: StateRow) -> LiveConversation:
@@ -44,23 +47,51 @@ def _to_live(row: StateRow) -> LiveConversation:
 class SqlSessionStore:
     """Stores each live conversation as one ``conversation_state`` row."""
 
+    async def preload(
+        self, db_session: AsyncSession, customers: list[tuple[str, str]]
+    ) -> list[str]:
+        """Read the rows of ``customers`` in one query for this transaction (the caller
+        holds their locks); returns the instance ids they name."""
+        owners = sorted({owner for owner, _ in customers})
+        keys = sorted({key for _, key in customers})
+        rows = (
+            await db_session.execute(
+                select(StateRow).where(
+                    StateRow.owner_id.in_(owners), StateRow.phone_number.in_(keys)
+                )
+            )
+        ).scalars()
+        found = {(row.owner_id, row.phone_number): row for row in rows}
+        preloaded: dict[tuple[str, str], StateRow | None] = db_session.info.setdefault(
+            _PRELOADED_KEY, {}
+        )
+        for customer in customers:
+            preloaded[customer] = found.get(customer)
+        return [row.instance_id for row in found.values() if row.instance_id]
+
     async def load(
         self, db_session: AsyncSession, *, owner_id: str, customer_key: str, now: datetime
     ) -> LiveConversation | None:
         """The live row; an expired one is ignored here and removed by the sweeper."""
-        row = (
-            await db_session.execute(
-                select(StateRow).where(
-                    StateRow.owner_id == owner_id, StateRow.phone_number == customer_key
+        preloaded: dict[tuple[str, str], StateRow | None] = db_session.info.get(_PRELOADED_KEY, {})
+        if (owner_id, customer_key) in preloaded:
+            row = preloaded.pop((owner_id, customer_key))
+        else:
+            row = (
+                await db_session.execute(
+                    select(StateRow).where(
+                        StateRow.owner_id == owner_id, StateRow.phone_number == customer_key
+                    )
                 )
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
         db_session.info.setdefault(_LOADED_KEY, {})[(owner_id, customer_key)] = row
         if row is None or row.expires_at <= now:
             return None
         return _to_live(row)
 
-    async def save(self, db_session: AsyncSession, conversation: LiveConversation) -> None:
+    async def save(
+        self, db_session: AsyncSession, conversation: LiveConversation, *, flush: bool = True
+    ) -> None:
         """Insert or update the customer's row (the caller holds the conversation lock)."""
         key = (conversation.owner_id, conversation.customer_key)
         loaded: dict[tuple[str, str], StateRow | None] = db_session.info.get(_LOADED_KEY, {})
@@ -95,7 +126,8 @@ class SqlSessionStore:
         timer = conversation.state.timer
         row.timer_id = timer.id if timer is not None else None
         row.timer_due_at = timer.due_at if timer is not None else None
-        await db_session.flush()
+        if flush:
+            await db_session.flush()
 
     async def delete(self, db_session: AsyncSession, *, owner_id: str, customer_key: str) -> bool:
         """Remove the customer's row."""

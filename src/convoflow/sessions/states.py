@@ -99,6 +99,26 @@ class ConversationStates:
         # leaves them to the next pass, which cancels nothing twice.
         return await self._store.forget_expired(expired)
 
+    async def preload(
+        self, db_session: AsyncSession, customers: list[tuple[str, str]], *, now: datetime
+    ) -> list[str]:
+        """Read the live conversations of ``customers`` ahead, for a batch handled in one
+        transaction (the caller holds their locks); returns their instance ids."""
+        if isinstance(self._store, SqlSessionStore):
+            return await self._store.preload(db_session, customers)
+        return []
+
+    async def commit_many(self, db_session: AsyncSession, lives: list[LiveConversation]) -> None:
+        """:meth:`commit` for a batch: every conversation kept, one database commit."""
+        if isinstance(self._store, SqlSessionStore):
+            for live in lives:
+                await self._store.save(db_session, live, flush=False)
+            await db_session.commit()
+            return
+        await db_session.commit()
+        for live in lives:
+            await self._store.save(live)
+
     async def commit(self, db_session: AsyncSession, live: LiveConversation | None) -> None:
         """Commit the database transaction and keep ``live`` (None: nothing to keep).
 

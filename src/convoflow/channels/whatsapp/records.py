@@ -27,6 +27,7 @@ from convoflow.services.inbox.webhook import (
     ReceivedWebhook,
     store_webhook_records,
 )
+from convoflow.services.inbox.writer import InboxWriter
 
 __all__ = [
     "clean_json",
@@ -56,12 +57,16 @@ async def receive_webhook(
     parsed: ParsedWebhook,
     *,
     now: datetime,
+    writer: InboxWriter | None = None,
 ) -> ReceivedWebhook:
-    """Store a parsed webhook's messages and statuses (one committed transaction)."""
+    """Store a parsed webhook's messages and statuses (one committed transaction, shared
+    with other webhooks when a ``writer`` batches them)."""
     storable = [message for message in parsed.messages if _storable(message)]
     records = [inbound_record(message) for message in storable]
     statuses = [status_record(update) for update in parsed.statuses]
-    received = await store_webhook_records(db_sessions, directory, records, statuses, now=now)
+    received = await store_webhook_records(
+        db_sessions, directory, records, statuses, now=now, writer=writer
+    )
     if parsed.templates:
         await apply_template_updates(
             db_sessions, [template_update(notice) for notice in parsed.templates], now=now

@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.engine.events import Event
@@ -26,7 +31,7 @@ from convoflow.services.inbox.retry import leave_for_retry
 from convoflow.services.live import announce, message_event, status_event
 from convoflow.services.outbox.window import OUTSIDE_WINDOW_CODE, fall_back_outside_window
 from convoflow.sessions.base import ConversationLocks, LiveConversation
-from convoflow.sessions.locks import PostgresAdvisoryLocks, advisory_lock
+from convoflow.sessions.locks import lock_inbox_inserts, wait_for_inbox_inserts
 from convoflow.store.models import OUTBOUND_STATUS_RANK, Contact, WhatsAppMessage
 from convoflow.store.transient import DATABASE, TransientFailure, transient_failure
 from convoflow.store.types import new_id
@@ -64,43 +69,43 @@ class StatusRecord:
 async def store_inbound(
     db_session: AsyncSession, records: list[InboundRecord], *, now: datetime
 ) -> list[tuple[str, str]]:
-    """Insert each message once (wamid unique) and upsert its contact.
+    """Insert each message once (wamid unique) and upsert its contact, set-based: one
+    multi-row insert of the messages, one of the contacts, whatever the batch size.
 
     Returns the (owner_id, customer) pairs that got a new message, in first-seen order;
     a re-delivered message inserts nothing and is not returned.
     """
-    customers: dict[tuple[str, str], None] = {}
-    await _lock_customers(db_session, records)
-    for record in records:
-        inserted = await db_session.execute(
-            insert_for(db_session, WhatsAppMessage)
-            .values(
-                owner_id=record.owner_id,
-                phone_number_id=record.phone_number_id,
-                customer_key=record.customer_key,
-                direction="in",
-                wamid=record.wamid,
-                type=record.type,
-                payload=record.payload,
-                status="received" if record.owner_id else "ignored",
-                attempts=0,
-                message_timestamp=record.sent_at,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["wamid"])
-            .returning(WhatsAppMessage.id)
+    if not records:
+        return []
+    if _is_postgres(db_session):
+        # Inserts of a customer hold its inbox lock until the commit, so sequence values
+        # commit in the order they were handed out (see wait_for_inbox_inserts).
+        await lock_inbox_inserts(
+            db_session, [(r.owner_id, r.customer_key) for r in records if r.owner_id]
         )
-        message_id = inserted.scalar_one_or_none()
-        if message_id is None or record.owner_id is None:
-            continue
-        await _upsert_contact(db_session, record, now)
+    connection = await db_session.connection()
+    unique: dict[str, InboundRecord] = {}
+    for record in records:
+        unique.setdefault(record.wamid, record)
+    inserted = await connection.execute(
+        insert_for(db_session, WhatsAppMessage)
+        .on_conflict_do_nothing(index_elements=["wamid"])
+        .returning(WhatsAppMessage.id, WhatsAppMessage.wamid, sort_by_parameter_order=True),
+        [_message_values(record, now) for record in unique.values()],
+    )
+    new_ids = {wamid: message_id for message_id, wamid in inserted}
+    fresh = [r for r in unique.values() if r.wamid in new_ids and r.owner_id is not None]
+    if fresh:
+        await _upsert_contacts(db_session, connection, fresh, now)
+    customers: dict[tuple[str, str], None] = {}
+    for record in fresh:
+        assert record.owner_id is not None
         announce(
             db_session,
             message_event(
                 record.owner_id,
                 customer_key=record.customer_key,
-                message_id=message_id,
+                message_id=new_ids[record.wamid],
                 direction="in",
             ),
         )
@@ -112,50 +117,73 @@ def _is_postgres(db_session: AsyncSession) -> bool:
     return db_session.get_bind().dialect.name == "postgresql"
 
 
-async def _lock_customers(db_session: AsyncSession, records: list[InboundRecord]) -> None:
-    """On PostgreSQL, insert a customer's messages under their conversation lock.
+def _message_values(record: InboundRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "owner_id": record.owner_id,
+        "phone_number_id": record.phone_number_id,
+        "customer": record.customer_key,  # the column's name
+        "direction": "in",
+        "wamid": record.wamid,
+        "type": record.type,
+        "payload": record.payload,
+        "status": "received" if record.owner_id else "ignored",
+        "attempts": 0,
+        "message_timestamp": record.sent_at,
+        "created_at": now,
+        "updated_at": now,
+    }
 
-    Sequence values are handed out at insert time but transactions commit in any order, so
-    without the lock a processor could see message 11 committed while message 10 is still
-    in flight and answer them out of order. Under the lock (taken in a sorted order, so two
-    batches never deadlock) ids are committed in the order they were given. SQLite has one
-    writer at a time, which gives the same guarantee.
-    """
-    if not _is_postgres(db_session):
-        return
-    keys = sorted({(r.owner_id, r.customer_key) for r in records if r.owner_id is not None})
-    for owner_id, customer_key in keys:
-        assert owner_id is not None
-        await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
 
-
-async def _upsert_contact(db_session: AsyncSession, record: InboundRecord, now: datetime) -> None:
-    assert record.owner_id is not None
-    values: dict[str, Any] = {"last_seen_at": now, "last_inbound_at": record.sent_at or now}
-    if record.profile_name:
-        values["name"] = record.profile_name
-    if record.wa_id:
-        values["wa_id"] = record.wa_id
-    if record.bsuid:
-        values["bsuid"] = record.bsuid
-    statement = insert_for(db_session, Contact).values(
-        id=new_id(),
-        owner_id=record.owner_id,
-        customer_key=record.customer_key,
-        first_seen_at=now,
-        name=record.profile_name,
-        opted_out=False,
-        **{k: v for k, v in values.items() if k not in ("name",)},
-    )
-    # A replayed old message must not move the 24-hour window backwards.
-    newest = statement.excluded.last_inbound_at
-    values["last_inbound_at"] = case(
-        (Contact.last_inbound_at.is_(None), newest),
-        (Contact.last_inbound_at < newest, newest),
-        else_=Contact.last_inbound_at,
-    )
-    await db_session.execute(
-        statement.on_conflict_do_update(index_elements=["owner_id", "customer_key"], set_=values)
+async def _upsert_contacts(
+    db_session: AsyncSession,
+    connection: AsyncConnection,
+    records: list[InboundRecord],
+    now: datetime,
+) -> None:
+    """One upsert for every customer of the batch (one row each, in key order)."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        assert record.owner_id is not None
+        inbound_at = record.sent_at or now
+        row = merged.get((record.owner_id, record.customer_key))
+        if row is None:
+            merged[(record.owner_id, record.customer_key)] = {
+                "id": new_id(),
+                "owner_id": record.owner_id,
+                "customer_key": record.customer_key,
+                "wa_id": record.wa_id,
+                "bsuid": record.bsuid,
+                "name": record.profile_name,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "last_inbound_at": inbound_at,
+                "opted_out": False,
+            }
+            continue
+        row["name"] = record.profile_name or row["name"]
+        row["wa_id"] = record.wa_id or row["wa_id"]
+        row["bsuid"] = record.bsuid or row["bsuid"]
+        row["last_inbound_at"] = max(row["last_inbound_at"], inbound_at)
+    statement = insert_for(db_session, Contact)
+    new = statement.excluded
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["owner_id", "customer_key"],
+            set_={
+                "last_seen_at": new.last_seen_at,
+                # An empty profile name or a missing id keeps what is known.
+                "name": case((new.name != "", new.name), else_=Contact.name),
+                "wa_id": func.coalesce(new.wa_id, Contact.wa_id),
+                "bsuid": func.coalesce(new.bsuid, Contact.bsuid),
+                # A replayed old message must not move the 24-hour window backwards.
+                "last_inbound_at": case(
+                    (Contact.last_inbound_at.is_(None), new.last_inbound_at),
+                    (Contact.last_inbound_at < new.last_inbound_at, new.last_inbound_at),
+                    else_=Contact.last_inbound_at,
+                ),
+            },
+        ),
+        [merged[key] for key in sorted(merged)],
     )
 
 
@@ -278,6 +306,14 @@ class MessageProcessor:
         self.locks = locks
         self.conversations = conversations
         self.decode_event = decode_event
+        self._autocommit: AsyncEngine | None = None
+
+    def autocommit(self) -> AsyncEngine:
+        """The database engine in autocommit mode: every statement its own transaction."""
+        if self._autocommit is None:
+            bind = self.db_sessions.kw["bind"]
+            self._autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit
 
     async def process_customer(self, owner_id: str, customer_key: str) -> list[TurnResult]:
         """Handle every pending message of this customer in arrival order."""
@@ -332,9 +368,10 @@ class MessageProcessor:
         store = self.conversations.store
         async with self.db_sessions() as db_session:
             async with self.locks.hold(db_session, owner_id=owner_id, customer_key=customer_key):
-                if _is_postgres(db_session) and not isinstance(self.locks, PostgresAdvisoryLocks):
-                    # Exclude in-flight inserts of this customer (see _lock_customers).
-                    await advisory_lock(db_session, owner_id=owner_id, customer_key=customer_key)
+                if _is_postgres(db_session):
+                    # Exclude in-flight inserts of this customer (see store_inbound); on
+                    # this path the shared lock lasts until the commit.
+                    await wait_for_inbox_inserts(db_session, [(owner_id, customer_key)])
                 pending = await _oldest_pending(db_session, owner_id, customer_key)
                 if not pending:
                     await db_session.commit()
@@ -347,7 +384,7 @@ class MessageProcessor:
                     return None
                 more_pending = len(pending) > 1
                 try:
-                    turn, live = await self._handle_row(db_session, row)
+                    turn, live = await self.handle_row(db_session, row)
                     await store.commit(db_session, live)
                 except Exception as exc:
                     if transient_failure(exc) is not None:
@@ -359,7 +396,7 @@ class MessageProcessor:
                     await _mark_failed(db_session, head.row_id, exc)
                     await db_session.commit()
                     return TurnResult(), more_pending, None
-                return turn, more_pending, _processed_inbound(row, turn)
+                return turn, more_pending, processed_inbound(row, turn)
 
     async def _interrupted(
         self, batch: CustomerBatch, head: _Head, failure: TransientFailure
@@ -379,14 +416,17 @@ class MessageProcessor:
                 raise
             # Still away: the attempt goes uncounted; the sweeper finds the row later.
 
-    async def _handle_row(
-        self, db_session: AsyncSession, row: WhatsAppMessage
+    async def handle_row(
+        self, db_session: AsyncSession, row: WhatsAppMessage, who: Customer | None = None
     ) -> tuple[TurnResult, LiveConversation | None]:
+        """Run one stored message through the conversation (the caller holds the lock and
+        commits); ``who`` is the customer when already known."""
         event: Event | None = self.decode_event(row.type, row.payload)
         if event is None:
             row.status = "ignored"
             return TurnResult(), None
-        who = await _customer_of(db_session, row)
+        if who is None:
+            who = await _customer_of(db_session, row)
         now = self.clock.now()
         verdict = None
         if self.rules is not None:
@@ -433,7 +473,7 @@ async def _mark_failed(db_session: AsyncSession, row_id: int, error: Exception) 
     )
 
 
-def _processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbound | None:
+def processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInbound | None:
     """The handled row as a read-mark candidate (None when the engine ignored it)."""
     if row.status != "processed" or row.wamid is None:
         return None

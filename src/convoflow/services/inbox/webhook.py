@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from convoflow.clock import Clock, SystemClock
 from convoflow.services.inbox.early_statuses import apply_webhook_statuses
 from convoflow.services.inbox.intake import InboundRecord, StatusRecord, store_inbound
+from convoflow.services.inbox.writer import InboxWriter
 from convoflow.store.models import PhoneNumber
 
 __all__ = ["PhoneNumberDirectory", "ReceivedWebhook", "store_webhook_records"]
@@ -83,6 +84,7 @@ class ReceivedWebhook:
     statuses: int = 0
     unrouted: list[str] = field(default_factory=list)
     skipped: int = 0
+    kicked: bool = False  # the processors were woken already (by the inbox writer)
 
 
 async def store_webhook_records(
@@ -92,13 +94,19 @@ async def store_webhook_records(
     statuses: list[StatusRecord],
     *,
     now: datetime,
+    writer: InboxWriter | None = None,
 ) -> ReceivedWebhook:
     """Give each message its number's owner, store every message once and apply every
-    status, in one committed transaction."""
+    status, in one committed transaction: the ``writer``'s next batch when given (it then
+    wakes the processors itself), else one of its own."""
     received = ReceivedWebhook()
     owners = await directory.owners({record.phone_number_id for record in records})
     routed = [replace(record, owner_id=owners.get(record.phone_number_id)) for record in records]
-    if routed or statuses:
+    if writer is not None and (routed or statuses):
+        stored = await writer.store(routed, statuses)
+        received.customers, received.statuses = stored.customers, stored.statuses
+        received.kicked = True
+    elif routed or statuses:
         async with db_sessions.begin() as db_session:
             received.customers = await store_inbound(db_session, routed, now=now)
             # A status may overtake the send's answer: it is kept until the wamid shows up.
