@@ -2,17 +2,20 @@
 
 :class:`HeadProcessor` is the message path's fast lane. One call
 
-1. lists customers whose oldest ``received`` message is due (one query, oldest first);
-2. takes, without waiting, the conversation locks of those that are free (PostgreSQL: one
-   round trip of ``pg_try_advisory_xact_lock``; the embedded default: in-process locks), so
-   any number of processors share the work and never handle one customer twice at once;
-3. on PostgreSQL, waits until no insert of those customers is in flight (on an autocommit
+1. lists customers whose oldest ``received`` message is due (one query, oldest first) and,
+   on PostgreSQL, waits until no insert of theirs is in flight (both on an autocommit
    connection, so no webhook waits for processing; see
-   :func:`~convoflow.sessions.locks.wait_for_inbox_inserts`), then reads each customer's
-   head row: per-customer order holds across any number of servers and processors;
-4. preloads the contacts, live states and workflow instances in three queries, runs each
-   head through :class:`~convoflow.services.conversations.service.ConversationService`
-   in memory, and writes everything with one commit.
+   :func:`~convoflow.sessions.locks.wait_for_inbox_inserts`): every row with a smaller id
+   than what is read next is then visible, so per-customer order holds across any number
+   of servers and processors;
+2. takes, without waiting and oldest first, the conversation locks of up to ``limit`` of
+   them that are free (PostgreSQL: one round trip of ``pg_try_advisory_xact_lock``; the
+   embedded default: in-process locks), so any number of processors share the work and
+   never handle one customer twice at once;
+3. reads each locked customer's head row, preloads the contacts, live states and workflow
+   instances in three queries, runs each head through
+   :class:`~convoflow.services.conversations.service.ConversationService`, and writes
+   everything with one commit.
 
 A failure of any kind rolls the batch back and hands its customers to the one-at-a-time
 path (:meth:`MessageProcessor.process_batch`), which tells a bad message (marked
@@ -26,8 +29,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from convoflow.services.conversations.service import Customer
@@ -208,10 +212,13 @@ async def due_heads(
     return [(str(owner_id), str(customer_key)) for owner_id, customer_key in rows]
 
 
-def _of_customers(owner_column: object, key_column: object, customers: Sequence[CustomerKey]):  # type: ignore[no-untyped-def]
+def _of_customers(
+    owner_column: Any, key_column: Any, customers: Sequence[CustomerKey]
+) -> ColumnElement[bool]:
+    """Rows of these customers, and possibly a few more (the caller filters exactly)."""
     owners = sorted({owner for owner, _ in customers})
     keys = sorted({key for _, key in customers})
-    return and_(owner_column.in_(owners), key_column.in_(keys))  # type: ignore[attr-defined]
+    return and_(owner_column.in_(owners), key_column.in_(keys))
 
 
 async def _head_rows(
