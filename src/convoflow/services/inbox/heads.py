@@ -47,6 +47,7 @@ from convoflow.sessions.locks import (
     try_conversation_locks,
     wait_for_inbox_inserts,
 )
+from convoflow.store.local_channels import LOCAL_CHANNELS
 from convoflow.store.models import Contact, WhatsAppMessage, WorkflowInstance
 
 __all__ = ["DEFAULT_HEADS", "HeadProcessor", "HeadsReport"]
@@ -195,7 +196,12 @@ async def due_heads(
     message = WhatsAppMessage
     firsts = (
         select(func.min(message.id).label("id"))
-        .where(message.direction == "in", message.status == "received")
+        .where(
+            message.direction == "in",
+            message.status == "received",
+            # The terminal chat and the simulator process their own messages at once.
+            message.phone_number_id.not_in(LOCAL_CHANNELS),
+        )
         .group_by(message.owner_id, message.customer_key)
         .subquery()
     )
@@ -233,6 +239,7 @@ async def _head_rows(
             _of_customers(message.owner_id, message.customer_key, customers),
             message.direction == "in",
             message.status == "received",
+            message.phone_number_id.not_in(LOCAL_CHANNELS),
         )
         .group_by(message.owner_id, message.customer_key)
     )
