@@ -25,6 +25,7 @@ changes how many transactions there are, never what happens to a message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from convoflow.sessions.locks import (
 )
 from convoflow.store.local_channels import LOCAL_CHANNELS
 from convoflow.store.models import Contact, WhatsAppMessage, WorkflowInstance
+from convoflow.store.transient import transient_failure
 
 __all__ = ["DEFAULT_HEADS", "HeadProcessor", "HeadsReport"]
 
@@ -107,11 +109,19 @@ class HeadProcessor:
                     report.batches = await self._handle(db_session, locked)
                 else:
                     await db_session.rollback()
-            except Exception:
-                logger.warning(
-                    "batch of %d customers rolled back; one at a time", len(locked), exc_info=True
+            except Exception as exc:
+                # A transient failure (the database away) is the outage log's to report,
+                # once; anything else shows its traceback here and again, per message, below.
+                failure = transient_failure(exc)
+                logger.log(
+                    logging.INFO if failure else logging.WARNING,
+                    "batch of %d customers rolled back (%s); one at a time",
+                    len(locked),
+                    failure.reason if failure else exc,
+                    exc_info=failure is None,
                 )
-                await db_session.rollback()
+                with contextlib.suppress(Exception):
+                    await db_session.rollback()
                 report.fell_back = True
             finally:
                 if isinstance(self.locks, InProcessLocks):
