@@ -25,6 +25,8 @@ from convoflow.errors import AccessTokenUnavailable, Conflict
 from convoflow.services.access.numbers.tokens import AccessTokens
 from convoflow.services.campaigns.template_parameters import count, parameters_of
 from convoflow.store.models import MarketingCampaign, MessageTemplate, PhoneNumber
+from convoflow.store.types import new_id
+from convoflow.store.upsert import insert_for
 
 __all__ = [
     "SyncReport",
@@ -169,13 +171,14 @@ async def _store(
     *,
     now: datetime,
 ) -> tuple[int, int]:
+    # A template is one row per owner, name and language (the unique key), whichever of the
+    # owner's WABAs it was last seen in: match on that key, so a template that moved to
+    # another WABA (or a number that did) updates its row instead of clashing with it.
     existing = {
         (row.name, row.language): row
         for row in (
             await db_session.scalars(
-                select(MessageTemplate).where(
-                    MessageTemplate.owner_id == owner_id, MessageTemplate.waba_id == waba_id
-                )
+                select(MessageTemplate).where(MessageTemplate.owner_id == owner_id)
             )
         ).all()
     }
@@ -200,17 +203,18 @@ async def _store(
             "synced_at": now,
             "updated_at": now,
         }
-        row = existing.get((name, language))
-        if row is None:
-            db_session.add(
-                MessageTemplate(
-                    owner_id=owner_id, waba_id=waba_id, name=name, language=language, **values
-                )
+        values["waba_id"] = waba_id
+        # An upsert, not an insert: the periodic sync and `POST /api/message-templates/sync`
+        # may store the same owner's templates at the same moment.
+        statement = insert_for(db_session, MessageTemplate).values(
+            id=new_id(), owner_id=owner_id, name=name, language=language, **values
+        )
+        await db_session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["owner_id", "name", "language"], set_=values
             )
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-    gone = [row.id for key, row in existing.items() if key not in seen]
+        )
+    gone = [row.id for key, row in existing.items() if row.waba_id == waba_id and key not in seen]
     if gone:
         await db_session.execute(delete(MessageTemplate).where(MessageTemplate.id.in_(gone)))
     return len(seen), len(gone)
