@@ -72,6 +72,20 @@ ONE_OF_EACH: list[dict[str, Any]] = [
     {"id": "x", "type": "connect", "template": "main_menu"},
     {"id": "ho", "type": "handoff", "next": "e"},
     {"id": "e", "type": "end", "text": "Bye"},
+    {
+        "id": "ax",
+        "type": "ai_extract",
+        "fields": {"amount": {"type": "number"}},
+        "on_failure": "e",
+        "next": "e",
+    },
+    {"id": "ar", "type": "ai_reply", "guidelines": "Be brief.", "on_handoff": "ho", "next": "e"},
+    {
+        "id": "ac",
+        "type": "ai_classify",
+        "categories": [{"id": "billing", "description": "Invoices", "next": "e"}],
+        "other": "ar",
+    },
 ]
 
 

@@ -26,6 +26,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from . import ai_run
+from .ai_memory import words_of
+from .ai_template import LLM_PARAMS_KEY
 from .answers import ParsedAnswer, parse_answer
 from .events import (
     ChoiceReceived,
@@ -84,18 +87,31 @@ def _advance(
     now: datetime,
     contact: Mapping[str, str],
 ) -> Outcome:
+    words = words_of(event) or ""
     if isinstance(event, Start):
         variables = _starting_variables(template, event.variables)
-        return Run(template, variables, contact, [], now=now).run_from(template.start)
+        run = Run(template, variables, contact, [], now=now, input_text=event.text)
+        return run.run_from(template.start)
     if state is None:
         if isinstance(event, CUSTOMER_INPUT):
             variables = _starting_variables(template, {})
-            return Run(template, variables, contact, [], now=now).run_from(template.start)
+            run = Run(template, variables, contact, [], now=now, input_text=words)
+            return run.run_from(template.start)
         return Outcome(FlowStatus.FAILED, None, error="no conversation to resume")
-    run = Run(template, dict(state.variables), contact, list(state.history), now=now)
+    run = Run(
+        template,
+        dict(state.variables),
+        contact,
+        list(state.history),
+        now=now,
+        ai=state.ai,
+        input_text=words,
+    )
     step = run.compiled.step(state.current_step)
     if isinstance(event, Timeout):  # before the restart below: a timer never restarts a flow
         return _time_out(run, state, step, event, now)
+    if isinstance(step, ai_run.AI_STEPS):
+        return ai_run.resume(run, state, step, event)
     waits_for_effect = isinstance(step, HttpStep)
     if step is None or not step.waits or waits_for_effect != (state.waiting_effect is not None):
         outcome = run.run_from(template.start)
@@ -109,7 +125,8 @@ def _advance(
 
 
 def _starting_variables(template: Template, given: Mapping[str, Any]) -> dict[str, Any]:
-    variables = dict(template.default_params)
+    """The defaults (less the model settings, which are no variable), then ``given``."""
+    variables = {k: v for k, v in template.default_params.items() if k != LLM_PARAMS_KEY}
     variables.update(given)
     return variables
 
@@ -266,8 +283,9 @@ def accepts(template: Template, state: ConversationState | None, event: Event) -
         return False
     if isinstance(step, HttpStep):
         return isinstance(event, EffectResult) and event.effect_id == state.waiting_effect
-    if isinstance(step, HandoffStep):
-        return isinstance(event, (Release, *CUSTOMER_INPUT))
+    if isinstance(step, (HandoffStep, *ai_run.AI_STEPS)):
+        # An AI step takes every message (the model decides what it means).
+        return isinstance(event, (Release, EffectResult, *CUSTOMER_INPUT))
     text = _typed_text(event)
     if text is not None and template.is_cancel(text):
         return True

@@ -12,9 +12,14 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start the template at its first step (trigger matched, API start or `connect`)."""
+    """Start the template at its first step (trigger matched, API start or `connect`).
+
+    ``text`` is the customer's message that started it, if any (an AI step at the start
+    answers it).
+    """
 
     variables: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

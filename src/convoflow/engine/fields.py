@@ -151,6 +151,8 @@ class FieldSpec(AnswerRules):
     prompt: str | None = Field(default=None, min_length=1)
     label: str | None = None
     description: str | None = None
+    pii: bool = False
+    """Personal data: masked in what is sent to a model provider when ``redact_pii`` is on."""
 
     def _input_kind(self) -> str:
         return self.type

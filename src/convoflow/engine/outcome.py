@@ -57,8 +57,11 @@ class ConversationState:
 
     ``variables`` holds what the flow collected and set (rendered as ``{{name}}``);
     ``retries`` counts invalid answers at ``current_step``; ``waiting_effect`` names the
-    effect an ``http`` step waits for; ``timer`` is the waiting step's timeout, if it has
-    one. The service persists this as the ``context`` JSON.
+    effect an ``http`` step (or a model turn) waits for; ``timer`` is the waiting step's
+    timeout, if it has one; ``ai`` is what the AI steps remember (the transcript, the
+    customer's messages held during a model turn, the turns used, whether a summary waits
+    for confirmation or a person took over: see :mod:`.ai_memory`). The service persists
+    this as the ``context`` JSON.
     """
 
     template_name: str
@@ -68,10 +71,11 @@ class ConversationState:
     waiting_effect: str | None = None
     history: list[str] = field(default_factory=list)
     timer: Timer | None = None
+    ai: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Serialise for storage."""
-        return {
+        """Serialise for storage (``ai`` only when an AI step left something)."""
+        data = {
             "template_name": self.template_name,
             "current_step": self.current_step,
             "variables": self.variables,
@@ -80,6 +84,9 @@ class ConversationState:
             "history": self.history,
             "timer": self.timer.to_json() if self.timer is not None else None,
         }
+        if self.ai is not None:
+            data["ai"] = self.ai
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConversationState:
@@ -92,6 +99,7 @@ class ConversationState:
             waiting_effect=data.get("waiting_effect"),
             history=list(data.get("history") or []),
             timer=Timer.from_json(data["timer"]) if data.get("timer") else None,
+            ai=dict(data["ai"]) if isinstance(data.get("ai"), dict) else None,
         )
 
 
@@ -137,7 +145,34 @@ class EndAction:
     state_data: dict[str, Any]
 
 
-Effect = HttpCall | EndAction
+@dataclass(frozen=True, slots=True)
+class LlmTurn:
+    """Run one model turn for an AI step (see :mod:`.ai_turns`); its result comes back as
+    an :class:`~.events.EffectResult` carrying the turn's outcome (see :mod:`.ai_results`).
+
+    ``mode`` is the step type (``ai_reply``, ``ai_extract``, ``ai_classify``);
+    ``guidelines`` are the template's and the step's instructions; ``fields`` the typed
+    fields the model may set (``state_schema`` specs as JSON), ``values`` what they hold
+    now; ``transcript`` the conversation so far (``{"role", "content"}``); ``tools`` and
+    ``knowledge_bases`` what the model may use besides the built-in tools; ``categories``
+    the ids and descriptions an ``ai_classify`` step chooses from; ``llm`` the template's
+    ``default_params.llm`` (model, temperature, limits, fallback text).
+    """
+
+    effect_id: str
+    step_id: str
+    mode: str
+    guidelines: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    transcript: list[dict[str, str]] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    knowledge_bases: list[str] = field(default_factory=list)
+    categories: list[dict[str, str]] = field(default_factory=list)
+    llm: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = HttpCall | EndAction | LlmTurn
 
 
 @dataclass(slots=True)

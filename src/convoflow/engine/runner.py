@@ -16,6 +16,7 @@ from .conditions import choose_next
 from .menus import Menu
 from .outcome import (
     ConversationState,
+    Effect,
     EndAction,
     FlowStatus,
     HttpCall,
@@ -53,14 +54,18 @@ class Run:
     """The working state of one advance: variables, history and what to send.
 
     ``now`` is the advance's time, from which step timers are armed; None (only checking
-    whether an answer fits) arms none.
+    whether an answer fits) arms none. ``ai`` is the AI steps' memory (kept on the state);
+    ``input_text`` the customer's words that caused this advance, if any (an AI step
+    reached in this run answers them).
     """
 
     __slots__ = (
+        "ai",
         "compiled",
         "contact",
         "effects",
         "history",
+        "input_text",
         "messages",
         "now",
         "template",
@@ -76,6 +81,8 @@ class Run:
         history: list[str],
         *,
         now: datetime | None = None,
+        ai: dict[str, Any] | None = None,
+        input_text: str = "",
     ) -> None:
         self.template = template
         self.compiled = template.compiled
@@ -83,8 +90,10 @@ class Run:
         self.contact = contact
         self.history = history
         self.now = now
+        self.ai = ai
+        self.input_text = input_text
         self.messages: list[OutboundMessage] = []
-        self.effects: list[HttpCall | EndAction] = []
+        self.effects: list[Effect] = []
         self.visited: list[str] = []
 
     # -- outcomes ---------------------------------------------------------------------
@@ -110,6 +119,7 @@ class Run:
                 waiting_effect,
                 self.history,
                 timer,
+                self.ai,
             )
         return Outcome(
             status,
@@ -346,7 +356,9 @@ def _end(run: Run, step: EndStep) -> Outcome:
     return run.finish(step.id, step.text, end_action=step.end_action)
 
 
-_HANDLERS: dict[str, Callable[[Run, Any], Outcome | Continue]] = {
+StepHandler = Callable[[Run, Any], Outcome | Continue]
+
+_HANDLERS: dict[str, StepHandler] = {
     "message": _message,
     "buttons": _wait_for_answer,
     "list": _wait_for_answer,
@@ -364,3 +376,9 @@ _HANDLERS: dict[str, Callable[[Run, Any], Outcome | Continue]] = {
     "handoff": _handoff,
     "end": _end,
 }
+
+
+def register_step_handler(step_type: str, handler: StepHandler) -> None:
+    """Teach :meth:`Run.run_from` a step type whose handler lives in its own module (the
+    AI steps: :mod:`.ai_run` registers them when the engine is imported)."""
+    _HANDLERS[step_type] = handler

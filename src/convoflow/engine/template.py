@@ -8,12 +8,20 @@ option tables, retry limits), so services build one per ``config_hash`` and reus
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .ai_template import (
+    LLM_PARAMS_KEY,
+    LlmParams,
+    WorkflowType,
+    ai_conversation_graph,
+    is_ai_conversation,
+    llm_params_of,
+)
 from .compiled import CompiledTemplate, Sections, compile_template
 from .fields import FieldSpec
 from .menus import Menu
@@ -35,6 +43,11 @@ class EngineTexts(BaseModel):
     cancelled: str = "OK, I've cancelled. Write to us again any time."
     effect_failed: str = "Sorry, something went wrong on our side. Please try again later."
     busy: str = "One moment please, I'm still working on your request."
+    ai_fallback: str = "Sorry, I can't answer right now. A member of our team will get back to you."
+    summary: str = "Please check your details:"
+    confirm: str = "Confirm"
+    change: str = "Change"
+    change_request: str = "I want to change something."
 
 
 class Template(BaseModel):
@@ -54,6 +67,11 @@ class Template(BaseModel):
     reengagement_template: str | None = None
     texts: EngineTexts = EngineTexts()
     cancel_keywords: tuple[str, ...] = ("cancel", "stop")
+    guidelines: str | None = None
+    workflow_type: WorkflowType = "plain"
+    required_tools: tuple[str, ...] = ()
+    required_retrievers: tuple[str, ...] = ()
+    llm: LlmParams = LlmParams()
 
     def model_post_init(self, context: Any, /) -> None:
         """Precompute the step index, option tables and retry limits now, not on first use."""
@@ -110,12 +128,28 @@ class Template(BaseModel):
         end_action_type: str | None = None,
         end_action_target: Mapping[str, Any] | None = None,
         default_params: Mapping[str, Any] | None = None,
+        guidelines: str | None = None,
+        workflow_type: str = "plain",
+        required_tools: Sequence[str] = (),
+        required_retrievers: Sequence[str] = (),
     ) -> Template:
         """Build from a template row: the native graph plus the row's columns.
 
-        Raises :class:`TemplateInvalid` when the parts do not even parse; graph checks
-        (dangling ``next``, limits, ...) are :func:`validation.validate_template`'s job.
+        A template with ``guidelines`` and no steps runs as an AI conversation (see
+        :mod:`.ai_template`). Raises :class:`TemplateInvalid` when the parts do not even
+        parse; graph checks (dangling ``next``, limits, ...) are
+        :func:`validation.validate_template`'s job.
         """
+        params = dict(default_params or {})
+        llm = _llm_params(params)
+        if is_ai_conversation(menu_structure, guidelines):
+            menu_structure = ai_conversation_graph(
+                state_schema=state_schema or {},
+                llm=llm,
+                workflow_type=workflow_type,
+                required_tools=required_tools,
+                required_retrievers=required_retrievers,
+            )
         data: dict[str, Any] = {
             key: menu_structure[key] for key in GRAPH_SETTINGS if key in menu_structure
         }
@@ -127,7 +161,12 @@ class Template(BaseModel):
             state_schema=dict(state_schema or {}),
             end_action_type=end_action_type,
             end_action_target=dict(end_action_target) if end_action_target else None,
-            default_params=dict(default_params or {}),
+            default_params=params,
+            guidelines=guidelines or None,
+            workflow_type=workflow_type,
+            required_tools=tuple(required_tools),
+            required_retrievers=tuple(required_retrievers),
+            llm=llm,
         )
         try:
             return cls.model_validate(data)
@@ -143,6 +182,22 @@ class Template(BaseModel):
         settings = self.model_dump(mode="json", include=set(GRAPH_SETTINGS), exclude_defaults=True)
         graph.update(settings)
         return graph
+
+
+def _llm_params(default_params: Mapping[str, Any]) -> LlmParams:
+    """``default_params.llm`` checked, each problem named by its path."""
+    try:
+        return LlmParams.model_validate(llm_params_of(default_params))
+    except ValidationError as error:
+        problems = [
+            Problem(
+                "",
+                field_path(("default_params", LLM_PARAMS_KEY, *detail["loc"])),
+                error_message(detail),
+            )
+            for detail in error.errors()
+        ]
+        raise TemplateInvalid(problems) from None
 
 
 def _step_graph(step: Step) -> dict[str, Any]:

@@ -16,7 +16,18 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from .fields import FieldSpec
-from .steps import AskStep, CollectStep, HttpStep, InteractiveStep, SetStep, Step, VariableName
+from .steps import (
+    AiClassifyStep,
+    AiExtractStep,
+    AiReplyStep,
+    AskStep,
+    CollectStep,
+    HttpStep,
+    InteractiveStep,
+    SetStep,
+    Step,
+    VariableName,
+)
 from .template import Template
 
 CONTACT_VARIABLES = ("contact.name", "contact.phone")
@@ -46,6 +57,12 @@ def variables_of_step(step: Step) -> list[str]:
         return [step.save_as] if step.save_as else []
     if isinstance(step, InteractiveStep):
         return [step.variable, f"{step.variable}_label"]
+    if isinstance(step, AiExtractStep):
+        return list(step.fields)
+    if isinstance(step, AiReplyStep):
+        return [*step.fields, "handoff_reason"]
+    if isinstance(step, AiClassifyStep):
+        return [step.variable]
     return []
 
 
