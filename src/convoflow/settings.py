@@ -17,7 +17,7 @@ from convoflow.errors import InvalidArgument, SettingsError
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 #: Settings whose value must never be echoed in an error message.
-_SECRET_SETTINGS = frozenset({"secret_key"})
+_SECRET_SETTINGS = frozenset({"secret_key", "llm_api_key"})
 
 
 class Settings(BaseSettings):
@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     sign_in_max_failures_per_ip: int = Field(default=20, ge=1, le=10_000)
     sign_in_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
     secure_cookies: bool = False
+    llm_base_url: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = ""
+    llm_embedding_model: str = ""
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_http_base(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise InvalidArgument(
+                "must be an http:// or https:// URL (e.g. http://127.0.0.1:11434/v1)"
+            )
+        return value.rstrip("/")
 
     @field_validator("secret_key")
     @classmethod

@@ -17,6 +17,14 @@ from convoflow.store.models.conversations import (
 from convoflow.store.models.counters import StepEdgeCount, StepVisitCount, TemplateDayCount
 from convoflow.store.models.drafts import DraftSnapshot, SimulatorSession, TemplateDraft
 from convoflow.store.models.handoffs import Handoff
+from convoflow.store.models.llm import (
+    KnowledgeBase,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    LlmCall,
+    LlmPrice,
+    LlmTool,
+)
 from convoflow.store.models.messages import OUTBOUND_STATUS_RANK, WhatsAppMessage
 from convoflow.store.models.ratings import LegacyTemplateRating, TemplateRating
 from convoflow.store.models.sign_in import SetupToken, SignInFailure, SignInSession
@@ -38,7 +46,13 @@ __all__ = [
     "ConversationStateRow",
     "DraftSnapshot",
     "Handoff",
+    "KnowledgeBase",
+    "KnowledgeChunk",
+    "KnowledgeDocument",
     "LegacyTemplateRating",
+    "LlmCall",
+    "LlmPrice",
+    "LlmTool",
     "MarketingCampaign",
     "MessageTemplate",
     "PendingStatus",
