@@ -168,6 +168,25 @@ class ConversationBusy(ServiceUnavailable, TimeoutError):
     """The conversation's lock could not be taken in time; the work is retried later."""
 
 
+class ModelProviderError(ConvoflowError):
+    """The model provider did not answer usably (timeout, unreachable, error status after the
+    retries, a malformed answer). ``kind`` is ``timeout`` or ``error``; the tokens are those
+    the provider reported for the failed call, if any (they are counted too)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+
+
 class InvalidArgument(ConvoflowError, ValueError):
     """A function was called with values it cannot use: a bug in the caller, not bad input."""
 

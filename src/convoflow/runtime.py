@@ -28,6 +28,8 @@ from convoflow.jobs.sweeper import Sweeper
 from convoflow.jobs.tasks import JobHandlers, register_tasks
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import NumberTokens, ServerNumber
+from convoflow.services.ai.provider import OpenAiProvider
+from convoflow.services.ai.turn import AiTurns
 from convoflow.services.campaigns.inbound import CampaignInboundRules
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.service import ConversationService
@@ -77,6 +79,7 @@ RESULT_HANDLERS: dict[str, ResultHandler] = {
     "http": resume_conversation,
     "end_action": store_end_action_result,
     "dependency": dependency_finished,
+    "llm": resume_conversation,
 }
 
 
@@ -96,6 +99,18 @@ def _waking(
         outages.recovered(REDIS)
 
     return wake
+
+
+def create_llm_provider(settings: Settings) -> OpenAiProvider | None:
+    """The model provider of ``CONVOFLOW_LLM_*`` (None without a base URL: AI steps then
+    answer with their fallback text and hand over, and the log names the setting)."""
+    if not settings.llm_base_url:
+        return None
+    return OpenAiProvider(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
 
 
 @dataclass(slots=True)
@@ -130,6 +145,8 @@ class Runtime:
     statistics: StatsAggregator
     campaigns: CampaignJobs
     inbox_writer: InboxWriter
+    ai: AiTurns
+    llm: OpenAiProvider | None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -205,6 +222,15 @@ class Runtime:
             clock=clock,
         )
         rate_limiter = create_rate_limiter(settings.whatsapp_max_mps, redis, clock=clock)
+        llm = create_llm_provider(settings)
+        ai = AiTurns(
+            db_sessions=db_sessions,
+            provider=llm,
+            http=http,
+            default_model=settings.llm_model,
+            embedding_model=settings.llm_embedding_model,
+            clock=clock,
+        )
         broker = create_broker(settings, outages=outages)
         inbox_signal = (
             LocalInboxSignal()
@@ -234,6 +260,7 @@ class Runtime:
             timers=timers,
             outages=outages,
             clock=clock,
+            ai=ai,
         )
         register_tasks(broker, jobs)
         campaigns = CampaignJobs(
@@ -293,6 +320,8 @@ class Runtime:
             statistics=statistics,
             campaigns=campaigns,
             inbox_writer=InboxWriter(db_sessions, notify=_waking(dispatcher, outages), clock=clock),
+            ai=ai,
+            llm=llm,
         )
 
     async def close(self) -> None:
@@ -303,6 +332,8 @@ class Runtime:
         await self.statistics.close()
         await self.live.close()
         await self.http.aclose()
+        if self.llm is not None:
+            await self.llm.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

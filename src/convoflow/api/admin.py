@@ -13,6 +13,7 @@ from convoflow.api import (
     flows,
     inbox,
     keys,
+    llm,
     permissions,
     phone_numbers,
     simulator,
@@ -53,6 +54,7 @@ ROUTERS = (
     phone_numbers.router,
     campaigns.router,
     campaigns.templates_router,
+    llm.router,
 )
 
 

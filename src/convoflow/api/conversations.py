@@ -149,7 +149,10 @@ async def list_messages(
 async def template_stats(
     template_id: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> TemplateStatsOut:
-    """Usage count, completion rate, average response time and the step funnel."""
+    """Usage count, completion rate, average response time, the step funnel and the model's
+    tokens and cost (``llm_calls``, a daily breakdown, models without a price)."""
     await runtime.statistics.flush_for_reading()
-    computed = await stats.template_stats(db_session, caller=caller, template_id=template_id)
+    computed = await stats.template_stats(
+        db_session, caller=caller, template_id=template_id, now=runtime.clock.now()
+    )
     return TemplateStatsOut.of(computed)

@@ -73,6 +73,7 @@ def llm_turn(
         knowledge_bases=list(step.knowledge_bases),
         categories=categories,
         llm=template.llm.model_dump(mode="json", exclude_none=True),
+        confirm=isinstance(step, AiReplyStep) and step.confirm,
     )
 
 

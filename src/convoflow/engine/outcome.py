@@ -156,7 +156,8 @@ class LlmTurn:
     now; ``transcript`` the conversation so far (``{"role", "content"}``); ``tools`` and
     ``knowledge_bases`` what the model may use besides the built-in tools; ``categories``
     the ids and descriptions an ``ai_classify`` step chooses from; ``llm`` the template's
-    ``default_params.llm`` (model, temperature, limits, fallback text).
+    ``default_params.llm`` (model, temperature, limits, fallback text); ``confirm`` whether
+    the engine shows a summary to confirm once the fields are set.
     """
 
     effect_id: str
@@ -170,6 +171,7 @@ class LlmTurn:
     knowledge_bases: list[str] = field(default_factory=list)
     categories: list[dict[str, str]] = field(default_factory=list)
     llm: dict[str, Any] = field(default_factory=dict)
+    confirm: bool = False
 
 
 Effect = HttpCall | EndAction | LlmTurn

@@ -12,6 +12,10 @@ An ``api_call`` end action sends ``{"instance", "template", "template_id",
 ``end_action_target.headers``) with ``Idempotency-Key: <instance id>`` (a retried call
 repeats it, so the receiver can drop duplicates) and, when ``CONVOFLOW_END_ACTION_SECRET``
 is set, ``X-Convoflow-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+
+An ``llm`` effect is one model turn of an AI step (:class:`~convoflow.services.ai.turn.AiTurns`);
+it is attempted once (the provider's own retries run inside it) and always comes back as a
+result the engine applies: a failed turn is a fallback, never a stuck conversation.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from convoflow.channels.whatsapp.signature import sign
 from convoflow.clock import Clock, SystemClock
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
+from convoflow.services.ai.turn import AiTurns
 from convoflow.services.workflows.effect_results import ResultContext, feed_back
 from convoflow.services.workflows.effect_settlement import still_claimed
 from convoflow.services.workflows.effect_types import (
@@ -40,6 +45,7 @@ from convoflow.services.workflows.effect_types import (
     FinishedEffect,
 )
 from convoflow.store.models import WorkflowEffect, WorkflowInstance, WorkflowTemplate
+from convoflow.store.transient import transient_failure
 
 __all__ = [
     "END_ACTION_SIGNATURE_HEADER",
@@ -87,8 +93,10 @@ class EffectRunner:
         end_action_secret: str = "",
         backoff: Backoff | None = None,
         clock: Clock = SystemClock(),
+        ai: AiTurns | None = None,
     ) -> None:
         self.clock = clock
+        self.ai = ai
         self.db_sessions = db_sessions
         self.http = http
         self.results = results
@@ -307,10 +315,29 @@ async def _call_end_action(
     )
 
 
+async def _run_llm_turn(
+    runner: EffectRunner, effect: FinishedEffect, spec: dict[str, Any]
+) -> Attempt:
+    """An AI step's model turn; its result (even a failure) goes back to the conversation."""
+    if runner.ai is None:
+        return Attempt(ok=True, data={"outcome": "unavailable", "error": "no AI turns here"})
+    try:
+        data = await runner.ai.run(
+            owner_id=effect.owner_id, instance_id=effect.instance_id, spec=spec
+        )
+    except Exception as exc:
+        if transient_failure(exc) is not None:
+            raise  # the row's claim lapses and the sweeper runs the turn again
+        logger.exception("AI turn %s failed", effect.id)
+        return Attempt(ok=True, data={"outcome": "fallback", "error": f"{exc!r}"[:500]})
+    return Attempt(ok=True, data=data, body=str(data.get("outcome", ""))[:RESPONSE_BODY_LIMIT])
+
+
 #: Effect kind → how one attempt runs (the composition root registers what results mean).
 ATTEMPT_RUNNERS: dict[str, AttemptRunner] = {
     "http": _call_http,
     # A workflow dependency is an HTTP call too; its result handler differs.
     "dependency": _call_http,
     "end_action": _call_end_action,
+    "llm": _run_llm_turn,
 }

@@ -54,6 +54,7 @@ from convoflow.jobs.sender import OutboxSender
 from convoflow.metrics import observe_batch, observe_processing
 from convoflow.outages import Outages
 from convoflow.services.access.numbers.tokens import AccessTokens
+from convoflow.services.ai.turn import AiTurns
 from convoflow.services.conversations.timers import StepTimers
 from convoflow.services.inbox.heads import DEFAULT_HEADS, HeadProcessor, HeadsReport
 from convoflow.services.inbox.intake import CustomerBatch, MessageProcessor
@@ -127,12 +128,14 @@ class JobHandlers:
         timers: StepTimers | None = None,
         outages: Outages | None = None,
         clock: Clock = SystemClock(),
+        ai: AiTurns | None = None,
     ) -> JobHandlers:
         """Wire the sender, the effect runner and the read receipts for one process.
 
         ``access_tokens`` gives each business number's token, for sends and read marks
         (default: the graph client's own); ``mark_read``: send read marks (the setting);
-        ``parked``: where accepted sends wait while the database cannot record them.
+        ``parked``: where accepted sends wait while the database cannot record them;
+        ``ai``: what runs AI steps' model turns (``llm`` effects).
         """
         sender = OutboxSender(
             engine=engine,
@@ -149,6 +152,7 @@ class JobHandlers:
             results=results,
             end_action_secret=end_action_secret,
             clock=clock,
+            ai=ai,
         )
         return cls(
             db_sessions=db_sessions,

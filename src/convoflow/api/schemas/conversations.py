@@ -158,6 +158,16 @@ class TemplateStatsOut(BaseModel):
     rating_count: int
     last_used_at: datetime | None
     funnel: list[FunnelStepOut]
+    total_tokens_used: int = Field(description="Model tokens of every run (llm_calls).")
+    total_cost: float = Field(description="What the model calls cost, unrounded.")
+    avg_tokens_per_use: float = Field(description="Tokens over the runs that called the model.")
+    llm_calls: int = Field(description="How many model calls the runs made.")
+    llm_daily: list[dict[str, Any]] = Field(
+        description="Per UTC day of the last 30: `day`, `calls`, `tokens`, `cost`."
+    )
+    unpriced_models: list[str] = Field(
+        description="Models called without a price in your price table (they cost 0)."
+    )
 
     @classmethod
     def of(cls, stats: TemplateStats) -> TemplateStatsOut:
@@ -188,4 +198,10 @@ class TemplateStatsOut(BaseModel):
                 )
                 for item in stats.funnel
             ],
+            total_tokens_used=stats.llm.total_tokens_used,
+            total_cost=stats.llm.total_cost,
+            avg_tokens_per_use=stats.llm.avg_tokens_per_use,
+            llm_calls=stats.llm.llm_calls,
+            llm_daily=stats.llm.daily,
+            unpriced_models=stats.llm.unpriced_models,
         )

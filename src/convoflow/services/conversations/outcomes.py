@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.engine.outcome import Effect, EndAction, FlowStatus, OutboundMessage, Outcome
+from convoflow.engine.outcome import (
+    Effect,
+    EndAction,
+    FlowStatus,
+    LlmTurn,
+    OutboundMessage,
+    Outcome,
+)
 from convoflow.services.templates.tallies import count_run_finished
 from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import WhatsAppMessage, WorkflowEffect, WorkflowInstance
@@ -77,7 +84,7 @@ def record_effects(
             owner_id=owner_id,
             instance_id=instance_id,
             effect_id=effect.effect_id,
-            kind="end_action" if isinstance(effect, EndAction) else "http",
+            kind=effect_kind(effect),
             spec=asdict(effect),
             status="pending",
             next_attempt_at=now,
@@ -86,6 +93,15 @@ def record_effects(
     ]
     db_session.add_all(rows)
     return rows
+
+
+def effect_kind(effect: Effect) -> str:
+    """The ``workflow_effects.kind`` of an effect (which runner and result handler it gets)."""
+    if isinstance(effect, EndAction):
+        return "end_action"
+    if isinstance(effect, LlmTurn):
+        return "llm"
+    return "http"
 
 
 def apply_to_instance(instance: WorkflowInstance, outcome: Outcome, now: datetime) -> None:

@@ -128,7 +128,7 @@ class ConversationService:
             if ref is None:
                 return TurnResult(), None
             return await self._start(
-                db_session, customer, ref, {}, now=now, received_at=received_at
+                db_session, customer, ref, {}, now=now, received_at=received_at, text=_words(event)
             )
         instance = await self._instance_of(db_session, live)
         if instance is not None and instance.waiting_for == AGENT:
@@ -138,7 +138,13 @@ class ConversationService:
         if switch is not None:
             await self._finish_instance(db_session, live.instance_id, "cancelled", now=now)
             return await self._start(
-                db_session, customer, switch, {}, now=now, received_at=received_at
+                db_session,
+                customer,
+                switch,
+                {},
+                now=now,
+                received_at=received_at,
+                text=_words(event),
             )
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
@@ -312,7 +318,10 @@ class ConversationService:
         now: datetime,
         received_at: datetime | None,
         hops: int = 0,
+        text: str = "",
     ) -> tuple[TurnResult, LiveConversation | None]:
+        """Start ``ref``; ``text`` is the customer's message that started it (an AI step at
+        the start answers it)."""
         row, template = await self.catalog.compiled(db_session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
         db_session.add(instance)
@@ -320,7 +329,7 @@ class ConversationService:
         outcome = advance(
             template,
             None,
-            Start(variables=dict(variables)),
+            Start(variables=dict(variables), text=text),
             now,
             contact=customer.render_context(),
         )
@@ -575,6 +584,15 @@ def _texts_of(event: Event) -> list[str]:
     if isinstance(event, ChoiceReceived):
         return [event.choice_id, event.title]
     return []
+
+
+def _words(event: Event) -> str:
+    """The customer's words in an event ("" for anything else)."""
+    if isinstance(event, TextReceived):
+        return event.text
+    if isinstance(event, ChoiceReceived):
+        return event.title or event.choice_id
+    return ""
 
 
 def _placeholder_state(template: Template) -> ConversationState:

@@ -22,6 +22,7 @@ from convoflow.services.access.callers import (
     own_template,
     visible_template,
 )
+from convoflow.services.ai.resources import resource_problems
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.services.templates.documents import (
     definition_of,
@@ -30,6 +31,7 @@ from convoflow.services.templates.documents import (
 )
 from convoflow.services.templates.limits import size_problems
 from convoflow.services.templates.message_template_steps import check_template_steps
+from convoflow.services.templates.problem_paths import locate_graph_problems
 from convoflow.store import templates
 from convoflow.store.local_channels import real_customer
 from convoflow.store.models import ConversationStateRow, WorkflowInstance, WorkflowTemplate
@@ -84,6 +86,7 @@ async def insert_template(
     await _check_base(db_session, caller, data["base_template_id"])
     await _check_name_free(db_session, caller.id, data["template_name"], None)
     await check_template_steps(db_session, caller.id, data["menu_structure"])
+    await _check_ai_resources(db_session, caller, data)
     return await templates.create_template(
         db_session, owner_id=caller.id, definition=data, changelog=changelog
     )
@@ -122,6 +125,7 @@ async def write_version(
     await _check_base(db_session, caller, data["base_template_id"])
     await _check_name_free(db_session, caller.id, data["template_name"], current.family_id)
     await check_template_steps(db_session, caller.id, data["menu_structure"])
+    await _check_ai_resources(db_session, caller, data)
     result = await templates.save_new_version(
         db_session, current=current, definition=data, changelog=changelog
     )
@@ -141,7 +145,17 @@ async def reference_problems(
         await _check_name_free(db_session, caller.id, data["template_name"], family_id)
     except Conflict as conflict:
         problems.append(Problem("", "template_name", str(conflict)))
-    return problems
+    found = await resource_problems(db_session, caller.id, data)
+    return problems + locate_graph_problems(found, "menu_structure")
+
+
+async def _check_ai_resources(
+    db_session: AsyncSession, caller: Caller, data: Mapping[str, Any]
+) -> None:
+    """Refuse tools and knowledge bases the owner has not, or the workflow type forbids."""
+    problems = await resource_problems(db_session, caller.id, data)
+    if problems:
+        raise TemplateInvalid(locate_graph_problems(problems, "menu_structure"))
 
 
 async def live_uses_of(db_session: AsyncSession, template_id: str, *, now: datetime) -> int:

@@ -148,6 +148,10 @@ def compile_row(row: WorkflowTemplate) -> Template:
         end_action_type=row.end_action_type,
         end_action_target=row.end_action_target,
         default_params=row.default_params,
+        guidelines=row.guidelines,
+        workflow_type=row.workflow_type,
+        required_tools=row.required_tools,
+        required_retrievers=row.required_retrievers,
     )
 
 

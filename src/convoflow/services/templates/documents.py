@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from convoflow.engine import Problem, TemplateInvalid, load_template, to_native
+from convoflow.engine.ai_template import LlmParams, ai_conversation_graph, llm_params_of
 from convoflow.engine.importers import detect_format
 from convoflow.errors import InvalidData
 from convoflow.services.templates.dependency_specs import dependency_problems, end_action_problems
@@ -85,6 +88,13 @@ def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
     fields = {key: value for key, value in document.items() if key in TEMPLATE_KEYS}
     problems = fold_name_alias(fields)
     graph_path = "menu_structure"
+    if "menu_structure" in document and document["menu_structure"] is None:
+        # No graph: an AI template (its guidelines drive the conversation).
+        problems += unknown_field_problems(document, TEMPLATE_KEYS)
+        if problems:
+            raise TemplateInvalid(problems)
+        fields.pop("menu_structure", None)
+        return _Parts(fields, {})
     if "menu_structure" in document:
         graph_document = document["menu_structure"]
         problems += unknown_field_problems(document, TEMPLATE_KEYS)
@@ -99,6 +109,10 @@ def _split(document: Mapping[str, Any], has_current: bool) -> _Parts:
             problems += unknown_field_problems(document, TEMPLATE_KEYS | NATIVE_GRAPH_KEYS)
     else:
         problems += unknown_field_problems(document, TEMPLATE_KEYS)
+        if not has_current and str(document.get("guidelines") or "").strip():
+            if problems:
+                raise TemplateInvalid(problems)
+            return _Parts(fields, {})  # guidelines and no graph: an AI template
         if not has_current:
             message = "required: the step graph (native, Flow Runner or interactive format)"
             problems.append(Problem("", "menu_structure", message))
@@ -172,6 +186,11 @@ def check_definition(
     """
     graph = data["menu_structure"]
     problems = size_problems(data, changelog=changelog)
+    if not graph.get("steps"):
+        if not str(data.get("guidelines") or "").strip():
+            message = "required: the step graph, or guidelines for an AI template"
+            raise TemplateInvalid([*problems, Problem("", "menu_structure", message)])
+        graph = ai_template_graph(data)
     try:
         load_template(
             graph,
@@ -189,6 +208,21 @@ def check_definition(
     problems += end_action_problems(data["end_action_type"])
     if problems:
         raise TemplateInvalid(problems)
+
+
+def ai_template_graph(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The one-step graph an AI template (guidelines, no graph) runs as, for checking it."""
+    try:
+        llm = LlmParams.model_validate(llm_params_of(data["default_params"]))
+    except ValidationError:
+        llm = LlmParams()  # the template check names the problems of default_params.llm
+    return ai_conversation_graph(
+        state_schema=data["state_schema"],
+        llm=llm,
+        workflow_type=data["workflow_type"],
+        required_tools=data["required_tools"],
+        required_retrievers=data["required_retrievers"],
+    )
 
 
 REDACTED = "[redacted]"

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.services.access.callers import Caller, latest_of_family, visible_template
+from convoflow.services.ai.accounting import LlmStats, llm_statistics
 from convoflow.store.local_channels import real_customer
 from convoflow.store.models import WorkflowInstance, WorkflowTemplate
 
@@ -47,6 +48,7 @@ class TemplateStats:
     runs_by_version: Counter[int] = field(default_factory=Counter)
     funnel: list[FunnelStep] = field(default_factory=list)
     last_run_at: datetime | None = None
+    llm: LlmStats = field(default_factory=LlmStats)
 
     @property
     def runs(self) -> int:
@@ -88,7 +90,7 @@ def build_funnel(
 
 
 async def template_stats(
-    db_session: AsyncSession, *, caller: Caller, template_id: str
+    db_session: AsyncSession, *, caller: Caller, template_id: str, now: datetime
 ) -> TemplateStats:
     """Statistics of a template the caller may see (any version id names the template)."""
     async with db_session.begin():
@@ -111,7 +113,13 @@ async def template_stats(
         if latest.owner_id != caller.id:
             query = query.where(WorkflowInstance.owner_id == caller.id)
         rows = (await db_session.execute(query)).tuples().all()
-    stats = TemplateStats(template=latest)
+        llm = await llm_statistics(
+            db_session,
+            latest.family_id,
+            now=now,
+            owner_id=None if latest.owner_id == caller.id else caller.id,
+        )
+    stats = TemplateStats(template=latest, llm=llm)
     funnel_runs: list[tuple[str, list[Any], str | None]] = []
     for status, visited, current, version, started_at in rows:
         stats.runs_by_status[status] += 1

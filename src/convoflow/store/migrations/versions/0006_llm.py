@@ -158,6 +158,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_knowledge_chunks_document_id", "knowledge_chunks", ["document_id"])
 
+
 def downgrade() -> None:
     op.drop_index("ix_knowledge_chunks_document_id", table_name="knowledge_chunks")
     op.drop_index("ix_knowledge_chunks_knowledge_base_id", table_name="knowledge_chunks")
