@@ -48,7 +48,11 @@ async def test_admin_makes_the_builtin_an_ai_template_and_a_customer_completes_i
     ai_app: AiApp,
 ) -> None:
     app, llm = ai_app, ai_app.llm
-    await app.api("PUT", "/api/llm/prices/" + MODEL, json={"input_per_million": 0.5, "output_per_million": 1.5})
+    await app.api(
+        "PUT",
+        "/api/llm/prices/" + MODEL,
+        json={"input_per_million": 0.5, "output_per_million": 1.5},
+    )
     listed = (await app.api("GET", "/api/workflow-templates", params={"search": "loan"})).json()
     builtin = next(t for t in listed["items"] if t["template_name"] == "loan_application")
     body = {
@@ -74,9 +78,7 @@ async def test_admin_makes_the_builtin_an_ai_template_and_a_customer_completes_i
 
     # 2. Two fields in one message, one of them invalid: only the valid one is stored and
     #    the model hears why the other was refused.
-    llm.answer(
-        tool_call("set_fields", {"amount": 90000, "purpose": "a car"}), usage=(150, 10)
-    )
+    llm.answer(tool_call("set_fields", {"amount": 90000, "purpose": "a car"}), usage=(150, 10))
     llm.answer(text("Sorry, we lend at most 50,000. How much do you need?"), usage=(170, 12))
     await app.says("I need 90000 for a car")
     [_, reask] = await replies(app, 2)
@@ -87,9 +89,7 @@ async def test_admin_makes_the_builtin_an_ai_template_and_a_customer_completes_i
     assert "amount" in tool_result["content"] and "between 100 and 50000" in tool_result["content"]
 
     # 3. The correction fills the last field; finish → the engine's summary.
-    llm.answer(
-        tool_call("set_fields", {"amount": "40,000"}, ("finish", {})), usage=(190, 14)
-    )
+    llm.answer(tool_call("set_fields", {"amount": "40,000"}, ("finish", {})), usage=(190, 14))
     await app.says("make that 40,000")
     [*_, summary] = await replies(app, 3)
     assert summary["type"] == "interactive"

@@ -40,7 +40,9 @@ def text(content: str) -> dict[str, Any]:
     return {"role": "assistant", "content": content}
 
 
-def tool_call(name: str, arguments: Any, *more: tuple[str, Any], content: str | None = None) -> dict[str, Any]:
+def tool_call(
+    name: str, arguments: Any, *more: tuple[str, Any], content: str | None = None
+) -> dict[str, Any]:
     """An assistant message calling ``name`` (and more tools); ``arguments`` may be raw text."""
     calls = []
     for tool_name, tool_arguments in ((name, arguments), *more):
@@ -168,7 +170,10 @@ class LlmStub:
                 ]
                 tokens = sum(len(str(t).split()) for t in texts)
                 usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-                self._send(200, {"object": "list", "data": data, "model": body.get("model"), "usage": usage})
+                self._send(
+                    200,
+                    {"object": "list", "data": data, "model": body.get("model"), "usage": usage},
+                )
 
             def _chat(self, body: dict[str, Any]) -> None:
                 scripted = stub._next()

@@ -46,15 +46,31 @@ AI_STEPS = (AiExtractStep, AiReplyStep, AiClassifyStep)
 
 
 def enter(run: Run, step: AiStepModel) -> Outcome:
-    """Reach an AI step: ask the model about what the customer just said (an
-    ``ai_classify`` reached without the customer's words waits for them first)."""
+    """Reach an AI step: ask the model about what the customer just said.
+
+    When this run already sent something (a message step before the AI step), the
+    customer's earlier words are answered: the step waits for their next message. So does
+    an ``ai_classify`` reached without the customer's words; any other AI step reached
+    without them (a template started by the API) lets the model open the conversation.
+    """
     memory = ai_memory.visit(run.ai, step.id)
     run.ai = memory
-    if run.input_text:
+    for message in run.messages:
+        ai_memory.said(memory, _shown(message.body))
+    if run.input_text and not run.messages:
         ai_memory.heard(memory, run.input_text)
-    elif isinstance(step, AiClassifyStep):
+    elif run.messages or isinstance(step, AiClassifyStep):
         return run.waiting(step.id)
     return ask_model(run, step)
+
+
+def _shown(body: dict[str, Any]) -> str:
+    """What a message says, for the transcript."""
+    if body.get("type") == "text":
+        return str(body["text"].get("body") or "")
+    if body.get("type") == "interactive":
+        return str(body["interactive"].get("body", {}).get("text") or "")
+    return ""
 
 
 def ask_model(run: Run, step: AiStepModel) -> Outcome:
