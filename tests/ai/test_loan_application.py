@@ -111,7 +111,7 @@ async def test_admin_makes_the_builtin_an_ai_template_and_a_customer_completes_i
     async with app.runtime.db_sessions() as db_session:
         instance = (await db_session.scalars(select(WorkflowInstance))).one()
         calls = list(
-            (await db_session.scalars(select(LlmCall).order_by(LlmCall.created_at, LlmCall.id)))
+            await db_session.scalars(select(LlmCall).order_by(LlmCall.created_at, LlmCall.id))
         )
         template = await db_session.get(WorkflowTemplate, instance.template_id)
     assert instance.status == "completed"

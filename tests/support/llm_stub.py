@@ -128,9 +128,9 @@ class LlmStub:
         """The chat-completion requests received so far."""
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    async def wait_for_async(self, count: int, *, timeout: float = 30.0) -> list[LlmRequest]:
+    async def wait_for_async(self, count: int, *, within: float = 30.0) -> list[LlmRequest]:
         """Wait until ``count`` chat requests arrived (without blocking the event loop)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while len(self.chats()) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{len(self.chats())} model calls, expected {count}")
