@@ -114,3 +114,27 @@ def test_validate_reports_unreadable_file(tmp_path: Path) -> None:
     result = run_cli("sqlite+aiosqlite:///unused.db", "validate", str(broken), check=False)
     assert result.returncode == 1
     assert "not valid" in result.stdout
+
+
+def test_validate_accepts_an_ai_template_offline_and_names_what_it_could_not_check(
+    tmp_path: Path,
+) -> None:
+    loan = tmp_path / "loan.json"
+    loan.write_text(
+        json.dumps(
+            {
+                "name": "loan_application",
+                "guidelines": "Ask for the amount and the purpose.",
+                "state_schema": {"amount": {"type": "number"}, "purpose": {"type": "string"}},
+                "workflow_type": "full",
+                "required_tools": ["crm"],
+                "required_retrievers": ["faq"],
+                "trigger_keywords": ["loan"],
+            }
+        )
+    )
+    result = run_cli("sqlite+aiosqlite:///unused.db", "validate", str(loan))
+    output = " ".join(result.stdout.split())
+    assert output.startswith("ok: loan_application: an AI template")
+    assert "needs CONVOFLOW_LLM_BASE_URL and CONVOFLOW_LLM_MODEL" in output
+    assert "not checked offline: knowledge base 'faq', tool 'crm'" in output

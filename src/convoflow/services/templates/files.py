@@ -10,7 +10,12 @@ from typing import Any
 import yaml
 
 from convoflow.engine import TemplateInvalid, load_template, to_native
+from convoflow.engine.ai_template import is_ai_conversation
 from convoflow.errors import RequestError
+from convoflow.services.ai.resources import calls_the_model, unchecked_names
+from convoflow.services.templates.documents import ai_template_graph
+
+NEEDS_PROVIDER = "needs CONVOFLOW_LLM_BASE_URL and CONVOFLOW_LLM_MODEL to run"
 
 
 class TemplateFileError(RequestError):
@@ -50,6 +55,16 @@ def split_definition(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     A document with ``menu_structure`` is a full template definition; anything else is a
     step graph in one of the three formats (native, Flow Runner, single interactive).
     """
+    if is_ai_conversation(document.get("menu_structure"), document.get("guidelines")):
+        fields = {key: value for key, value in document.items() if key != "menu_structure"}
+        data = {
+            "state_schema": dict(fields.get("state_schema") or {}),
+            "default_params": dict(fields.get("default_params") or {}),
+            "workflow_type": fields.get("workflow_type") or "plain",
+            "required_tools": list(fields.get("required_tools") or []),
+            "required_retrievers": list(fields.get("required_retrievers") or []),
+        }
+        return fields, ai_template_graph(data), "ai"
     if "menu_structure" in document:
         fields = {key: value for key, value in document.items() if key != "menu_structure"}
         graph, detected = to_native(document["menu_structure"])
@@ -83,10 +98,17 @@ def check_template_file(path: str | Path) -> FileReport:
     except TemplateInvalid as exc:
         return FileReport(ok=False, problems=_problems_of(exc))
     triggers = ", ".join(fields.get("trigger_keywords") or []) or "none"
+    kind = "an AI template" if detected == "ai" else f"{detected} format"
     summary = (
-        f"{name}: {detected} format, {len(template.steps)} steps, start {template.start!r}, "
+        f"{name}: {kind}, {len(template.steps)} steps, start {template.start!r}, "
         f"triggers {triggers}"
     )
+    definition = {**fields, "menu_structure": {} if detected == "ai" else graph}
+    if calls_the_model(definition):
+        summary += f"; calls the model: {NEEDS_PROVIDER}"
+        unchecked = unchecked_names(definition)
+        if unchecked:
+            summary += f"; not checked offline: {', '.join(unchecked)}"
     return FileReport(ok=True, summary=summary)
 
 
