@@ -209,19 +209,18 @@ async def add_document(
     title again replaces the document's chunks; the same content again changes nothing."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
-    if content_type == "application/json":
-        try:
+    try:
+        if content_type == "application/json":
             document = DocumentIn.model_validate_json(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "body"
-            raise InvalidData(field, first["msg"]) from None
-    else:
-        try:
+        else:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidData("content", "must be UTF-8 text") from None
-        document = DocumentIn(title=title or "", content=text, content_type=content_type)
+            document = DocumentIn(title=title or "", content=text, content_type=content_type)
+    except UnicodeDecodeError:
+        raise InvalidData("content", "must be UTF-8 text") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidData(field, first["msg"]) from None
     stored = await admin.add_document(
         db_session,
         caller=caller,
