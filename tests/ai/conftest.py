@@ -18,7 +18,7 @@ from convoflow.services.access import setup
 from tests.jobs.outside_api import OutsideApi
 from tests.support.graph_stub import GraphStub
 from tests.support.llm_stub import LlmStub
-from tests.support.webhooks import WebhookClient, app_settings, clean_app, text
+from tests.support.webhooks import WebhookClient, clean_app, text
 
 CUSTOMER = "15550004444"
 MODEL = "stub-model"
@@ -71,7 +71,3 @@ async def ai_app(
     ) as webhooks:
         key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
         yield AiApp(webhooks, key, llm, graph_stub, outside)
-
-
-def settings_for(database_url: str, graph_stub: GraphStub, **overrides: Any) -> Any:
-    return app_settings(database_url, graph_stub, **overrides)

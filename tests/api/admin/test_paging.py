@@ -40,9 +40,17 @@ async def test_every_list_operation_is_described_as_a_page(api: AdminApi) -> Non
             assert parameters["offset"]["minimum"] == 0, path
     assert arrays == [FLOW_RUNNER_LIST]
     # a customer's messages in the inbox; campaigns, their recipients, message templates;
-    # the users
-    assert len(pages) == 19
-    assert {"/api/keys", "/api/phone-numbers", "/api/users"} <= set(pages)
+    # the users; AI: prices, tools, knowledge bases and their documents
+    assert len(pages) == 23
+    assert {
+        "/api/keys",
+        "/api/phone-numbers",
+        "/api/users",
+        "/api/llm/prices",
+        "/api/tools",
+        "/api/knowledge-bases",
+        "/api/knowledge-bases/{base_id}/documents",
+    } <= set(pages)
 
 
 async def test_every_list_pages_with_limit_and_offset(api: AdminApi) -> None:
