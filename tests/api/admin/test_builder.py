@@ -37,6 +37,9 @@ EXAMPLE_STEPS: dict[str, dict[str, Any]] = {
     "connect": {"template": "main_menu"},
     "handoff": {"next": "done", "timeout": "1h", "on_timeout": "done"},
     "end": {"text": "Bye"},
+    "ai_extract": {"fields": {"amount": {"type": "number"}}, "next": "done"},
+    "ai_reply": {"guidelines": "Be brief.", "next": "done", "on_handoff": "done"},
+    "ai_classify": {"categories": [{"id": "billing", "next": "done"}], "other": "done"},
 }
 
 
@@ -78,6 +81,7 @@ async def test_step_types_describe_every_engine_step_with_a_valid_json_schema(
     ]
     assert ("on_failure", "failure", None) in exits["http"]
     assert exits["end"] == exits["connect"] == []
+    assert ("categories[].next", "option", "categories") in exits["ai_classify"]
     assert items["buttons"]["limits"]["reply_buttons"] == 3
     assert items["buttons"]["limits"]["button_label"] == 20
     assert items["list"]["limits"]["rows"] == 10
