@@ -4,7 +4,7 @@ Costs are stored unrounded in ``llm_calls``; ``workflow_templates.total_cost`` k
 column (four decimals) as a cached total, and the statistics sum the rows.
 
 Revision ID: 0006_llm
-Revises: 0006_campaigns
+Revises: 0006_auth
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006_llm"
-down_revision: str | None = "0006_campaigns"
+down_revision: str | None = "0006_auth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
