@@ -134,3 +134,6 @@ async def test_admin_makes_the_builtin_an_ai_template_and_a_customer_completes_i
     assert stats["avg_tokens_per_use"] == tokens
     assert stats["llm_calls"] == 4 and stats["unpriced_models"] == []
     assert [day["tokens"] for day in stats["llm_daily"]] == [tokens]
+    analytics = (await app.api("GET", f"/api/analytics/templates/{instance.template_id}")).json()
+    assert analytics["llm"]["tokens"] == tokens
+    assert analytics["llm"]["cost"] == pytest.approx(cost, rel=1e-12)

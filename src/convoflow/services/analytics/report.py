@@ -32,6 +32,7 @@ from convoflow.services.access.callers import Caller, latest_of_family, visible_
 from convoflow.store.days import as_date, utc_day
 from convoflow.store.local_channels import real_customer
 from convoflow.store.models import (
+    LlmCall,
     StepEdgeCount,
     StepVisitCount,
     TemplateDayCount,
@@ -106,6 +107,7 @@ async def template_analytics(
         await _funnel(query, report, _step_order(latest.menu_structure))
         await _messages(query, report)
         await _response_time(query, report)
+        await _llm(query, report)
     return report
 
 
@@ -231,3 +233,17 @@ async def _response_time(query: _Query, report: TemplateAnalytics) -> None:
 def _step_order(graph: dict[str, Any]) -> list[str]:
     steps = graph.get("steps") if isinstance(graph, dict) else None
     return [str(step["id"]) for step in steps or [] if isinstance(step, dict) and "id" in step]
+
+
+async def _llm(query: _Query, report: TemplateAnalytics) -> None:
+    """Tokens and cost of the template's model calls in the range (unrounded, from
+    ``llm_calls``)."""
+    call = LlmCall
+    totals = select(func.coalesce(func.sum(call.total_tokens), 0), func.sum(call.cost)).where(
+        call.owner_id == query.owner_id,
+        call.template_id.in_(query.versions),
+        call.created_at >= query.since,
+        call.created_at < query.until,
+    )
+    tokens, cost = (await query.rows(totals))[0]
+    report.llm_tokens, report.llm_cost = int(tokens or 0), float(cost or 0.0)
