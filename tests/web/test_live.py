@@ -108,6 +108,7 @@ def test_answer_a_handed_off_customer_from_the_inbox(
     customer = "15550000099"
     sign_in(page, web, admin)
     page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("form", name="Filter conversations").wait_for()
     says(web.url, customer, "agent")
     conversation = page.get_by_test_id("conversation").filter(has_text=customer)
     conversation.wait_for(timeout=30_000)

@@ -24,6 +24,9 @@ export function subscribe(onChange) {
         onChange(kind, data);
       });
     }
+    // Events are not replayed: whatever happened before the stream opened (the page's first
+    // load racing the subscription) or while it reconnected is fetched again on each open.
+    source.addEventListener("open", () => onChange("open", null));
     // A stream that cannot open (404, signed out) closes for good: poll instead. A stream
     // that broke after opening reconnects by itself.
     source.addEventListener("error", () => {
