@@ -111,14 +111,15 @@ class HeadProcessor:
                     await db_session.rollback()
             except Exception as exc:
                 # A transient failure (the database away) is the outage log's to report,
-                # once; anything else shows its traceback here and again, per message, below.
+                # once. Anything else is named here without a traceback: the one-at-a-time
+                # pass below meets it again and reports it per message, with its traceback.
+                # (An error caused by a lost connection may not look transient itself.)
                 failure = transient_failure(exc)
                 logger.log(
                     logging.INFO if failure else logging.WARNING,
                     "batch of %d customers rolled back (%s); one at a time",
                     len(locked),
-                    failure.reason if failure else exc,
-                    exc_info=failure is None,
+                    failure.reason if failure else repr(exc),
                 )
                 with contextlib.suppress(Exception):
                     await db_session.rollback()
