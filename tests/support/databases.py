@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from convoflow.store.models import Base
@@ -20,6 +21,8 @@ POSTGRES_ADMIN_URL = (
 )
 REDIS_URL = os.environ.get("CONVOFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: How often the between-tests TRUNCATE is tried when PostgreSQL reports a deadlock.
+TRUNCATE_ATTEMPTS = 5
 
 
 def port_open(host: str, port: int) -> bool:
@@ -90,11 +93,25 @@ def recreate_postgres_database_sync(name: str) -> None:
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    """Remove every row of every table, leaving the schema."""
+    """Remove every row of every table, leaving the schema.
+
+    A test's last background write (a flush, a processor pass finishing) may still hold row
+    locks when it ends; PostgreSQL may then pick the TRUNCATE as a deadlock victim, so that
+    case is tried again rather than failing the next test's setup.
+    """
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+    for attempt in range(TRUNCATE_ATTEMPTS):
+        try:
+            async with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(
+                        text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+                    )
+                else:
+                    for table in tables:
+                        await connection.execute(text(f"DELETE FROM {table}"))
+            return
+        except DBAPIError as error:
+            if "deadlock detected" not in str(error) or attempt == TRUNCATE_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
