@@ -26,7 +26,7 @@ from convoflow.store.models import (
 from tests.campaigns.conftest import WABA_ID
 from tests.jobs.helpers import owner_id
 from tests.support.graph_stub import GraphStub
-from tests.support.webhooks import change, text, webhook
+from tests.support.webhooks import PHONE_NUMBER_ID, change, text, webhook
 
 PROMO = {
     "id": "9001",
@@ -186,3 +186,26 @@ async def customer_writes(runtime: Runtime, customer_key: str, words: str) -> No
     )
     for owner, key in received.customers:
         await runtime.processor.process_customer(owner, key)
+
+
+async def queue_conversation_row(
+    runtime: Runtime, customer_key: str, payload: dict[str, Any]
+) -> None:
+    """An outbox row as a conversation writes it (no campaign), due at the clock's now;
+    ``payload["type"]`` is its type (``text``, or ``template`` as a flow's template step)."""
+    now = runtime.clock.now()
+    async with runtime.db_sessions.begin() as db_session:
+        db_session.add(
+            WhatsAppMessage(
+                owner_id=await owner_id(runtime),
+                phone_number_id=PHONE_NUMBER_ID,
+                customer_key=customer_key,
+                direction="out",
+                type=payload["type"],
+                payload=payload,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )

@@ -15,14 +15,14 @@ from tests.campaigns.helpers import (
     csv_of,
     deliver,
     numbers,
+    queue_conversation_row,
     set_tier,
     statuses,
     synced,
     tick,
 )
-from tests.jobs.helpers import add_contact, owner_id
+from tests.jobs.helpers import add_contact
 from tests.support.graph_stub import GraphStub
-from tests.support.webhooks import PHONE_NUMBER_ID
 
 COLD = "4915112340001"  # last wrote two days ago: their window is closed
 WARM = "4915112340002"  # wrote an hour ago: their window is open
@@ -30,25 +30,8 @@ WARM = "4915112340002"  # wrote an hour ago: their window is open
 
 async def queue_flow_template(runtime: Runtime, customer_key: str) -> None:
     """An outbox row as a flow's ``template`` step writes it (no campaign)."""
-    now = runtime.clock.now()
-    async with runtime.db_sessions.begin() as db_session:
-        db_session.add(
-            WhatsAppMessage(
-                owner_id=await owner_id(runtime),
-                phone_number_id=PHONE_NUMBER_ID,
-                customer_key=customer_key,
-                direction="out",
-                type="template",
-                payload={
-                    "type": "template",
-                    "template": {"name": "order_update", "language": {"code": "en_US"}},
-                },
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    template = {"name": "order_update", "language": {"code": "en_US"}}
+    await queue_conversation_row(runtime, customer_key, {"type": "template", "template": template})
 
 
 async def outside_window_flags(runtime: Runtime) -> dict[str, bool | None]:
