@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from convoflow.runtime import Runtime
-from convoflow.services.campaigns import admin
+from convoflow.services.campaigns import lifecycle
 from convoflow.store.models import CampaignRecipient, WhatsAppMessage
 from tests.campaigns.conftest import WABA_ID
 from tests.campaigns.helpers import campaign, campaign_with, csv_of, numbers, synced
@@ -57,7 +57,7 @@ async def test_a_worker_killed_mid_campaign_sends_everyone_once_after_a_restart(
         runtime = server.runtime
         await synced(runtime, graph_stub)
         campaign_id = await campaign_with(
-            runtime, csv_of(audience), plan=admin.Schedule(max_mps=MAX_MPS)
+            runtime, csv_of(audience), plan=lifecycle.Schedule(max_mps=MAX_MPS)
         )
         worker = Process(["worker"], env, tmp_path / "worker-1.log")
         try:
