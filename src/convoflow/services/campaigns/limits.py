@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.store.models import CampaignRecipient, PhoneNumber, WhatsAppMessage
@@ -113,7 +113,8 @@ async def reach_of(
             WhatsAppMessage.sent_at.label("at"),
         ).where(
             WhatsAppMessage.owner_id == owner_id,
-            WhatsAppMessage.outside_window.is_(True),
+            # "= true", not "IS TRUE": PostgreSQL matches it to the partial index's predicate.
+            WhatsAppMessage.outside_window == true(),
             WhatsAppMessage.sent_at > since,
         ),
         select(CampaignRecipient.customer_key, CampaignRecipient.queued_at).where(
