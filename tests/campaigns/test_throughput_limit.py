@@ -74,15 +74,19 @@ async def test_130429_slows_the_whole_number_and_replies_still_go_first(
     await deliver_due(runtime, [replying])
     assert graph_stub.sent == []
 
-    # The pause is over: the send lane is asked for everyone; the reply goes first.
-    clock.advance(RETRY_AFTER * 2)
-    lane = runtime.jobs.sending
-    owner = await owner_id(runtime)
-    for key in audience:
-        lane.request(owner, key, background=True)
-    lane.request(owner, replying)
-    await lane.wait_idle()
-    assert graph_stub.sent[0].to == f"+{replying}"
+    # The pause ends for the reply a step before campaign rows, which take only the capacity
+    # replies leave: just after its end, asked for everyone (campaign customers first, one of
+    # them due), only the reply goes.
+    async with runtime.db_sessions() as db_session:
+        reply_due = await db_session.scalar(
+            select(WhatsAppMessage.next_attempt_at).where(WhatsAppMessage.priority == 0)
+        )
+    assert reply_due is not None
+    clock.advance((reply_due - clock.now()).total_seconds() + 0.05)
+    due = [row.next_attempt_at for row in await campaign_rows(runtime)]
+    assert any(at is not None and at <= clock.now() for at in due)  # the one that met 130429
+    await deliver_due(runtime, [*audience, replying])
+    assert [request.to for request in graph_stub.sent] == [f"+{replying}"]
 
     # One send per step of the limiter, until everyone has theirs.
     for _ in range(200):
