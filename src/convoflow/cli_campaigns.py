@@ -19,7 +19,7 @@ from rich.table import Table
 
 from convoflow.errors import ConvoflowError, GraphError, SettingsError
 from convoflow.runtime import Runtime
-from convoflow.services.campaigns import admin, audience
+from convoflow.services.campaigns import audience, lifecycle, recipients
 from convoflow.services.campaigns.template_sync import sync_templates
 from convoflow.settings import get_settings
 from convoflow.store import accounts
@@ -109,7 +109,7 @@ def campaigns_create(
     user: User = None,
 ) -> None:
     """Create a draft campaign; prints its id."""
-    draft = admin.CampaignDraft(
+    draft = lifecycle.CampaignDraft(
         name=name,
         template_name=template,
         template_language=language,
@@ -119,7 +119,7 @@ def campaigns_create(
 
     async def work(runtime: Runtime, owner_id: str) -> str:
         async with runtime.db_sessions() as db_session:
-            made = await admin.create_campaign(
+            made = await lifecycle.create_campaign(
                 db_session, owner_id=owner_id, draft=draft, now=runtime.clock.now()
             )
         return made.id
@@ -137,7 +137,7 @@ def campaigns_audience(
 ) -> None:
     """Set the recipients from a CSV file or from contact filters."""
 
-    async def work(runtime: Runtime, owner_id: str) -> admin.AudienceReport:
+    async def work(runtime: Runtime, owner_id: str) -> recipients.AudienceReport:
         description: dict[str, object]
         if csv is not None:
             chosen, description = audience.from_csv(csv.read_text("utf-8")), {"source": "csv"}
@@ -149,7 +149,7 @@ def campaigns_audience(
                 chosen = await audience.from_contacts(db_session, owner_id, filters)
             description = {"source": "filters", "tags": tag or [], "user_types": user_type or []}
         async with runtime.db_sessions() as db_session:
-            return await admin.set_audience(
+            return await recipients.set_audience(
                 db_session,
                 owner_id=owner_id,
                 campaign_id=campaign_id,
@@ -178,7 +178,7 @@ def campaigns_preview(
 
     async def work(runtime: Runtime, owner_id: str) -> tuple[str, dict[str, object]]:
         async with runtime.db_sessions() as db_session:
-            return await admin.preview(
+            return await recipients.preview(
                 db_session, owner_id=owner_id, campaign_id=campaign_id, customer_key=recipient
             )
 
@@ -201,7 +201,7 @@ def campaigns_schedule(
 ) -> None:
     """Schedule the campaign."""
     start, _, end = (window or "").partition("-")
-    plan = admin.Schedule(
+    plan = lifecycle.Schedule(
         start_at=at,
         timezone=timezone,
         window_start=start or None,
@@ -212,7 +212,7 @@ def campaigns_schedule(
 
     async def work(runtime: Runtime, owner_id: str) -> str:
         async with runtime.db_sessions() as db_session:
-            done = await admin.schedule(
+            done = await lifecycle.schedule(
                 db_session,
                 owner_id=owner_id,
                 campaign_id=campaign_id,
@@ -229,7 +229,7 @@ def _change(action: str, campaign_id: str, user: str | None) -> None:
         now = runtime.clock.now()
         async with runtime.db_sessions() as db_session:
             if action == "pause":
-                done = await admin.pause(
+                done = await lifecycle.pause(
                     db_session,
                     owner_id=owner_id,
                     campaign_id=campaign_id,
@@ -237,11 +237,11 @@ def _change(action: str, campaign_id: str, user: str | None) -> None:
                     now=now,
                 )
             elif action == "resume":
-                done = await admin.resume(
+                done = await lifecycle.resume(
                     db_session, owner_id=owner_id, campaign_id=campaign_id, now=now
                 )
             else:
-                done = await admin.cancel(
+                done = await lifecycle.cancel(
                     db_session, owner_id=owner_id, campaign_id=campaign_id, now=now
                 )
         return f"{done.id} {done.status}"
@@ -273,7 +273,7 @@ def campaigns_list(user: User = None) -> None:
 
     async def work(runtime: Runtime, owner_id: str) -> Table:
         async with runtime.db_sessions() as db_session:
-            rows, _ = await admin.list_campaigns(
+            rows, _ = await lifecycle.list_campaigns(
                 db_session, owner_id=owner_id, page=PageRequest(limit=200)
             )
         table = Table("id", "name", "status", "template", "recipients")
@@ -296,7 +296,7 @@ def campaigns_show(campaign_id: str, user: User = None) -> None:
 
     async def work(runtime: Runtime, owner_id: str) -> str:
         async with runtime.db_sessions() as db_session:
-            row, funnel = await admin.get_campaign(
+            row, funnel = await lifecycle.get_campaign(
                 db_session, owner_id=owner_id, campaign_id=campaign_id
             )
         lines = [

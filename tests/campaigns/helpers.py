@@ -12,7 +12,8 @@ from convoflow.channels.whatsapp.records import receive_webhook
 from convoflow.clock import FakeClock
 from convoflow.jobs.ratelimit import LocalRateLimiter
 from convoflow.runtime import Runtime
-from convoflow.services.campaigns import admin
+from convoflow.services.campaigns import lifecycle
+from convoflow.services.campaigns import recipients as audiences
 from convoflow.services.campaigns.audience import from_csv
 from convoflow.services.campaigns.scheduler import TickReport
 from convoflow.services.campaigns.template_sync import sync_templates
@@ -26,7 +27,7 @@ from convoflow.store.models import (
 from tests.campaigns.conftest import WABA_ID
 from tests.jobs.helpers import owner_id
 from tests.support.graph_stub import GraphStub
-from tests.support.webhooks import change, text, webhook
+from tests.support.webhooks import PHONE_NUMBER_ID, change, text, webhook
 
 PROMO = {
     "id": "9001",
@@ -76,17 +77,17 @@ async def campaign_with(
     mapping: dict[str, list[str]] | None = None,
     template_name: str = "spring_sale",
     reply_template: str | None = None,
-    plan: admin.Schedule | None = None,
+    plan: lifecycle.Schedule | None = None,
 ) -> str:
     """A campaign of the default owner with a CSV audience, scheduled by ``plan`` (default:
     now, 1000 mps); returns its id."""
     owner = await owner_id(runtime)
     now = runtime.clock.now()
     async with runtime.db_sessions() as db_session:
-        campaign = await admin.create_campaign(
+        campaign = await lifecycle.create_campaign(
             db_session,
             owner_id=owner,
-            draft=admin.CampaignDraft(
+            draft=lifecycle.CampaignDraft(
                 name="Spring",
                 template_name=template_name,
                 template_language="en_US",
@@ -96,7 +97,7 @@ async def campaign_with(
             now=now,
         )
     async with runtime.db_sessions() as db_session:
-        await admin.set_audience(
+        await audiences.set_audience(
             db_session,
             owner_id=owner,
             campaign_id=campaign.id,
@@ -105,11 +106,11 @@ async def campaign_with(
             now=now,
         )
     async with runtime.db_sessions() as db_session:
-        await admin.schedule(
+        await lifecycle.schedule(
             db_session,
             owner_id=owner,
             campaign_id=campaign.id,
-            plan=plan or admin.Schedule(max_mps=1000),
+            plan=plan or lifecycle.Schedule(max_mps=1000),
             now=now,
         )
     return campaign.id
@@ -186,3 +187,26 @@ async def customer_writes(runtime: Runtime, customer_key: str, words: str) -> No
     )
     for owner, key in received.customers:
         await runtime.processor.process_customer(owner, key)
+
+
+async def queue_conversation_row(
+    runtime: Runtime, customer_key: str, payload: dict[str, Any]
+) -> None:
+    """An outbox row as a conversation writes it (no campaign), due at the clock's now;
+    ``payload["type"]`` is its type (``text``, or ``template`` as a flow's template step)."""
+    now = runtime.clock.now()
+    async with runtime.db_sessions.begin() as db_session:
+        db_session.add(
+            WhatsAppMessage(
+                owner_id=await owner_id(runtime),
+                phone_number_id=PHONE_NUMBER_ID,
+                customer_key=customer_key,
+                direction="out",
+                type=payload["type"],
+                payload=payload,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )

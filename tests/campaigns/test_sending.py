@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from convoflow.clock import FakeClock
 from convoflow.runtime import Runtime
-from convoflow.services.campaigns import admin
+from convoflow.services.campaigns import lifecycle
+from convoflow.services.campaigns import recipients as audiences
 from convoflow.services.campaigns.audience import from_csv
 from convoflow.store.models import CampaignSendSchedule, WhatsAppMessage
 from tests.campaigns.helpers import (
@@ -57,7 +58,7 @@ async def test_parameters_are_rendered_per_recipient(
     csv_text = f"phone,discount,city\n{first},20%,Lyon\n{second},35%,Porto\n"
     campaign_id = await campaign_with(runtime, csv_text)
     async with runtime.db_sessions() as db_session:
-        key, message = await admin.preview(
+        key, message = await audiences.preview(
             db_session,
             owner_id=await owner_id(runtime),
             campaign_id=campaign_id,
@@ -86,7 +87,7 @@ async def test_the_daily_window_holds_sending_until_it_opens(
     local = clock.now().astimezone(UTC)
     opens = (local + timedelta(hours=2)).strftime("%H:%M")
     closes = (local + timedelta(hours=4)).strftime("%H:%M")
-    plan = admin.Schedule(window_start=opens, window_end=closes, timezone="UTC", max_mps=1000)
+    plan = lifecycle.Schedule(window_start=opens, window_end=closes, timezone="UTC", max_mps=1000)
     campaign_id = await campaign_with(runtime, csv_of(numbers(3)), plan=plan)
 
     report = await tick(runtime)
@@ -102,7 +103,9 @@ async def test_a_campaign_is_paced_at_its_max_mps_in_recorded_batches(
     runtime: Runtime, graph_stub: GraphStub, clock: FakeClock
 ) -> None:
     await synced(runtime, graph_stub)
-    campaign_id = await campaign_with(runtime, csv_of(numbers(20)), plan=admin.Schedule(max_mps=5))
+    campaign_id = await campaign_with(
+        runtime, csv_of(numbers(20)), plan=lifecycle.Schedule(max_mps=5)
+    )
     queued = [(await tick(runtime)).queued]  # the first batch: two seconds' worth
     for _ in range(3):
         await deliver(runtime)
@@ -148,7 +151,7 @@ async def test_pause_withdraws_queued_rows_and_resume_sends_each_once(
     await tick(runtime)
     now = runtime.clock.now()
     async with runtime.db_sessions() as db_session:
-        paused = await admin.pause(
+        paused = await lifecycle.pause(
             db_session, owner_id=owner, campaign_id=campaign_id, reason="checking", now=now
         )
     assert (paused.status, paused.paused_reason) == ("paused", "checking")
@@ -158,7 +161,7 @@ async def test_pause_withdraws_queued_rows_and_resume_sends_each_once(
     assert (await tick(runtime)).queued == 0
 
     async with runtime.db_sessions() as db_session:
-        await admin.resume(db_session, owner_id=owner, campaign_id=campaign_id, now=now)
+        await lifecycle.resume(db_session, owner_id=owner, campaign_id=campaign_id, now=now)
     runtime.clock.advance(1)  # type: ignore[attr-defined]
     assert (await tick(runtime)).queued == 4
     await deliver(runtime)
@@ -177,7 +180,7 @@ async def test_a_row_waiting_for_a_retry_is_refused_by_the_sender_once_paused(
     graph_stub.fail_next(1, status=500, code=131000)
     await deliver(runtime)  # fails transiently: the row waits for a retry
     async with runtime.db_sessions() as db_session:
-        await admin.pause(
+        await lifecycle.pause(
             db_session, owner_id=owner, campaign_id=campaign_id, reason="x", now=runtime.clock.now()
         )
     runtime.clock.advance(600)  # type: ignore[attr-defined]
@@ -193,10 +196,12 @@ async def test_a_row_waiting_for_a_retry_is_refused_by_the_sender_once_paused(
 async def test_cancel_skips_everyone_not_yet_sent(runtime: Runtime, graph_stub: GraphStub) -> None:
     await synced(runtime, graph_stub)
     owner = await owner_id(runtime)
-    campaign_id = await campaign_with(runtime, csv_of(numbers(6)), plan=admin.Schedule(max_mps=1))
+    campaign_id = await campaign_with(
+        runtime, csv_of(numbers(6)), plan=lifecycle.Schedule(max_mps=1)
+    )
     assert (await tick(runtime)).queued == 2
     async with runtime.db_sessions() as db_session:
-        cancelled = await admin.cancel(
+        cancelled = await lifecycle.cancel(
             db_session, owner_id=owner, campaign_id=campaign_id, now=runtime.clock.now()
         )
     assert cancelled.status == "cancelled"
@@ -265,7 +270,9 @@ async def test_a_restart_mid_campaign_sends_nobody_twice_and_leaves_no_gap(
         database_url, graph_stub, clock=clock, whatsapp_business_account_id="102290129340398"
     ) as first:
         await synced(first, graph_stub)
-        campaign_id = await campaign_with(first, csv_of(everyone), plan=admin.Schedule(max_mps=3))
+        campaign_id = await campaign_with(
+            first, csv_of(everyone), plan=lifecycle.Schedule(max_mps=3)
+        )
         await tick(first)
         await deliver(first)
         clock.advance(1)

@@ -3,11 +3,9 @@ delivered, and none twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from convoflow.store.models import WhatsAppMessage
@@ -16,15 +14,6 @@ from tests.support.graph_stub import GraphStub
 from tests.support.webhooks import WebhookClient, clean_app, eventually, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-async def clean_redis(redis_url: str) -> AsyncIterator[None]:
-    client = Redis.from_url(PROCESS_REDIS_URL)
-    await client.flushdb()
-    yield
-    await client.flushdb()
-    await client.aclose()
 
 
 async def count_rows(client: WebhookClient, *conditions: object) -> int:

@@ -28,7 +28,7 @@ from convoflow.api.schemas.campaigns import (
 )
 from convoflow.api.schemas.common import Page
 from convoflow.errors import GraphError, InvalidData
-from convoflow.services.campaigns import admin, audience
+from convoflow.services.campaigns import audience, lifecycle, recipients
 from convoflow.services.campaigns.template_sync import sync_templates
 from convoflow.services.templates.flows import recipients_of_flow
 from convoflow.store.models import MessageTemplate
@@ -93,7 +93,7 @@ async def create_campaign(
     body: CampaignIn, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> CampaignOut:
     """Create a draft campaign: which template, its parameters, the reply template."""
-    draft = admin.CampaignDraft(
+    draft = lifecycle.CampaignDraft(
         name=body.name,
         template_name=body.template.name,
         template_language=body.template.language,
@@ -101,7 +101,7 @@ async def create_campaign(
         phone_number_id=body.phone_number_id,
         reply_template=body.reply_template,
     )
-    campaign = await admin.create_campaign(
+    campaign = await lifecycle.create_campaign(
         db_session, owner_id=caller.id, draft=draft, now=runtime.clock.now()
     )
     return CampaignOut.of(campaign)
@@ -112,7 +112,7 @@ async def list_campaigns(
     caller: CurrentUser, db_session: DbSessionDep, page: Paging
 ) -> Page[CampaignOut]:
     """Your campaigns, newest first."""
-    rows, total = await admin.list_campaigns(db_session, owner_id=caller.id, page=page)
+    rows, total = await lifecycle.list_campaigns(db_session, owner_id=caller.id, page=page)
     return Page[CampaignOut].of([CampaignOut.of(row) for row in rows], total, page)
 
 
@@ -121,7 +121,7 @@ async def get_campaign(
     campaign_id: str, caller: CurrentUser, db_session: DbSessionDep
 ) -> CampaignOut:
     """One campaign with its funnel."""
-    campaign, funnel = await admin.get_campaign(
+    campaign, funnel = await lifecycle.get_campaign(
         db_session, owner_id=caller.id, campaign_id=campaign_id
     )
     return CampaignOut.of(campaign, funnel)
@@ -186,7 +186,7 @@ async def set_audience(
     else:
         chosen = audience.from_recipient_array(list(body.recipients or []))
         description = {"source": "list"}
-    report = await admin.set_audience(
+    report = await recipients.set_audience(
         db_session,
         owner_id=caller.id,
         campaign_id=campaign_id,
@@ -205,7 +205,7 @@ async def preview_campaign(
     recipient: Annotated[str | None, Query(max_length=160)] = None,
 ) -> PreviewOut:
     """The message one recipient (default: the first) would be sent."""
-    key, message = await admin.preview(
+    key, message = await recipients.preview(
         db_session, owner_id=caller.id, campaign_id=campaign_id, customer_key=recipient
     )
     return PreviewOut(customer_key=key, message=message)
@@ -220,7 +220,7 @@ async def schedule_campaign(
     runtime: RuntimeDep,
 ) -> CampaignOut:
     """Schedule the campaign: now or at a time (in `timezone`), a daily window, `max_mps`."""
-    plan = admin.Schedule(
+    plan = lifecycle.Schedule(
         start_at=None if body.start_at in (None, "now") else body.start_at,  # type: ignore[arg-type]
         timezone=body.timezone,
         window_start=body.window.start if body.window else None,
@@ -228,7 +228,7 @@ async def schedule_campaign(
         window_timezone=body.window.timezone if body.window else "campaign",
         max_mps=body.max_mps,
     )
-    campaign = await admin.schedule(
+    campaign = await lifecycle.schedule(
         db_session, owner_id=caller.id, campaign_id=campaign_id, plan=plan, now=runtime.clock.now()
     )
     return CampaignOut.of(campaign)
@@ -243,7 +243,7 @@ async def pause_campaign(
     body: PauseIn | None = None,
 ) -> CampaignOut:
     """Pause sending; what is queued and not yet sent is taken back."""
-    campaign = await admin.pause(
+    campaign = await lifecycle.pause(
         db_session,
         owner_id=caller.id,
         campaign_id=campaign_id,
@@ -258,7 +258,7 @@ async def resume_campaign(
     campaign_id: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> CampaignOut:
     """Resume a paused campaign."""
-    campaign = await admin.resume(
+    campaign = await lifecycle.resume(
         db_session, owner_id=caller.id, campaign_id=campaign_id, now=runtime.clock.now()
     )
     return CampaignOut.of(campaign)
@@ -269,7 +269,7 @@ async def cancel_campaign(
     campaign_id: str, caller: CurrentUser, db_session: DbSessionDep, runtime: RuntimeDep
 ) -> CampaignOut:
     """Cancel the campaign: nobody not yet sent to will be."""
-    campaign = await admin.cancel(
+    campaign = await lifecycle.cancel(
         db_session, owner_id=caller.id, campaign_id=campaign_id, now=runtime.clock.now()
     )
     return CampaignOut.of(campaign)
@@ -286,7 +286,7 @@ async def list_recipients(
     """The campaign's recipients with their statuses and timestamps."""
     if status is not None and status not in RECIPIENT_STATUSES:
         raise InvalidData("status", f"must be one of {', '.join(RECIPIENT_STATUSES)}")
-    rows, total = await admin.recipients_page(
+    rows, total = await recipients.recipients_page(
         db_session, owner_id=caller.id, campaign_id=campaign_id, status=status, page=page
     )
     return Page[RecipientOut].of([RecipientOut.of(row) for row in rows], total, page)

@@ -17,14 +17,15 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.jobs.parked_sends import ParkedSend, ParkedSends
 from convoflow.services.inbox.early_statuses import apply_early_statuses
 from convoflow.services.live import LiveEvent, announce, status_event
-from convoflow.store.models import WhatsAppMessage
+from convoflow.services.outbox.window import SERVICE_WINDOW
+from convoflow.store.models import Contact, WhatsAppMessage
 
 __all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "SentRecorder"]
 
@@ -146,6 +147,7 @@ class SentRecorder:
                     status="sent",
                     wamid=send.wamid,
                     sent_at=send.accepted_at,
+                    outside_window=_opened_outside_window(send.accepted_at),
                     attempts=WhatsAppMessage.attempts + 1,
                     next_attempt_at=None,
                     error_code=None,
@@ -164,6 +166,21 @@ class SentRecorder:
             await self.parked.drop(send)
         except Exception as error:  # harmless: recording it again changes nothing
             logger.warning("could not unpark message %s: %r", send.message_id, error)
+
+
+def _opened_outside_window(accepted_at: datetime) -> ColumnElement[bool]:
+    """True for a template Meta accepted while the customer's service window was closed:
+    no message from them in the 24 hours before (a reply that arrived since does not reopen
+    it after the fact). Such a row counts against the messaging limit."""
+    window_was_open = exists(
+        select(Contact.id).where(
+            Contact.owner_id == WhatsAppMessage.owner_id,
+            Contact.customer_key == WhatsAppMessage.customer_key,
+            Contact.last_inbound_at > accepted_at - SERVICE_WINDOW,
+            Contact.last_inbound_at <= accepted_at,
+        )
+    )
+    return case((and_(WhatsAppMessage.type == "template", ~window_was_open), True), else_=False)
 
 
 def _sent_event(send: ParkedSend) -> LiveEvent:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoflow.services.campaigns.admin import AudienceReport, Funnel
+from convoflow.services.campaigns.funnel import Funnel
+from convoflow.services.campaigns.recipients import AudienceReport
 from convoflow.store.models import CampaignRecipient, MarketingCampaign, MessageTemplate
 
 _STRICT = ConfigDict(extra="forbid")

@@ -3,27 +3,37 @@
 The **messaging limit** caps the unique customers a business portfolio reaches outside an
 open customer service window in a moving 24 hours: 250, 2,000, 10,000, 100,000 or
 unlimited (the tier Meta reports for the number, ``phone_numbers.messaging_limit_tier``).
-convoflow counts a campaign recipient when their message is queued while their window is
-closed (no message from them in the last 24 hours), per owner — the owner's numbers are
-taken as one portfolio.
+Per owner (the owner's numbers are taken as one portfolio), a customer counts when, in the
+last 24 hours,
+
+- a template message (a campaign's, a flow's ``template`` step, a re-engagement) went out
+  to them while their service window was closed: the sender marks such a row
+  ``outside_window`` when it records Meta's answer (:mod:`convoflow.jobs.sent_records`);
+- or a campaign queued a message for them while their window was closed and it has not
+  gone out yet (``campaign_recipients.counted``, status ``queued``): a reservation, so
+  that one pass never queues past the limit.
+
+A customer whose window was open when we wrote never counts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.store.models import CampaignRecipient, PhoneNumber
+from convoflow.store.models import CampaignRecipient, PhoneNumber, WhatsAppMessage
 
 __all__ = [
     "DEFAULT_TIER",
     "TIER_LIMITS",
+    "Reach",
     "in_window",
     "limit_of",
-    "reached_outside_window",
+    "reach_of",
     "service_window_open",
 ]
 
@@ -75,25 +85,61 @@ async def limit_of(db_session: AsyncSession, owner_id: str, phone_number_id: str
     return TIER_LIMITS.get(tier or DEFAULT_TIER, TIER_LIMITS[DEFAULT_TIER])
 
 
-async def reached_outside_window(
-    db_session: AsyncSession, owner_id: str, now: datetime
-) -> tuple[set[str], datetime | None]:
-    """The customers the owner's campaigns reached outside a service window in the last
-    24 hours, and when the oldest of them stops counting."""
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Who counts against the owner's messaging limit now.
+
+    ``count``: the unique customers counted; ``among``: which of the customers asked about
+    are counted already (sending to them again costs nothing); ``release``: when the first
+    of them stops counting (24 hours after their latest counted message).
+    """
+
+    count: int
+    among: frozenset[str]
+    release: datetime | None
+
+
+async def reach_of(
+    db_session: AsyncSession, owner_id: str, now: datetime, keys: list[str]
+) -> Reach:
+    """The owner's :class:`Reach` at ``now``, asked about the customers ``keys``.
+
+    Counted and grouped in the database: a large campaign never loads its audience here.
+    """
     since = now - MOVING_WINDOW
-    rows = await db_session.execute(
-        select(CampaignRecipient.customer_key, func.min(CampaignRecipient.queued_at))
-        .where(
+    touches = union_all(
+        select(
+            WhatsAppMessage.customer_key.label("customer_key"),
+            WhatsAppMessage.sent_at.label("at"),
+        ).where(
+            WhatsAppMessage.owner_id == owner_id,
+            # "= true", not "IS TRUE": PostgreSQL matches it to the partial index's predicate.
+            WhatsAppMessage.outside_window == true(),
+            WhatsAppMessage.sent_at > since,
+        ),
+        select(CampaignRecipient.customer_key, CampaignRecipient.queued_at).where(
             CampaignRecipient.owner_id == owner_id,
             CampaignRecipient.counted.is_(True),
+            CampaignRecipient.status == "queued",
             CampaignRecipient.queued_at > since,
-        )
-        .group_by(CampaignRecipient.customer_key)
+        ),
+    ).subquery()
+    per_customer = (
+        select(touches.c.customer_key, func.max(touches.c.at).label("latest"))
+        .group_by(touches.c.customer_key)
+        .subquery()
     )
-    reached: set[str] = set()
-    oldest: datetime | None = None
-    for customer_key, first in rows:
-        reached.add(customer_key)
-        if first is not None and (oldest is None or first < oldest):
-            oldest = first
-    return reached, (oldest + MOVING_WINDOW if oldest is not None else None)
+    count, first_latest = (
+        await db_session.execute(select(func.count(), func.min(per_customer.c.latest)))
+    ).one()
+    among: frozenset[str] = frozenset()
+    if keys and count:
+        among = frozenset(
+            (
+                await db_session.scalars(
+                    select(per_customer.c.customer_key).where(per_customer.c.customer_key.in_(keys))
+                )
+            ).all()
+        )
+    release = first_latest + MOVING_WINDOW if first_latest is not None else None
+    return Reach(count=int(count), among=among, release=release)

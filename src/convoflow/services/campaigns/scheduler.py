@@ -33,7 +33,7 @@ from convoflow.services.campaigns.content import render_payload
 from convoflow.services.campaigns.limits import (
     in_window,
     limit_of,
-    reached_outside_window,
+    reach_of,
     service_window_open,
 )
 from convoflow.services.campaigns.statuses import follow_outbox
@@ -255,9 +255,10 @@ class CampaignScheduler:
         limit = await limit_of(db_session, campaign.owner_id, campaign.phone_number_id)
         reached: set[str] = set()
         release: datetime | None = None
+        room: int | None = None
         if limit is not None:
-            reached, release = await reached_outside_window(db_session, campaign.owner_id, now)
-        room = None if limit is None else limit - len(reached)
+            reach = await reach_of(db_session, campaign.owner_id, now, keys)
+            reached, release, room = set(reach.among), reach.release, limit - reach.count
         batch = _Batch()
         for candidate in candidates:
             contact = contacts.get(candidate.customer_key)

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.errors import GraphErrorCode
-from convoflow.services.campaigns.admin import pause_in_transaction
+from convoflow.services.campaigns.lifecycle import pause_in_transaction
 from convoflow.services.campaigns.withdraw import WITHDRAWN, withdraw_queued
 from convoflow.store.models import CampaignRecipient, Contact, MarketingCampaign, WhatsAppMessage
 from convoflow.store.models.campaigns import RECIPIENT_STATUS_RANK

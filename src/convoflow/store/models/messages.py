@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from convoflow.store.models.base import Base, created_at_column, updated_at_column
@@ -28,6 +38,14 @@ class WhatsAppMessage(Base):
     __table_args__ = (
         Index("ix_whatsapp_messages_outbox", "direction", "status", "next_attempt_at"),
         Index("ix_whatsapp_messages_owner_id_customer", "owner_id", "customer"),
+        # The messaging limit's count (services/campaigns/limits.py) reads only these rows.
+        Index(
+            "ix_whatsapp_messages_outside_window",
+            "owner_id",
+            "sent_at",
+            postgresql_where=text("outside_window"),
+            sqlite_where=text("outside_window"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(
@@ -57,6 +75,9 @@ class WhatsAppMessage(Base):
     )
     #: The campaign recipient an outbound campaign row was queued for.
     campaign_recipient_id: Mapped[str | None] = mapped_column(String(26))
+    #: A template that went out while the customer's service window was closed: it opened a
+    #: business-initiated conversation and counts against the messaging limit.
+    outside_window: Mapped[bool | None] = mapped_column(Boolean)
     message_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -8,6 +8,7 @@ import { TemplatesPage } from "./pages/templates.js";
 import { BuilderPage } from "./builder/page.js";
 import { InboxPage } from "./pages/inbox.js";
 import { AnalyticsPage } from "./pages/analytics.js";
+import { CampaignsPage } from "./pages/campaigns.js";
 import { SettingsPage } from "./pages/settings.js";
 
 const PAGES = {
@@ -15,9 +16,11 @@ const PAGES = {
   builder: BuilderPage,
   inbox: InboxPage,
   analytics: AnalyticsPage,
+  campaigns: CampaignsPage,
   settings: SettingsPage,
 };
-const NAV = [["templates", "Templates"], ["inbox", "Inbox"], ["analytics", "Analytics"], ["settings", "Settings"]];
+const NAV = [["templates", "Templates"], ["inbox", "Inbox"], ["analytics", "Analytics"], ["campaigns", "Campaigns"],
+  ["settings", "Settings"]];
 
 export const Shell = defineComponent({
   setup() {

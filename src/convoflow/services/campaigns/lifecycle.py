@@ -1,11 +1,11 @@
-"""Campaigns through the admin API and the CLI: create, choose the audience, preview,
-schedule, pause, resume, cancel, and read the recipients and the funnel.
+"""A campaign's lifecycle through the admin API and the CLI: create, list and read,
+schedule, pause, resume and cancel.
 
-Lifecycle: ``draft`` → ``scheduled`` → ``sending`` ⇄ ``paused`` → ``completed``;
-``cancelled`` from any state before ``completed``. Every change is one committed
-transaction, so it holds across restarts; the scheduler (:mod:`.scheduler`) reads it on
-its next pass (about a second) and the sender refuses rows of a campaign that is no longer
-sending.
+``draft`` → ``scheduled`` → ``sending`` ⇄ ``paused`` → ``completed``; ``cancelled`` from any
+state before ``completed``. Every change is one committed transaction, so it holds across
+restarts; the scheduler (:mod:`.scheduler`) reads it on its next pass (about a second) and
+the sender refuses rows of a campaign that is no longer sending. Who receives it is
+:mod:`.recipients`'s business.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.errors import Conflict, InvalidData, NotFound
-from convoflow.services.campaigns.audience import Audience, valid_timezone
-from convoflow.services.campaigns.content import check_template, render_payload
+from convoflow.errors import Conflict, InvalidData
+from convoflow.services.campaigns.audience import valid_timezone
+from convoflow.services.campaigns.content import check_template
+from convoflow.services.campaigns.funnel import Funnel, count_funnel
+from convoflow.services.campaigns.owned import CANCELLABLE, EDITABLE, owned_campaign
 from convoflow.services.campaigns.withdraw import withdraw_queued
 from convoflow.store.models import (
     CampaignRecipient,
-    Contact,
     MarketingCampaign,
     PhoneNumber,
     WorkflowTemplate,
@@ -34,26 +34,19 @@ from convoflow.store.paging import PageRequest, read_page
 from convoflow.store.types import new_id
 
 __all__ = [
-    "AudienceReport",
+    "MAX_MPS",
     "CampaignDraft",
-    "Funnel",
     "Schedule",
     "cancel",
     "create_campaign",
-    "funnel",
     "get_campaign",
     "list_campaigns",
     "pause",
-    "preview",
-    "recipients_page",
+    "pause_in_transaction",
     "resume",
     "schedule",
-    "set_audience",
 ]
 
-EDITABLE = ("draft", "scheduled")
-CANCELLABLE = ("draft", "scheduled", "sending", "paused")
-_INSERT_CHUNK = 1000
 MAX_MPS = 1000.0
 
 
@@ -80,31 +73,6 @@ class Schedule:
     window_end: str | None = None
     window_timezone: str = "campaign"
     max_mps: float = 10.0
-
-
-@dataclass(slots=True)
-class AudienceReport:
-    """What an audience upload did."""
-
-    recipients: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    opted_out: int = 0
-    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Funnel:
-    """A campaign's funnel and failures by error code."""
-
-    targeted: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
-    sent: int = 0
-    delivered: int = 0
-    read: int = 0
-    replied: int = 0
-    opted_out: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
 
 
 async def _own_number(db_session: AsyncSession, owner_id: str, phone_number_id: str | None) -> str:
@@ -170,27 +138,13 @@ async def create_campaign(
     return campaign
 
 
-async def _campaign(
-    db_session: AsyncSession, owner_id: str, campaign_id: str, *, lock: bool = False
-) -> MarketingCampaign:
-    query = select(MarketingCampaign).where(
-        MarketingCampaign.id == campaign_id, MarketingCampaign.owner_id == owner_id
-    )
-    if lock:
-        query = query.with_for_update()
-    campaign = (await db_session.execute(query)).scalar_one_or_none()
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id!r}")
-    return campaign
-
-
 async def get_campaign(
     db_session: AsyncSession, *, owner_id: str, campaign_id: str
 ) -> tuple[MarketingCampaign, Funnel]:
     """One of the owner's campaigns and its funnel."""
     async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id)
-        return campaign, await _funnel(db_session, campaign.id)
+        campaign = await owned_campaign(db_session, owner_id, campaign_id)
+        return campaign, await count_funnel(db_session, campaign.id)
 
 
 async def list_campaigns(
@@ -206,116 +160,6 @@ async def list_campaigns(
             page,
         )
         return list(rows.scalars()), total
-
-
-async def set_audience(
-    db_session: AsyncSession,
-    *,
-    owner_id: str,
-    campaign_id: str,
-    audience: Audience,
-    description: dict[str, Any],
-    now: datetime,
-) -> AudienceReport:
-    """Replace the recipients of a draft or scheduled campaign; contacts who opted out are
-    left out (and counted)."""
-    report = AudienceReport(
-        rejected=audience.rejected_count,
-        duplicates=audience.duplicates,
-        rejected_rows=[
-            {"row": row.row, "value": row.value, "reason": row.reason} for row in audience.rejected
-        ],
-    )
-    async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id, lock=True)
-        if campaign.status not in EDITABLE:
-            raise Conflict(f"the audience of a {campaign.status} campaign cannot change")
-        await db_session.execute(
-            delete(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
-        )
-        opted_out = set(
-            (
-                await db_session.scalars(
-                    select(Contact.customer_key).where(
-                        Contact.owner_id == owner_id, Contact.opted_out.is_(True)
-                    )
-                )
-            ).all()
-        )
-        contacts = {
-            key: contact_id
-            for key, contact_id in await db_session.execute(
-                select(Contact.customer_key, Contact.id).where(Contact.owner_id == owner_id)
-            )
-        }
-        rows: list[dict[str, Any]] = []
-        for recipient in audience.recipients:
-            if recipient.customer_key in opted_out:
-                report.opted_out += 1
-                continue
-            rows.append(
-                {
-                    "id": new_id(),
-                    "campaign_id": campaign.id,
-                    "owner_id": owner_id,
-                    "customer_key": recipient.customer_key,
-                    "contact_id": recipient.contact_id or contacts.get(recipient.customer_key),
-                    "columns": dict(recipient.columns),
-                    "timezone": recipient.timezone,
-                    "status": "pending",
-                    "counted": False,
-                    "defer_count": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            await db_session.execute(insert(CampaignRecipient), rows[start : start + _INSERT_CHUNK])
-        report.recipients = len(rows)
-        campaign.audience = {
-            **description,
-            "recipients": report.recipients,
-            "rejected": report.rejected,
-            "duplicates": report.duplicates,
-            "opted_out": report.opted_out,
-        }
-        campaign.updated_at = now
-    return report
-
-
-async def preview(
-    db_session: AsyncSession, *, owner_id: str, campaign_id: str, customer_key: str | None
-) -> tuple[str, dict[str, Any]]:
-    """The message one recipient would get (the first one when none is named)."""
-    async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id)
-        query = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
-        if customer_key:
-            query = query.where(CampaignRecipient.customer_key == customer_key)
-        recipient = (
-            await db_session.execute(query.order_by(CampaignRecipient.id).limit(1))
-        ).scalar_one_or_none()
-        if recipient is None:
-            raise NotFound("no such recipient" if customer_key else "the campaign has no audience")
-        contact_name = ""
-        if recipient.contact_id:
-            contact = await db_session.get(Contact, recipient.contact_id)
-            contact_name = contact.name if contact else ""
-        parameters = await check_template(
-            db_session,
-            owner_id=owner_id,
-            name=campaign.template_name,
-            language=campaign.template_language,
-            mapping=campaign.parameters,
-        )
-        payload = render_payload(
-            campaign,
-            parameters,
-            columns=recipient.columns,
-            contact_name=contact_name,
-            customer_key=recipient.customer_key,
-        )
-        return recipient.customer_key, payload
 
 
 def _check_schedule(plan: Schedule) -> None:
@@ -356,7 +200,7 @@ async def schedule(
     """Schedule a draft (or re-schedule a scheduled) campaign that has recipients."""
     _check_schedule(plan)
     async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id, lock=True)
+        campaign = await owned_campaign(db_session, owner_id, campaign_id, lock=True)
         if campaign.status not in EDITABLE:
             raise Conflict(f"a {campaign.status} campaign cannot be scheduled")
         recipients = await db_session.scalar(
@@ -391,7 +235,7 @@ async def pause(
 ) -> MarketingCampaign:
     """Pause a scheduled or sending campaign; its queued messages are withdrawn."""
     async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id, lock=True)
+        campaign = await owned_campaign(db_session, owner_id, campaign_id, lock=True)
         if campaign.status == "paused":
             return campaign
         if campaign.status not in ("scheduled", "sending"):
@@ -419,7 +263,7 @@ async def resume(
 ) -> MarketingCampaign:
     """Resume a paused campaign (scheduled again if its start is still ahead)."""
     async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id, lock=True)
+        campaign = await owned_campaign(db_session, owner_id, campaign_id, lock=True)
         if campaign.status != "paused":
             raise Conflict(f"a {campaign.status} campaign cannot be resumed")
         started = campaign.start_at is None or campaign.start_at <= now
@@ -434,7 +278,7 @@ async def cancel(
 ) -> MarketingCampaign:
     """Cancel a campaign before it completed: nobody not yet sent is sent."""
     async with db_session.begin():
-        campaign = await _campaign(db_session, owner_id, campaign_id, lock=True)
+        campaign = await owned_campaign(db_session, owner_id, campaign_id, lock=True)
         if campaign.status == "cancelled":
             return campaign
         if campaign.status not in CANCELLABLE:
@@ -459,64 +303,3 @@ async def cancel(
             )
         )
     return campaign
-
-
-async def recipients_page(
-    db_session: AsyncSession,
-    *,
-    owner_id: str,
-    campaign_id: str,
-    status: str | None,
-    page: PageRequest,
-) -> tuple[list[CampaignRecipient], int]:
-    """The campaign's recipients in upload order (optionally of one status)."""
-    async with db_session.begin():
-        await _campaign(db_session, owner_id, campaign_id)
-        query = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
-        if status:
-            query = query.where(CampaignRecipient.status == status)
-        rows, total = await read_page(db_session, query.order_by(CampaignRecipient.id), page)
-        return list(rows.scalars()), total
-
-
-async def _funnel(db_session: AsyncSession, campaign_id: str) -> Funnel:
-    rows = await db_session.execute(
-        select(CampaignRecipient.status, func.count())
-        .where(CampaignRecipient.campaign_id == campaign_id)
-        .group_by(CampaignRecipient.status)
-    )
-    by_status = {status: int(n) for status, n in rows}
-    reached = await db_session.execute(
-        select(
-            func.count(CampaignRecipient.sent_at),
-            func.count(CampaignRecipient.delivered_at),
-            func.count(CampaignRecipient.read_at),
-            func.count(CampaignRecipient.replied_at),
-        ).where(CampaignRecipient.campaign_id == campaign_id)
-    )
-    sent, delivered, read, replied = reached.one()
-    codes = await db_session.execute(
-        select(CampaignRecipient.error_code, func.count())
-        .where(
-            CampaignRecipient.campaign_id == campaign_id,
-            CampaignRecipient.status.in_(("failed", "skipped")),
-        )
-        .group_by(CampaignRecipient.error_code)
-    )
-    return Funnel(
-        targeted=sum(by_status.values()),
-        by_status=by_status,
-        sent=int(sent),
-        delivered=int(delivered),
-        read=int(read),
-        replied=int(replied),
-        opted_out=by_status.get("opted_out", 0),
-        failures={str(code) if code is not None else "none": int(n) for code, n in codes},
-    )
-
-
-async def funnel(db_session: AsyncSession, *, owner_id: str, campaign_id: str) -> Funnel:
-    """The campaign's funnel: targeted → sent → delivered → read → replied → opted out."""
-    async with db_session.begin():
-        await _campaign(db_session, owner_id, campaign_id)
-        return await _funnel(db_session, campaign_id)
