@@ -24,6 +24,7 @@ __all__ = [
     "RedisRateLimiter",
     "acquire",
     "create_rate_limiter",
+    "take_slots",
 ]
 
 #: A burst of this share of one second's budget may go at once.
@@ -184,6 +185,15 @@ def create_rate_limiter(
         # Redis keeps the time of a limiter shared by many processes (its own clock).
         return RedisRateLimiter(redis, max_per_second)
     return LocalRateLimiter(max_per_second, clock=clock)
+
+
+async def take_slots(limiter: RateLimiter, key: str, count: int, *, spare: bool = False) -> int:
+    """Take up to ``count`` slots at once without waiting (a batch of sends); how many were
+    taken. Each one goes to the metrics as a send that did not wait."""
+    taken = await limiter.reserve_many(key, count, spare=spare)
+    for _ in range(taken):
+        observe_rate_limit_wait(0.0)
+    return taken
 
 
 async def acquire(limiter: RateLimiter, key: str, *, max_wait: float, spare: bool = False) -> float:

@@ -57,7 +57,7 @@ from convoflow.jobs.outbox_claims import (
     renew_claims,
 )
 from convoflow.jobs.parked_sends import MemoryParking, ParkedSend, ParkedSends
-from convoflow.jobs.ratelimit import RateLimiter, acquire
+from convoflow.jobs.ratelimit import RateLimiter, acquire, take_slots
 from convoflow.jobs.sent_records import SentRecorder
 from convoflow.metrics import count_send, observe_batch
 from convoflow.services.access.numbers.tokens import AccessTokens
@@ -331,7 +331,7 @@ class OutboxSender:
             wanting.setdefault((row.phone_number_id, row.priority > 0), []).append(row)
         granted: set[int] = set()
         for (number, spare), group in wanting.items():
-            taken = await self.limiter.reserve_many(number, len(group), spare=spare)
+            taken = await take_slots(self.limiter, number, len(group), spare=spare)
             granted.update(row.id for row in group[:taken])
         return granted
 
