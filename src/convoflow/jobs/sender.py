@@ -31,7 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Update, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -75,7 +75,6 @@ __all__ = ["NEVER_DELIVERED_CHANNELS", "DeliveryReport", "OutboxSender", "Sender
 logger = logging.getLogger(__name__)
 
 _ERROR_TEXT_LIMIT = 1000
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
