@@ -198,10 +198,12 @@ class Runtime:
             ),
         )
         timers = StepTimers(db_sessions=db_sessions, locks=locks, conversations=conversations)
-        # One HTTP client per process: its connection pool is shared by every send.
+        # One HTTP client per process: its connection pool is shared by every send. Every
+        # connection it may open stays alive between sends: a burst of a sender's batches
+        # would otherwise close and reopen them (a TCP and TLS handshake each).
         http = httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         graph = GraphClient(
             http,

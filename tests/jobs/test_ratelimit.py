@@ -66,3 +66,20 @@ async def test_processes_share_one_budget_through_redis(redis_client: Redis) -> 
 
     assert await one.reserve("number") == 0.0
     assert await two.reserve("number") > 0.0
+
+
+async def test_a_batch_reservation_takes_what_single_ones_would(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(100)
+
+    taken = await limiter.reserve_many("number", 20)
+
+    assert 9 <= taken < 20  # the burst allowance, not the whole batch
+    assert await limiter.reserve("number") > 0.0  # the next one waits, as after 9 single ones
+    assert await limiter.reserve_many("other", 3) == 3
+
+
+async def test_a_batch_of_campaign_sends_takes_no_burst(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(100)
+
+    assert await limiter.reserve_many("number", 20, spare=True) == 1
+    assert await limiter.reserve_many("number", 20, spare=True) == 0

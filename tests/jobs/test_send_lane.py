@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ class Deliveries:
         self.overlapped = False
         self.held: dict[str, asyncio.Event] = {}
         self.reports: dict[str, list[DeliveryReport]] = {}
+        self.batches: list[list[str]] = []
 
     async def deliver(self, owner_id: str, customer: str) -> DeliveryReport:
         self.overlapped |= customer in self.running
@@ -40,6 +42,14 @@ class Deliveries:
             return reports.pop(0)
         finally:
             self.running.discard(customer)
+
+    async def deliver_batch(
+        self, customers: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], DeliveryReport]:
+        self.batches.append([customer for _, customer in customers])
+        if any(customer == "broken" for _, customer in customers):
+            raise LookupError("a bug in the delivery")
+        return {key: await self.deliver(*key) for key in customers}
 
     def hold(self, customer: str) -> asyncio.Event:
         self.held[customer] = asyncio.Event()
@@ -131,6 +141,49 @@ async def test_stopping_cancels_what_is_still_running() -> None:
     await lane.stop(within=0)
 
     assert deliveries.running == set()
+
+
+async def test_customers_waiting_together_are_delivered_in_one_batch_in_request_order() -> None:
+    deliveries = Deliveries()
+    lane = SendLane(deliveries.deliver, deliver_batch=deliveries.deliver_batch, slots=1)
+    release = deliveries.hold("ana")
+    lane.request("owner", "ana")
+    await eventually(lambda: _true(deliveries.running == {"ana"}), what="the first run")
+    followed: list[str] = []
+
+    async def read_mark(customer: str) -> None:
+        followed.append(customer)
+
+    for customer in ("bea", "cris", "dani"):
+        lane.request("owner", customer, then=lambda customer=customer: read_mark(customer))
+    release.set()
+    await lane.wait_idle()
+
+    assert deliveries.runs == ["ana", "bea", "cris", "dani"]
+    assert deliveries.batches == [["bea", "cris", "dani"]]  # "ana" ran alone, then one batch
+    assert sorted(followed) == ["bea", "cris", "dani"]
+    await lane.stop(within=0)
+
+
+async def test_a_batch_failing_for_a_bug_is_run_again_one_customer_at_a_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    deliveries = Deliveries()
+    lane = SendLane(deliveries.deliver, deliver_batch=deliveries.deliver_batch, slots=1)
+    release = deliveries.hold("ana")
+    lane.request("owner", "ana")
+    await eventually(lambda: _true(deliveries.running == {"ana"}), what="the first run")
+
+    with caplog.at_level(logging.ERROR, logger="convoflow.jobs.send_lane"):
+        for customer in ("bea", "broken", "cris"):
+            lane.request("owner", customer)
+        release.set()
+        await lane.wait_idle()
+
+    assert deliveries.batches == [["bea", "broken", "cris"]]
+    assert deliveries.runs == ["ana", "bea", "broken", "cris"]  # each on its own after it
+    assert "delivery to broken failed" in caplog.text
+    await lane.stop(within=0)
 
 
 async def _true(value: bool) -> bool:

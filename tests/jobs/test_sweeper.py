@@ -114,6 +114,27 @@ async def test_sweepers_of_several_processes_share_their_kicks_through_redis(
     assert len(first.kicks) + len(second.kicks) == 1
 
 
+async def test_with_redis_one_process_sweeps_per_interval(
+    app_runtime: Runtime, redis_client: Redis
+) -> None:
+    sweepers = [
+        Sweeper(
+            db_sessions=app_runtime.db_sessions,
+            dispatcher=RecordingDispatcher(),
+            redis=redis_client,
+        )
+        for _ in range(3)
+    ]
+
+    # A long interval, so the lease cannot run out while the test looks.
+    turns = [await sweeper.takes_turn(interval=600) for sweeper in sweepers]
+
+    assert turns == [True, False, False]
+    assert await Sweeper(
+        db_sessions=app_runtime.db_sessions, dispatcher=RecordingDispatcher()
+    ).takes_turn(interval=600)  # without Redis the one process always sweeps
+
+
 async def test_expired_conversations_are_removed_and_their_runs_cancelled(
     app_runtime: Runtime, graph_stub: GraphStub
 ) -> None:

@@ -18,26 +18,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Row,
+    String,
+    Update,
+    bindparam,
+    column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from convoflow.jobs.parked_sends import Customer
 from convoflow.store.local_channels import LOCAL_CHANNELS
-from convoflow.store.models import WhatsAppMessage
+from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.types import JsonDocument, UTCDateTime
 
 __all__ = [
     "CLAIM_SECONDS",
     "NEVER_DELIVERED_CHANNELS",
+    "ClaimedRow",
+    "Customer",
     "HeldClaim",
-    "claim_head",
+    "claim_heads",
     "give_back",
     "keep_claimed",
     "release_claim",
-    "renew_claim",
-    "renew_held",
+    "renew_claims",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,20 +73,138 @@ class HeldClaim(Protocol):
     claimed_until: datetime
 
 
-async def claim_head(
+@dataclass(slots=True)
+class ClaimedRow:
+    """A claimed head row, what is needed to send it, and the state of the claim."""
+
+    id: int
+    owner_id: str
+    claimed_until: datetime
+    phone_number_id: str
+    customer_key: str
+    type: str
+    payload: dict[str, Any]
+    attempts: int
+    wa_id: str | None
+    bsuid: str | None
+    last_inbound_at: datetime | None
+    priority: int = 0
+    campaign_recipient_id: str | None = None
+    posted: bool = False  # the Graph call started: Meta may have the message
+
+    @property
+    def customer(self) -> Customer:
+        """Whose row this is."""
+        return (self.owner_id, self.customer_key)
+
+    def address(self) -> dict[str, str]:
+        """``to`` (phone, with ``+``: without it Meta prepends the business's country
+        code) or ``recipient`` (business-scoped user id)."""
+        phone = self.wa_id or (
+            None if self.bsuid or "." in self.customer_key else self.customer_key
+        )
+        if phone:
+            return {"to": f"+{phone}" if phone.isdigit() else phone}
+        return {"recipient": self.bsuid or self.customer_key}
+
+
+async def claim_heads(
     connection: AsyncConnection,
+    customers: Sequence[Customer],
     *,
-    owner_id: str,
-    customer_key: str,
     now: datetime,
     until: datetime,
-) -> Row[Any] | None:
-    """Claim the customer's head queued row until ``until`` if it is due at ``now``: the
-    oldest reply, else the oldest campaign row (``priority``, then ``id``).
+) -> list[ClaimedRow]:
+    """Claim the head queued row of each of ``customers`` until ``until`` where it is due at
+    ``now``: the oldest reply, else the oldest campaign row (``priority``, then ``id``).
 
-    Returns the row's id, number, type, payload, attempts, priority and campaign recipient,
-    or None (nothing due, or another sender holds the head).
+    Returns the claimed rows with what sending needs (the contact's addresses and last
+    inbound time joined in), in no particular order; a customer with nothing due, or whose
+    head another sender holds, has none.
     """
+    if not customers:
+        return []
+    if connection.dialect.name == "postgresql":
+        result = await connection.execute(
+            _CLAIM_HEADS_PG,
+            {
+                "owners": [owner for owner, _ in customers],
+                "customers": [customer for _, customer in customers],
+                "local": sorted(NEVER_DELIVERED_CHANNELS),
+                "now": now,
+                "until": until,
+            },
+        )
+        return [_claimed(row, until, row) for row in result]
+    # SQLite has one writer and no UPDATE inside a WITH: one customer at a time.
+    claimed: list[ClaimedRow] = []
+    for owner_id, customer_key in customers:
+        head = (await connection.execute(_claim_one(owner_id, customer_key, now, until))).first()
+        if head is None:
+            continue
+        contact = (
+            await connection.execute(
+                select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
+                    Contact.owner_id == owner_id, Contact.customer_key == customer_key
+                )
+            )
+        ).first()
+        claimed.append(_claimed(head, until, contact))
+    return claimed
+
+
+# PostgreSQL: every customer's head row in one statement (an index probe per customer),
+# claimed and returned with its contact; the outer ``status`` check keeps a row settled
+# between the probe and the update untouched.
+_CLAIM_HEADS_PG = (
+    text(
+        """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:owners AS varchar[]), CAST(:customers AS varchar[]))
+        AS w(owner_id, customer)
+), heads AS (
+    SELECT (
+        SELECT m.id FROM whatsapp_messages m
+        WHERE m.owner_id = w.owner_id AND m.customer = w.customer AND m.direction = 'out'
+          AND m.status = 'queued' AND m.phone_number_id <> ALL(CAST(:local AS varchar[]))
+        ORDER BY m.priority, m.id LIMIT 1
+    ) AS id FROM wanted w
+), claimed AS (
+    UPDATE whatsapp_messages m SET next_attempt_at = :until, updated_at = :now
+    FROM heads
+    WHERE m.id = heads.id AND m.status = 'queued'
+      AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now)
+    RETURNING m.id, m.owner_id, m.customer, m.phone_number_id, m.type, m.payload,
+              m.attempts, m.priority, m.campaign_recipient_id
+)
+SELECT claimed.*, c.wa_id, c.bsuid, c.last_inbound_at
+FROM claimed LEFT JOIN contacts c
+  ON c.owner_id = claimed.owner_id AND c.customer_key = claimed.customer
+"""
+    )
+    .bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("until", type_=UTCDateTime()),
+    )
+    .columns(
+        column("id", BigInteger()),
+        column("owner_id", String()),
+        column("customer", String()),
+        column("phone_number_id", String()),
+        column("type", String()),
+        column("payload", JsonDocument),
+        column("attempts", Integer()),
+        column("priority", Integer()),
+        column("campaign_recipient_id", String()),
+        column("wa_id", String()),
+        column("bsuid", String()),
+        column("last_inbound_at", UTCDateTime()),
+    )
+)
+
+
+def _claim_one(owner_id: str, customer_key: str, now: datetime, until: datetime) -> Update:
+    """One customer's claim (portable): the head row's UPDATE … RETURNING."""
     message = WhatsAppMessage
     # Conversation replies (priority 0) before campaign rows (1), each in id order.
     head = (
@@ -86,7 +220,7 @@ async def claim_head(
         .limit(1)
         .scalar_subquery()
     )
-    claimed = await connection.execute(
+    return (
         update(message)
         .where(
             message.id == head,
@@ -95,6 +229,8 @@ async def claim_head(
         .values(next_attempt_at=until, updated_at=now)
         .returning(
             message.id,
+            message.owner_id,
+            message.customer_key.label("customer"),
             message.phone_number_id,
             message.type,
             message.payload,
@@ -103,23 +239,26 @@ async def claim_head(
             message.campaign_recipient_id,
         )
     )
-    return claimed.first()
 
 
-async def renew_claim(
-    connection: AsyncConnection, *, message_id: int, held_until: datetime, until: datetime
-) -> bool:
-    """Move our claim (held until ``held_until``) to ``until``; False when it is not ours."""
-    renewed = await connection.execute(
-        update(WhatsAppMessage)
-        .where(
-            WhatsAppMessage.id == message_id,
-            WhatsAppMessage.status == "queued",
-            WhatsAppMessage.next_attempt_at == held_until,
-        )
-        .values(next_attempt_at=until)
+def _claimed(head: Row[Any], until: datetime, contact: Any) -> ClaimedRow:
+    """The claimed row; ``contact`` has ``wa_id``, ``bsuid`` and ``last_inbound_at`` (or is
+    None: no contact row)."""
+    return ClaimedRow(
+        id=head.id,
+        owner_id=head.owner_id,
+        claimed_until=until,
+        phone_number_id=head.phone_number_id,
+        customer_key=head.customer,
+        type=head.type,
+        payload=dict(head.payload),
+        attempts=head.attempts,
+        wa_id=contact.wa_id if contact else None,
+        bsuid=contact.bsuid if contact else None,
+        last_inbound_at=contact.last_inbound_at if contact else None,
+        priority=head.priority,
+        campaign_recipient_id=head.campaign_recipient_id,
     )
-    return bool(renewed.rowcount)
 
 
 async def release_claim(
@@ -159,25 +298,49 @@ async def keep_claimed(
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def renew_held(connection: AsyncConnection, claim: HeldClaim, *, until: datetime) -> None:
-    """Renew ``claim`` until ``until`` (and note it), or log why not: the send goes on."""
+async def renew_claims(
+    connection: AsyncConnection, claims: Sequence[HeldClaim], *, until: datetime
+) -> None:
+    """Renew each of ``claims`` that is still ours until ``until`` (and note it on the
+    claim), one statement per distinct holding time; a failure is logged: the sends go on
+    and a claim not renewed may lapse, nothing more."""
+    by_held: dict[datetime, list[HeldClaim]] = {}
+    for claim in claims:
+        by_held.setdefault(claim.claimed_until, []).append(claim)
     try:
-        if await renew_claim(
-            connection, message_id=claim.id, held_until=claim.claimed_until, until=until
-        ):
-            claim.claimed_until = until
-    except Exception as error:  # the database is away: the claim may lapse, nothing more
-        logger.warning("could not renew the claim on message %s: %r", claim.id, error)
+        for held_until, held in by_held.items():
+            renewed = set(
+                (
+                    await connection.execute(
+                        update(WhatsAppMessage)
+                        .where(
+                            WhatsAppMessage.id.in_([claim.id for claim in held]),
+                            WhatsAppMessage.status == "queued",
+                            WhatsAppMessage.next_attempt_at == held_until,
+                        )
+                        .values(next_attempt_at=until)
+                        .returning(WhatsAppMessage.id)
+                    )
+                ).scalars()
+            )
+            for claim in held:
+                if claim.id in renewed:
+                    claim.claimed_until = until
+    except Exception as error:  # the database is away: the claims may lapse, nothing more
+        logger.warning("could not renew the claims on %d message(s): %r", len(claims), error)
         with contextlib.suppress(Exception):
             await connection.rollback()
 
 
-async def give_back(autocommit: AsyncEngine, claim: HeldClaim, *, now: datetime) -> None:
-    """Release ``claim`` on a connection of its own (best effort: else it lapses soon)."""
+async def give_back(autocommit: AsyncEngine, claims: Sequence[HeldClaim], *, now: datetime) -> None:
+    """Release ``claims`` on a connection of their own (best effort: else they lapse soon)."""
+    if not claims:
+        return
     try:
         async with autocommit.connect() as connection:
-            await release_claim(
-                connection, message_id=claim.id, held_until=claim.claimed_until, now=now
-            )
+            for claim in claims:
+                await release_claim(
+                    connection, message_id=claim.id, held_until=claim.claimed_until, now=now
+                )
     except Exception as error:
-        logger.warning("could not release the claim on message %s: %r", claim.id, error)
+        logger.warning("could not release the claims on %d message(s): %r", len(claims), error)

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from convoflow.settings import Settings
 
 __all__ = [
     "JOURNAL_SUFFIX",
+    "Customer",
     "MemoryParking",
     "ParkedSend",
     "ParkedSends",
@@ -52,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".parked-sends.jsonl"
 _REDIS_PREFIX = "convoflow:parked:"
+#: A customer: (owner id, customer key).
+Customer = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,13 @@ def _row_order(send: ParkedSend) -> int:
     return send.message_id
 
 
+def _of_customers(sends: Iterable[ParkedSend], customers: Sequence[Customer]) -> list[ParkedSend]:
+    wanted = set(customers)
+    return sorted(
+        (send for send in sends if (send.owner_id, send.customer_key) in wanted), key=_row_order
+    )
+
+
 class ParkingPlace(Protocol):
     """One place parked sends are kept."""
 
@@ -101,6 +112,9 @@ class ParkingPlace(Protocol):
 
     async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """The customer's parked sends, oldest row first."""
+
+    async def for_customers(self, customers: Sequence[Customer]) -> list[ParkedSend]:
+        """The parked sends of any of ``customers``, oldest row first."""
 
     async def drop(self, send: ParkedSend) -> None:
         """Forget ``send`` (it is recorded in the database now)."""
@@ -122,8 +136,17 @@ class RedisParking:
 
     async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
-        stored = await self._redis.hgetall(_redis_key(owner_id, customer_key))
-        sends = [ParkedSend.from_fields(json.loads(raw)) for raw in stored.values()]
+        return await self.for_customers([(owner_id, customer_key)])
+
+    async def for_customers(self, customers: Sequence[Customer]) -> list[ParkedSend]:
+        """See :meth:`ParkingPlace.for_customers` (one round trip for all of them)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for owner_id, customer_key in customers:
+                pipe.hgetall(_redis_key(owner_id, customer_key))
+            hashes = await pipe.execute()
+        sends = [
+            ParkedSend.from_fields(json.loads(raw)) for stored in hashes for raw in stored.values()
+        ]
         return sorted(sends, key=_row_order)
 
     async def drop(self, send: ParkedSend) -> None:
@@ -156,17 +179,13 @@ class SendJournal:
 
     async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
+        return await self.for_customers([(owner_id, customer_key)])
+
+    async def for_customers(self, customers: Sequence[Customer]) -> list[ParkedSend]:
+        """See :meth:`ParkingPlace.for_customers`."""
         if not self._has_entries():
             return []
-        entries = await asyncio.to_thread(self._replay)
-        return sorted(
-            (
-                send
-                for send in entries.values()
-                if (send.owner_id, send.customer_key) == (owner_id, customer_key)
-            ),
-            key=_row_order,
-        )
+        return _of_customers((await asyncio.to_thread(self._replay)).values(), customers)
 
     async def drop(self, send: ParkedSend) -> None:
         """See :meth:`ParkingPlace.drop`."""
@@ -254,14 +273,11 @@ class MemoryParking:
 
     async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """See :meth:`ParkingPlace.for_customer`."""
-        return sorted(
-            (
-                s
-                for s in self._entries.values()
-                if (s.owner_id, s.customer_key) == (owner_id, customer_key)
-            ),
-            key=_row_order,
-        )
+        return await self.for_customers([(owner_id, customer_key)])
+
+    async def for_customers(self, customers: Sequence[Customer]) -> list[ParkedSend]:
+        """See :meth:`ParkingPlace.for_customers`."""
+        return _of_customers(self._entries.values(), customers)
 
     async def drop(self, send: ParkedSend) -> None:
         """See :meth:`ParkingPlace.drop`."""
@@ -300,9 +316,14 @@ class ParkedSends:
 
     async def for_customer(self, owner_id: str, customer_key: str) -> list[ParkedSend]:
         """The customer's parked sends in every place (raises when a place cannot say)."""
-        found = await self.primary.for_customer(owner_id, customer_key)
+        return await self.for_customers([(owner_id, customer_key)])
+
+    async def for_customers(self, customers: Sequence[Customer]) -> list[ParkedSend]:
+        """The parked sends of any of ``customers`` in every place, oldest row first
+        (raises when a place cannot say)."""
+        found = await self.primary.for_customers(customers)
         if self.fallback is not None:
-            found += await self.fallback.for_customer(owner_id, customer_key)
+            found += await self.fallback.for_customers(customers)
         return sorted({send.message_id: send for send in found}.values(), key=_row_order)
 
     async def drop(self, send: ParkedSend) -> None:

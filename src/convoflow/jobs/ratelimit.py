@@ -24,6 +24,7 @@ __all__ = [
     "RedisRateLimiter",
     "acquire",
     "create_rate_limiter",
+    "take_slots",
 ]
 
 #: A burst of this share of one second's budget may go at once.
@@ -45,6 +46,28 @@ local new_tat = tat + interval
 local keep_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', keep_ms)
 return 0
+"""
+
+# As _RESERVE for up to ARGV[3] slots at once; returns how many were taken (each one as a
+# single reservation would have taken it, so a batch never goes past the burst allowance).
+_RESERVE_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
+local taken = 0
+while taken < wanted and tat - burst <= now do
+  if tat < now then tat = now end
+  tat = tat + interval
+  taken = taken + 1
+end
+if taken > 0 then
+  local keep_ms = math.ceil((tat - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', keep_ms)
+end
+return taken
 """
 
 # KEYS[1] the number's key; ARGV[1] the pause in microseconds.
@@ -72,6 +95,10 @@ class RateLimiter(Protocol):
     async def reserve(self, key: str, *, spare: bool = False) -> float:
         """Take a slot now (returns 0.0) or say how many seconds until one is free."""
 
+    async def reserve_many(self, key: str, count: int, *, spare: bool = False) -> int:
+        """Take up to ``count`` slots now, as many single reservations would; returns how
+        many were taken (the rest must wait, one :meth:`reserve` each)."""
+
     async def pause(self, key: str, seconds: float) -> None:
         """Hold every send for ``key`` back for ``seconds`` (the number hit 130429)."""
 
@@ -95,6 +122,13 @@ class LocalRateLimiter:
         self._arrival[key] = max(arrival if arrival is not None else now, now) + self._interval
         return 0.0
 
+    async def reserve_many(self, key: str, count: int, *, spare: bool = False) -> int:
+        """See :meth:`RateLimiter.reserve_many`."""
+        taken = 0
+        while taken < count and await self.reserve(key, spare=spare) == 0.0:
+            taken += 1
+        return taken
+
     async def pause(self, key: str, seconds: float) -> None:
         """See :meth:`RateLimiter.pause`."""
         until = self.clock.monotonic() + seconds
@@ -111,14 +145,26 @@ class RedisRateLimiter:
         self._burst_us = max(interval, BURST_SHARE * 1_000_000) - interval
         self._reserve = redis.register_script(_RESERVE)
         self._pause = redis.register_script(_PAUSE)
+        self._reserve_many = redis.register_script(_RESERVE_MANY)
 
     async def reserve(self, key: str, *, spare: bool = False) -> float:
         """See :meth:`RateLimiter.reserve`."""
-        allowance = _spare_allowance(self._burst_us, self._interval_us) if spare else self._burst_us
         waited = await self._reserve(
-            keys=[_KEY_PREFIX + key], args=[f"{self._interval_us:.3f}", f"{allowance:.3f}"]
+            keys=[_KEY_PREFIX + key],
+            args=[f"{self._interval_us:.3f}", f"{self._allowance(spare):.3f}"],
         )
         return int(waited) / 1_000_000
+
+    async def reserve_many(self, key: str, count: int, *, spare: bool = False) -> int:
+        """See :meth:`RateLimiter.reserve_many`."""
+        taken = await self._reserve_many(
+            keys=[_KEY_PREFIX + key],
+            args=[f"{self._interval_us:.3f}", f"{self._allowance(spare):.3f}", str(count)],
+        )
+        return int(taken)
+
+    def _allowance(self, spare: bool) -> float:
+        return _spare_allowance(self._burst_us, self._interval_us) if spare else self._burst_us
 
     async def pause(self, key: str, seconds: float) -> None:
         """See :meth:`RateLimiter.pause`."""
@@ -139,6 +185,15 @@ def create_rate_limiter(
         # Redis keeps the time of a limiter shared by many processes (its own clock).
         return RedisRateLimiter(redis, max_per_second)
     return LocalRateLimiter(max_per_second, clock=clock)
+
+
+async def take_slots(limiter: RateLimiter, key: str, count: int, *, spare: bool = False) -> int:
+    """Take up to ``count`` slots at once without waiting (a batch of sends); how many were
+    taken. Each one goes to the metrics as a send that did not wait."""
+    taken = await limiter.reserve_many(key, count, spare=spare)
+    for _ in range(taken):
+        observe_rate_limit_wait(0.0)
+    return taken
 
 
 async def acquire(limiter: RateLimiter, key: str, *, max_wait: float, spare: bool = False) -> float:

@@ -11,6 +11,10 @@ The lane only remembers *which customers* to deliver; the rows themselves are in
 database, so work the lane loses (a crash, a stop before it drained) is found again by the
 sweeper. A run that ends with the head row waiting for a retry (backoff, a long rate-limit
 wait) asks the lane again when that retry is due.
+
+Given a batch delivery (:meth:`~convoflow.jobs.sender.OutboxSender.deliver_customers`), a
+lane worker takes every customer waiting, up to ``batch_size``, into one run: their rows are
+claimed, sent and recorded together.
 """
 
 from __future__ import annotations
@@ -19,43 +23,54 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from convoflow.clock import Clock, SystemClock
+from convoflow.jobs.outbox_claims import Customer
 from convoflow.jobs.sender import DeliveryReport
 from convoflow.outages import Outages
 
-__all__ = ["DEFAULT_SEND_SLOTS", "AfterDelivery", "SendLane"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_SEND_SLOTS", "AfterDelivery", "BatchDelivery", "SendLane"]
 
 logger = logging.getLogger(__name__)
 
 #: Deliveries at once per process; each holds one database connection while it sends
 #: (the pool keeps that many outside the session gate, see ``store.database.GATE_RESERVE``).
 DEFAULT_SEND_SLOTS = 10
+#: Customers delivered together by one lane worker, at most.
+DEFAULT_BATCH_SIZE = 32
 #: Something to do once a customer's delivery run is over (the plain read marks).
 AfterDelivery = Callable[[], Awaitable[object]]
-Customer = tuple[str, str]
+#: Delivers many customers in one run, a report for each.
+BatchDelivery = Callable[[Sequence[Customer]], Awaitable[dict[Customer, DeliveryReport]]]
 
 
 class SendLane:
     """Delivers customers on ``slots`` workers of their own, in request order.
 
-    ``deliver`` is :meth:`~convoflow.jobs.sender.OutboxSender.deliver_customer`. Workers start
-    with the first request (in the running event loop) and stop with :meth:`stop`. A run that
-    fails transiently (the database or Redis away) is reported to ``outages``, one line per
-    outage instead of a traceback per customer.
+    ``deliver`` is :meth:`~convoflow.jobs.sender.OutboxSender.deliver_customer`;
+    ``deliver_batch``, when given, delivers up to ``batch_size`` customers in one run (a batch
+    that fails for anything but an outage is run again one customer at a time, so one
+    customer's bad row holds back nobody else). Workers start with the first request (in
+    the running event loop) and stop with :meth:`stop`. A run that fails transiently (the
+    database or Redis away) is reported to ``outages``, one line per outage instead of a
+    traceback per customer.
     """
 
     def __init__(
         self,
         deliver: Callable[[str, str], Awaitable[DeliveryReport]],
         *,
+        deliver_batch: BatchDelivery | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         slots: int = DEFAULT_SEND_SLOTS,
         outages: Outages | None = None,
         clock: Clock = SystemClock(),
     ) -> None:
         self.deliver = deliver
+        self.deliver_batch = deliver_batch
+        self.batch_size = batch_size if deliver_batch is not None else 1
         self.slots = slots
         self.clock = clock
         self.outages = outages or Outages(clock=clock)
@@ -133,33 +148,61 @@ class SendLane:
     async def _work(self) -> None:
         while True:
             await self._queue.get()
-            key = self._foreground.popleft() if self._foreground else self._background.popleft()
-            then = self._waiting.pop(key, [])
-            self._running.add(key)
+            keys = [self._next()]
+            while len(keys) < self.batch_size and not self._queue.empty():
+                self._queue.get_nowait()
+                keys.append(self._next())
+            after = {key: self._waiting.pop(key, []) for key in keys}
+            self._running.update(keys)
             try:
-                await self._run(key, then)
+                await self._run(keys, after)
             finally:
-                self._running.discard(key)
-                if key in self._waiting:  # asked again while it ran: once more
-                    self._enqueue(key)
-                elif not self._waiting and not self._running:
+                for key in keys:
+                    self._running.discard(key)
+                    if key in self._waiting:  # asked again while it ran: once more
+                        self._enqueue(key)
+                if not self._waiting and not self._running:
                     self._idle.set()
 
-    async def _run(self, key: Customer, then: list[AfterDelivery]) -> None:
+    def _next(self) -> Customer:
+        """The oldest foreground customer, else the oldest background one."""
+        return self._foreground.popleft() if self._foreground else self._background.popleft()
+
+    async def _run(self, keys: list[Customer], after: dict[Customer, list[AfterDelivery]]) -> None:
+        reports = await self._delivered(keys)
+        for key, report in reports.items():
+            if report is not None and report.retry_at is not None:
+                self._retry_at(key, report.retry_at)
+        # What follows each customer's run (its read marks) goes out together.
+        await asyncio.gather(*(self._then(key, steps) for key, steps in after.items()))
+
+    async def _delivered(self, keys: list[Customer]) -> dict[Customer, DeliveryReport | None]:
+        """Each customer's report (None: its run failed and was logged)."""
+        if self.deliver_batch is not None and len(keys) > 1:
+            try:
+                return dict(await self.deliver_batch(keys))
+            except Exception as error:  # the sweeper finds the rows again
+                if self.outages.absorb(error, what=f"delivery to {len(keys)} customers"):
+                    return dict.fromkeys(keys)
+                logger.exception("delivery to %d customers failed; one at a time", len(keys))
+        return {key: await self._delivered_one(key) for key in keys}
+
+    async def _delivered_one(self, key: Customer) -> DeliveryReport | None:
         owner_id, customer_key = key
         try:
-            report = await self.deliver(owner_id, customer_key)
+            return await self.deliver(owner_id, customer_key)
         except Exception as error:  # the sweeper finds the rows again; this run is over
             if not self.outages.absorb(error, what=f"delivery to {customer_key}"):
                 logger.exception("delivery to %s failed", customer_key)
-        else:
-            if report.retry_at is not None:
-                self._retry_at(key, report.retry_at)
-        for step in then:
+            return None
+
+    @staticmethod
+    async def _then(key: Customer, steps: list[AfterDelivery]) -> None:
+        for step in steps:
             try:
                 await step()
             except Exception:
-                logger.exception("after delivering to %s", customer_key)
+                logger.exception("after delivering to %s", key[1])
 
     def _retry_at(self, key: Customer, due: datetime) -> None:
         delay = max((due - self.clock.now()).total_seconds(), 0.0)

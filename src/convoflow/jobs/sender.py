@@ -16,17 +16,24 @@ errors), or ``failed`` with Meta's code and message (permanent errors, or too ma
 attempts), and the next row of the customer follows. A wamid the database cannot take is
 parked and recorded before the customer's rows are claimed again
 (:mod:`convoflow.jobs.sent_records`), so an accepted message is never sent twice.
+
+Many customers go at once (:meth:`OutboxSender.deliver_customers`): one statement claims
+the head row of each of them with its contact, rate-limit slots are reserved per number for
+the whole batch, the Graph calls run concurrently, and the accepted sends are recorded in
+one transaction. Each customer still has one row in flight at most, so the order per
+customer is that of one customer at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from convoflow.channels.whatsapp.graph import GraphClient
@@ -42,13 +49,15 @@ from convoflow.jobs.backoff import Backoff, pair_rate_delay
 from convoflow.jobs.outbox_claims import (
     CLAIM_SECONDS,
     NEVER_DELIVERED_CHANNELS,
-    claim_head,
+    ClaimedRow,
+    Customer,
+    claim_heads,
     give_back,
     keep_claimed,
-    renew_held,
+    renew_claims,
 )
 from convoflow.jobs.parked_sends import MemoryParking, ParkedSend, ParkedSends
-from convoflow.jobs.ratelimit import RateLimiter, acquire
+from convoflow.jobs.ratelimit import RateLimiter, acquire, take_slots
 from convoflow.jobs.sent_records import SentRecorder
 from convoflow.metrics import count_send, observe_batch
 from convoflow.services.access.numbers.tokens import AccessTokens
@@ -59,14 +68,13 @@ from convoflow.services.outbox.window import (
     window_is_closed,
 )
 from convoflow.store.campaign_sends import send_refusal
-from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.models import WhatsAppMessage
 
 __all__ = ["NEVER_DELIVERED_CHANNELS", "DeliveryReport", "OutboxSender", "SenderPolicy"]
 
 logger = logging.getLogger(__name__)
 
 _ERROR_TEXT_LIMIT = 1000
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,33 +110,14 @@ class DeliveryReport:
 
 
 @dataclass(slots=True)
-class _Claimed:
-    """The claimed head row, what is needed to send it, and the state of the claim."""
+class _Deferred:
+    """The rate limiter asked for a longer wait than the sender holds a claim for."""
 
-    id: int
-    owner_id: str
-    claimed_until: datetime
-    phone_number_id: str
-    customer_key: str
-    type: str
-    payload: dict[str, Any]
-    attempts: int
-    wa_id: str | None
-    bsuid: str | None
-    last_inbound_at: datetime | None
-    priority: int = 0
-    campaign_recipient_id: str | None = None
-    posted: bool = False  # the Graph call started: Meta may have the message
+    wait: float
 
-    def address(self) -> dict[str, str]:
-        """``to`` (phone, with ``+``: without it Meta prepends the business's country
-        code) or ``recipient`` (business-scoped user id)."""
-        phone = self.wa_id or (
-            None if self.bsuid or "." in self.customer_key else self.customer_key
-        )
-        if phone:
-            return {"to": f"+{phone}" if phone.isdigit() else phone}
-        return {"recipient": self.bsuid or self.customer_key}
+
+#: What the Graph phase gave for a row: Meta's wamid, a deferral, or the send's error.
+_Outcome = str | _Deferred | GraphError | ValueError
 
 
 class OutboxSender:
@@ -170,129 +159,228 @@ class OutboxSender:
         Sends of this customer that Meta accepted while the database was away are recorded
         first; while that fails nothing is claimed (a parked row must not go out again).
         """
-        report = DeliveryReport()
-        while True:
-            if await self.recorder.settle_parked(owner_id, customer_key) is None:
-                return report
-            row: _Claimed | None = None
+        customer = (owner_id, customer_key)
+        return (await self.deliver_customers([customer]))[customer]
+
+    async def deliver_customers(
+        self, customers: Sequence[Customer]
+    ) -> dict[Customer, DeliveryReport]:
+        """:meth:`deliver_customer` for many customers at once, one row of each in flight.
+
+        Each round claims the head row of every customer still going, sends them together
+        and records them together; a customer goes on to its next row once its row is
+        settled, and stops when nothing of it is due or its head must wait.
+        """
+        reports = {customer: DeliveryReport() for customer in customers}
+        going = list(reports)
+        while going:
+            ready = await self.recorder.settle_parked(going)
+            if not ready:
+                return reports
+            rows: list[ClaimedRow] = []
             try:
-                # One autocommit connection per row: every statement stands alone (no BEGIN/
-                # COMMIT round trips), and a connection a database restart cut is not reused.
+                # One autocommit connection per round: every statement stands alone (no
+                # BEGIN/COMMIT round trips), and a connection a restart cut is not reused.
                 async with self.autocommit.connect() as connection:
-                    row = await self._claim_head(connection, owner_id, customer_key)
-                    if row is None:
-                        return report
-                    go_on = await self._deliver(connection, row, report)
+                    rows = await self._claim(connection, ready)
+                    if not rows:
+                        return reports
+                    going = await self._deliver(connection, rows, reports)
             except Exception:
-                # Before the Graph call nothing went out, so the row may be taken again now
+                # Before the Graph call nothing went out, so a row may be taken again now
                 # instead of when the claim lapses; after it, Meta may have the message, so
                 # the claim is left to lapse (a short wait rather than a duplicate). A
-                # cancelled run (the process stops) leaves it to lapse too.
-                if row is not None and not row.posted:
-                    await give_back(self.autocommit, row, now=self.clock.now())
+                # cancelled run (the process stops) leaves them to lapse too.
+                unsent = [row for row in rows if not row.posted]
+                await give_back(self.autocommit, unsent, now=self.clock.now())
                 raise
-            if not go_on:
-                return report
+        return reports
 
-    async def _claim_head(
-        self, connection: AsyncConnection, owner_id: str, customer_key: str
-    ) -> _Claimed | None:
+    async def _claim(
+        self, connection: AsyncConnection, customers: Sequence[Customer]
+    ) -> list[ClaimedRow]:
         now = self.clock.now()
         until = now + timedelta(seconds=self.policy.claim_seconds)
-        claimed = await claim_head(
-            connection, owner_id=owner_id, customer_key=customer_key, now=now, until=until
-        )
-        if claimed is None:
-            return None
-        observe_batch("sender", 1)  # head-of-line: one row per claim
-        contact = (
-            await connection.execute(
-                select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
-                    Contact.owner_id == owner_id, Contact.customer_key == customer_key
-                )
-            )
-        ).first()
-        return _Claimed(
-            id=claimed.id,
-            owner_id=owner_id,
-            claimed_until=until,
-            phone_number_id=claimed.phone_number_id,
-            customer_key=customer_key,
-            type=claimed.type,
-            payload=dict(claimed.payload),
-            attempts=claimed.attempts,
-            wa_id=contact.wa_id if contact else None,
-            bsuid=contact.bsuid if contact else None,
-            last_inbound_at=contact.last_inbound_at if contact else None,
-            priority=claimed.priority,
-            campaign_recipient_id=claimed.campaign_recipient_id,
-        )
+        rows = await claim_heads(connection, customers, now=now, until=until)
+        if rows:
+            observe_batch("sender", len(rows))
+        return rows
 
     async def _deliver(
-        self, connection: AsyncConnection, row: _Claimed, report: DeliveryReport
-    ) -> bool:
-        """Send one claimed row; True when the next row may follow now."""
+        self,
+        connection: AsyncConnection,
+        rows: list[ClaimedRow],
+        reports: dict[Customer, DeliveryReport],
+    ) -> list[Customer]:
+        """Send the claimed rows (one per customer); the customers whose next row may
+        follow now."""
+        going: list[Customer] = []
+        sendable: list[ClaimedRow] = []
+        tokens: dict[int, str | None] = {}
+        for row in rows:
+            cleared, tokens[row.id] = await self._cleared(connection, row)
+            if not cleared:  # failed with its reason, no Graph call
+                reports[row.customer].failed += 1
+                going.append(row.customer)
+                continue
+            sendable.append(row)
+        granted = await self._reserve(sendable)
+        posts = {
+            asyncio.create_task(self._post(row, tokens[row.id], row.id in granted)): row
+            for row in sendable
+        }
+        try:
+            going += await self._settle_as_answered(connection, posts, granted, reports)
+        finally:  # cancelled (the process stops): no send is left running unwatched
+            for post in posts:
+                post.cancel()
+            await asyncio.gather(*posts, return_exceptions=True)
+        return going
+
+    async def _settle_as_answered(
+        self,
+        connection: AsyncConnection,
+        posts: dict[asyncio.Task[_Outcome], ClaimedRow],
+        granted: set[int],
+        reports: dict[Customer, DeliveryReport],
+    ) -> list[Customer]:
+        """Settle the rows as their sends end: first every row that had its rate-limit slot
+        (one wave, recorded together), then the ones that waited for a slot, as they end.
+        A row waiting for the limiter never holds back the record of another's send."""
+        going: list[Customer] = []
+        pending = set(posts)
+        first = {post for post in pending if posts[post].id in granted}
+
+        async def renew() -> None:
+            until = self.clock.now() + timedelta(seconds=self.policy.claim_seconds)
+            await renew_claims(connection, [posts[post] for post in pending], until=until)
+
+        while pending:
+            wave = first or pending
+            await keep_claimed(
+                asyncio.wait(
+                    wave, return_when=asyncio.ALL_COMPLETED if first else asyncio.FIRST_COMPLETED
+                ),
+                renew_every=self.policy.renew_interval,
+                renew=renew,
+            )
+            first = set()
+            done = sorted(
+                (post for post in pending if post.done()), key=lambda post: posts[post].id
+            )
+            pending.difference_update(done)
+            going += await self._settle(
+                connection, [(posts[post], post.result()) for post in done], reports
+            )
+        return going
+
+    async def _settle(
+        self,
+        connection: AsyncConnection,
+        answered: list[tuple[ClaimedRow, _Outcome]],
+        reports: dict[Customer, DeliveryReport],
+    ) -> list[Customer]:
+        """Record what Meta accepted (together), then the rest; the customers that go on."""
+        going: list[Customer] = []
+        accepted = [(row, wamid) for row, wamid in answered if isinstance(wamid, str)]
+        for (row, _), recorded in zip(accepted, await self._record_sent(accepted), strict=True):
+            report = reports[row.customer]
+            if recorded:
+                count_send("sent")
+                report.sent += 1
+                going.append(row.customer)
+            else:
+                count_send("parked")
+                report.parked += 1
+        for row, outcome in answered:
+            if isinstance(outcome, str):
+                continue
+            if await self._settle_unsent(connection, row, outcome, reports[row.customer]):
+                going.append(row.customer)
+        return going
+
+    async def _cleared(
+        self, connection: AsyncConnection, row: ClaimedRow
+    ) -> tuple[bool, str | None]:
+        """Whether the row may go out, and its number's token; a row that may not is
+        failed with the reason here."""
         try:
             token = (
                 None if self.tokens is None else await self.tokens.token_for(row.phone_number_id)
             )
         except AccessTokenUnavailable as missing:  # a call that cannot succeed: say why
             await self._fail(connection, row, None, f"not sent: {missing}")
-            report.failed += 1
-            return True
+            return False, None
         if window_is_closed(row.type, row.last_inbound_at, self.clock.now()):
             await self._outside_window(row, detail="")
-            report.failed += 1
-            return True
+            return False, None
         if row.campaign_recipient_id is not None:
             # Paused, cancelled or opted out since it was queued: it must not go out.
             refusal = await send_refusal(connection, row.campaign_recipient_id)
             if refusal is not None:
                 await self._fail(connection, row, None, refusal)
-                report.failed += 1
-                return True
-        wait = await self._kept(
-            connection,
-            row,
-            acquire(
+                return False, None
+        return True, token
+
+    async def _reserve(self, rows: Sequence[ClaimedRow]) -> set[int]:
+        """Take rate-limit slots for the batch, per number, replies before campaign rows;
+        the ids of the rows that got one (the others wait for theirs one by one)."""
+        wanting: dict[tuple[str, bool], list[ClaimedRow]] = {}
+        for row in sorted(rows, key=lambda row: (row.priority, row.id)):
+            wanting.setdefault((row.phone_number_id, row.priority > 0), []).append(row)
+        granted: set[int] = set()
+        for (number, spare), group in wanting.items():
+            taken = await take_slots(self.limiter, number, len(group), spare=spare)
+            granted.update(row.id for row in group[:taken])
+        return granted
+
+    async def _post(self, row: ClaimedRow, token: str | None, granted: bool) -> _Outcome:
+        """Wait for the row's rate-limit slot (unless granted) and send it."""
+        if not granted:
+            wait = await acquire(
                 self.limiter,
                 row.phone_number_id,
                 max_wait=self.policy.max_inline_wait,
                 spare=row.priority > 0,
-            ),
-        )
-        if wait > 0.0:
-            count_send("deferred")
-            report.retry_at = await self._reschedule(connection, row, wait, attempted=False)
-            return False
+            )
+            if wait > 0.0:
+                return _Deferred(wait)
         row.posted = True
         try:
-            wamid = await self._kept(
-                connection,
-                row,
-                self.graph.send_message(
-                    row.phone_number_id, body=row.payload, access_token=token, **row.address()
-                ),
+            return await self.graph.send_message(
+                row.phone_number_id, body=row.payload, access_token=token, **row.address()
             )
-        except RetryableGraphError as error:
-            return await self._retry_later(connection, row, error, report)
-        except PermanentGraphError as error:
-            if error.code == OUTSIDE_WINDOW_CODE:
-                await self._outside_window(row, detail=str(error))
-            else:
-                await self._fail(connection, row, error.code, str(error))
-            report.failed += 1
-            return True
-        except ValueError as error:  # a body the client refuses: a bug, never retried
-            await self._fail(connection, row, None, f"not sendable: {error}")
-            report.failed += 1
-            return True
-        return await self._record_sent(row, wamid, report)
+        except (GraphError, ValueError) as error:
+            return error
+
+    async def _settle_unsent(
+        self,
+        connection: AsyncConnection,
+        row: ClaimedRow,
+        outcome: _Outcome,
+        report: DeliveryReport,
+    ) -> bool:
+        """Settle a row Meta did not take; True when the customer's next row may follow."""
+        if isinstance(outcome, _Deferred):
+            count_send("deferred")
+            report.retry_at = await self._reschedule(connection, row, outcome.wait, attempted=False)
+            return False
+        if isinstance(outcome, RetryableGraphError):
+            return await self._retry_later(connection, row, outcome, report)
+        if isinstance(outcome, PermanentGraphError) and outcome.code == OUTSIDE_WINDOW_CODE:
+            await self._outside_window(row, detail=str(outcome))
+        elif isinstance(outcome, ValueError):  # a body the client refuses: a bug, never retried
+            await self._fail(connection, row, None, f"not sendable: {outcome}")
+        else:
+            code = outcome.code if isinstance(outcome, GraphError) else None
+            await self._fail(connection, row, code, str(outcome))
+        report.failed += 1
+        return True
 
     async def _retry_later(
         self,
         connection: AsyncConnection,
-        row: _Claimed,
+        row: ClaimedRow,
         error: RetryableGraphError,
         report: DeliveryReport,
     ) -> bool:
@@ -320,7 +408,7 @@ class OutboxSender:
     async def _reschedule(
         self,
         connection: AsyncConnection,
-        row: _Claimed,
+        row: ClaimedRow,
         delay: float,
         *,
         attempted: bool,
@@ -336,36 +424,25 @@ class OutboxSender:
         await self._update(connection, row, values)
         return retry_at
 
-    async def _record_sent(self, row: _Claimed, wamid: str, report: DeliveryReport) -> bool:
-        """Record Meta's wamid (or park it); True when the next row may follow now."""
-        accepted = ParkedSend(
-            message_id=row.id,
-            owner_id=row.owner_id,
-            customer_key=row.customer_key,
-            wamid=wamid,
-            accepted_at=self.clock.now(),
+    async def _record_sent(self, accepted: list[tuple[ClaimedRow, str]]) -> list[bool]:
+        """Record Meta's wamids (or park them); for each, True when recorded."""
+        now = self.clock.now()
+        sends = [
+            ParkedSend(
+                message_id=row.id,
+                owner_id=row.owner_id,
+                customer_key=row.customer_key,
+                wamid=wamid,
+                accepted_at=now,
+            )
+            for row, wamid in accepted
+        ]
+        return await self.recorder.record_many(
+            sends, claimed_until=[row.claimed_until for row, _ in accepted]
         )
-        if await self.recorder.record(accepted, claimed_until=row.claimed_until):
-            count_send("sent")
-            report.sent += 1
-            return True
-        count_send("parked")
-        report.parked += 1
-        return False
-
-    async def _kept(
-        self, connection: AsyncConnection, row: _Claimed, work: Awaitable[Result]
-    ) -> Result:
-        """Await ``work`` (a rate-limit wait, a Graph call) while renewing the row's claim."""
-
-        async def renew() -> None:
-            until = self.clock.now() + timedelta(seconds=self.policy.claim_seconds)
-            await renew_held(connection, row, until=until)
-
-        return await keep_claimed(work, renew_every=self.policy.renew_interval, renew=renew)
 
     async def _fail(
-        self, connection: AsyncConnection, row: _Claimed, code: int | None, text: str
+        self, connection: AsyncConnection, row: ClaimedRow, code: int | None, text: str
     ) -> None:
         logger.warning("message %s to %s failed: %s", row.id, row.customer_key, text)
         count_send("failed", code)
@@ -383,7 +460,7 @@ class OutboxSender:
         )
         self._announce_failed(row)
 
-    async def _outside_window(self, row: _Claimed, *, detail: str) -> None:
+    async def _outside_window(self, row: ClaimedRow, *, detail: str) -> None:
         now = self.clock.now()
         async with self.db_sessions.begin() as db_session:
             reason = await fall_back_outside_window(
@@ -409,7 +486,7 @@ class OutboxSender:
         count_send("failed", OUTSIDE_WINDOW_CODE)
         self._announce_failed(row)
 
-    def _announce_failed(self, row: _Claimed) -> None:
+    def _announce_failed(self, row: ClaimedRow) -> None:
         """Show the failed tick in the inbox (best effort, after the row is written)."""
         publisher = publisher_of(self.db_sessions)
         if publisher is not None:
@@ -419,11 +496,11 @@ class OutboxSender:
             publisher.publish([event])
 
     @staticmethod
-    async def _update(connection: AsyncConnection, row: _Claimed, values: dict[str, Any]) -> None:
+    async def _update(connection: AsyncConnection, row: ClaimedRow, values: dict[str, Any]) -> None:
         await connection.execute(_settle(row, values))
 
 
-def _settle(row: _Claimed, values: dict[str, Any]) -> Update:
+def _settle(row: ClaimedRow, values: dict[str, Any]) -> Update:
     """Change the row, if it is still queued (a status webhook may have settled it)."""
     return (
         update(WhatsAppMessage)

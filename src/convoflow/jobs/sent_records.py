@@ -15,17 +15,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
-from convoflow.jobs.parked_sends import ParkedSend, ParkedSends
-from convoflow.services.inbox.early_statuses import apply_early_statuses
+from convoflow.jobs.parked_sends import Customer, ParkedSend, ParkedSends
+from convoflow.services.inbox.early_statuses import apply_early_statuses_of
 from convoflow.services.live import LiveEvent, announce, status_event
 from convoflow.services.outbox.window import SERVICE_WINDOW
 from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.types import UTCDateTime
 
 __all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "SentRecorder"]
 
@@ -83,25 +96,61 @@ class SentRecorder:
         )
         return False
 
-    async def settle_parked(self, owner_id: str, customer_key: str) -> int | None:
-        """Record the customer's parked sends; how many, or None when one still fails.
+    async def record_many(
+        self, sends: Sequence[ParkedSend], *, claimed_until: Sequence[datetime]
+    ) -> list[bool]:
+        """Record every one of ``sends`` in one transaction; for each, True when recorded,
+        False when parked instead (``claimed_until``: each send's claim, in order).
 
-        Call before claiming the customer's rows: None means "claim nothing now".
+        When that transaction fails, each send goes through :meth:`record` (parked at once,
+        retried within its claim), so a batch fails no send a single write would record.
         """
-        settled = 0
-        for send in await self.parked.for_customer(owner_id, customer_key):
+        if not sends:
+            return []
+        try:
+            async with asyncio.timeout(max(self._left(min(claimed_until)), 1.0)):
+                await self._write(sends)
+            return [True] * len(sends)
+        except asyncio.CancelledError:
+            for send in sends:  # stopping: keep the proof before going
+                await self.parked.park(send)
+            raise
+        except Exception as error:
+            logger.warning(
+                "%d accepted send(s) not recorded together (%r); recording one by one",
+                len(sends),
+                error,
+            )
+        return list(
+            await asyncio.gather(
+                *(
+                    self.record(send, claimed_until=until)
+                    for send, until in zip(sends, claimed_until, strict=True)
+                )
+            )
+        )
+
+    async def settle_parked(self, customers: Sequence[Customer]) -> list[Customer]:
+        """Record the parked sends of ``customers``; those whose parked sends are all
+        recorded now (in their order), the only ones whose rows may be claimed.
+        """
+        blocked: set[Customer] = set()
+        for send in await self.parked.for_customers(customers):
+            customer = (send.owner_id, send.customer_key)
+            if customer in blocked:
+                continue
             if not await self._write_tries(send, SETTLE_TRIES):
-                return None
+                blocked.add(customer)  # its later parked sends wait too: claim nothing
+                continue
             await self._forget(send)
             logger.info("parked message %s recorded as sent (%s)", send.message_id, send.wamid)
-            settled += 1
-        return settled
+        return [customer for customer in customers if customer not in blocked]
 
     async def _write_tries(self, send: ParkedSend, tries: int) -> bool:
         delay = FIRST_RETRY_SECONDS
         for attempt in range(1, tries + 1):
             try:
-                await self._write(send)
+                await self._write([send])
                 return True
             except Exception as error:
                 if attempt == tries:
@@ -128,38 +177,28 @@ class SentRecorder:
             delay = min(delay * 2, MAX_RETRY_SECONDS)
         return False
 
-    async def _write_within(self, send: ParkedSend, claimed_until: datetime) -> None:
-        left = (claimed_until - self.clock.now()).total_seconds()
-        async with asyncio.timeout(max(left, 1.0)):
-            await self._write(send)
+    def _left(self, claimed_until: datetime) -> float:
+        return (claimed_until - self.clock.now()).total_seconds()
 
-    async def _write(self, send: ParkedSend) -> None:
-        """The row is ``sent`` with its wamid, early statuses applied, in one transaction.
+    async def _write_within(self, send: ParkedSend, claimed_until: datetime) -> None:
+        async with asyncio.timeout(max(self._left(claimed_until), 1.0)):
+            await self._write([send])
+
+    async def _write(self, sends: Sequence[ParkedSend]) -> None:
+        """The rows are ``sent`` with their wamids, early statuses applied, in one
+        transaction.
 
         A row no longer queued (settled meanwhile) is left alone.
         """
         now = self.clock.now()
         async with self.db_sessions.begin() as db_session:
-            recorded = await db_session.execute(
-                update(WhatsAppMessage)
-                .where(WhatsAppMessage.id == send.message_id, WhatsAppMessage.status == "queued")
-                .values(
-                    status="sent",
-                    wamid=send.wamid,
-                    sent_at=send.accepted_at,
-                    outside_window=_opened_outside_window(send.accepted_at),
-                    attempts=WhatsAppMessage.attempts + 1,
-                    next_attempt_at=None,
-                    error_code=None,
-                    error_text=None,
-                    updated_at=now,
-                )
-            )
-            if recorded.rowcount:  # type: ignore[attr-defined]
-                announce(db_session, _sent_event(send))
-            # Status webhooks for this wamid may have arrived before Meta's answer: apply
-            # them in the transaction that records the wamid, so none is left behind.
-            await apply_early_statuses(db_session, send.wamid, now=now)
+            recorded = await _mark_sent(db_session, sends, now=now)
+            for send in sends:
+                if send.message_id in recorded:
+                    announce(db_session, _sent_event(send))
+            # Status webhooks for these wamids may have arrived before Meta's answer: apply
+            # them in the transaction that records the wamids, so none is left behind.
+            await apply_early_statuses_of(db_session, [send.wamid for send in sends], now=now)
 
     async def _forget(self, send: ParkedSend) -> None:
         try:
@@ -181,6 +220,68 @@ def _opened_outside_window(accepted_at: datetime) -> ColumnElement[bool]:
         )
     )
     return case((and_(WhatsAppMessage.type == "template", ~window_was_open), True), else_=False)
+
+
+async def _mark_sent(
+    db_session: AsyncSession, sends: Sequence[ParkedSend], *, now: datetime
+) -> set[int]:
+    """Mark the rows of ``sends`` that are still queued ``sent``; the ids that were."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        marked = await db_session.execute(
+            _MARK_SENT_PG,
+            {
+                "ids": [send.message_id for send in sends],
+                "wamids": [send.wamid for send in sends],
+                "sent_at": [send.accepted_at for send in sends],
+                "now": now,
+            },
+        )
+        return set(marked.scalars())
+    recorded: set[int] = set()
+    for send in sends:  # SQLite: one writer anyway, a statement per row
+        marked = await db_session.execute(
+            update(WhatsAppMessage)
+            .where(WhatsAppMessage.id == send.message_id, WhatsAppMessage.status == "queued")
+            .values(
+                status="sent",
+                wamid=send.wamid,
+                sent_at=send.accepted_at,
+                outside_window=_opened_outside_window(send.accepted_at),
+                attempts=WhatsAppMessage.attempts + 1,
+                next_attempt_at=None,
+                error_code=None,
+                error_text=None,
+                updated_at=now,
+            )
+        )
+        if marked.rowcount:  # type: ignore[attr-defined]
+            recorded.add(send.message_id)
+    return recorded
+
+
+# PostgreSQL: every accepted send of a batch in one statement.
+_MARK_SENT_PG = (
+    text(
+        """
+UPDATE whatsapp_messages m
+SET status = 'sent', wamid = sent.wamid, sent_at = sent.sent_at, attempts = m.attempts + 1,
+    next_attempt_at = NULL, error_code = NULL, error_text = NULL, updated_at = :now,
+    -- a template sent while the customer's service window was closed counts against the
+    -- messaging limit (see _opened_outside_window)
+    outside_window = (m.type = 'template' AND NOT EXISTS (
+        SELECT 1 FROM contacts c
+        WHERE c.owner_id = m.owner_id AND c.customer_key = m.customer_key
+          AND c.last_inbound_at > sent.sent_at - interval '24 hours'
+          AND c.last_inbound_at <= sent.sent_at))
+FROM unnest(CAST(:ids AS bigint[]), CAST(:wamids AS varchar[]),
+            CAST(:sent_at AS timestamptz[])) AS sent(id, wamid, sent_at)
+WHERE m.id = sent.id AND m.status = 'queued'
+RETURNING m.id
+"""
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+    .columns(column("id", BigInteger()))
+)
 
 
 def _sent_event(send: ParkedSend) -> LiveEvent:

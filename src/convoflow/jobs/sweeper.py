@@ -17,7 +17,10 @@ Each pass looks in the database for
   :data:`~convoflow.services.inbox.early_statuses.EARLY_STATUS_TTL`) → deleted.
 
 Work is handed to the :class:`~convoflow.jobs.dispatcher.Dispatcher`, never done here, so
-it spreads over the workers. Every process may sweep: a kick is remembered for
+it spreads over the workers. Every process may sweep, but with Redis the processes take
+turns: a pass runs only in the process that takes the interval's lease
+(:meth:`Sweeper.takes_turn`), so the cluster sweeps about once per interval however many
+workers it has. A kick is remembered for
 :data:`KICK_MEMORY_SECONDS` (in Redis when configured, so across processes) under a key
 that changes whenever the work is rescheduled, so a pass does not pile up duplicates of
 jobs already queued, and a lost job is kicked again once the memory fades.
@@ -32,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -72,6 +76,9 @@ GRACE_SECONDS = 5.0
 KICK_MEMORY_SECONDS = 30.0
 BATCH_SIZE = 500
 _KICK_PREFIX = "convoflow:kicked:"
+#: Held by the process whose turn it is to sweep, for a little less than one interval.
+_TURN_KEY = "convoflow:sweep:turn"
+_TURN_MARGIN_SECONDS = 0.05
 Work = TypeVar("Work")
 
 
@@ -109,6 +116,7 @@ class Sweeper:
         self.timers = timers
         self.outages = outages or Outages(clock=clock)
         self._kicked: dict[str, float] = {}
+        self._holder = uuid.uuid4().hex
 
     async def sweep_once(
         self, *, grace_seconds: float = GRACE_SECONDS, now: datetime | None = None
@@ -155,7 +163,9 @@ class Sweeper:
         failures = 0
         while not stop.is_set():
             try:
-                await self.sweep_once(grace_seconds=grace)
+                # The start-up pass always runs (it takes what this process left behind).
+                if not grace or await self.takes_turn(interval):
+                    await self.sweep_once(grace_seconds=grace)
             except Exception as exc:  # a failed pass (database restarting) must not end the loop
                 failures += 1
                 if not self.outages.absorb(exc, what="sweep"):
@@ -172,6 +182,18 @@ class Sweeper:
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    async def takes_turn(self, interval: float = SWEEP_INTERVAL_SECONDS) -> bool:
+        """Whether this process sweeps now: with Redis, only the one process that takes the
+        lease of this ``interval`` (held a little less long, so the next turn is free);
+        without Redis (one process), always. Redis away: sweep anyway, kicks are harmless."""
+        if self.redis is None:
+            return True
+        lease_ms = max(int((interval - _TURN_MARGIN_SECONDS) * 1000), 1)
+        try:
+            return bool(await self.redis.set(_TURN_KEY, self._holder, nx=True, px=lease_ms))
+        except Exception:  # the pass meets Redis away too and reports the outage
+            return True
 
     async def _stale_inbound(
         self, db_session: AsyncSession, now: datetime, settled_before: datetime

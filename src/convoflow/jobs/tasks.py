@@ -106,7 +106,11 @@ class JobHandlers:
         self.heads = HeadProcessor(processor)
         self._slots = asyncio.Semaphore(concurrency)
         self.sending = SendLane(
-            sender.deliver_customer, slots=send_slots, outages=self.outages, clock=clock
+            sender.deliver_customer,
+            deliver_batch=sender.deliver_customers,
+            slots=send_slots,
+            outages=self.outages,
+            clock=clock,
         )
 
     @classmethod

@@ -10,6 +10,7 @@ for what a retry cannot fix. It does not retry or pace itself: the sender job do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -55,6 +56,8 @@ class GraphClient:
         self._api_base = api_base.rstrip("/")
         self._api_version = api_version.strip("/")
         self._headers = {"Authorization": f"Bearer {access_token}"}
+        # Every send and read mark is a POST to one of a few URLs: parsed once each.
+        self._message_urls: dict[str, httpx.URL] = {}
 
     def messages_url(self, phone_number_id: str) -> str:
         """The ``/messages`` endpoint of one business number."""
@@ -62,6 +65,14 @@ class GraphClient:
             raise InvalidArgument("phone_number_id is required")
         number = quote(phone_number_id, safe="")
         return f"{self._api_base}/{self._api_version}/{number}/messages"
+
+    def _messages_url(self, phone_number_id: str) -> httpx.URL:
+        url = self._message_urls.get(phone_number_id)
+        if url is None:
+            url = self._message_urls[phone_number_id] = httpx.URL(
+                self.messages_url(phone_number_id)
+            )
+        return url
 
     async def send_message(
         self,
@@ -102,7 +113,7 @@ class GraphClient:
         if callback_data is not None:
             payload["biz_opaque_callback_data"] = callback_data
 
-        response = await self._post(self.messages_url(phone_number_id), payload, access_token)
+        response = await self._post(self._messages_url(phone_number_id), payload, access_token)
         wamid = _first_message_id(response.json_body)
         if wamid is None:
             # Accepted but unreadable: retrying could send the message twice.
@@ -131,7 +142,7 @@ class GraphClient:
         }
         if typing_indicator:
             payload["typing_indicator"] = {"type": "text"}
-        await self._post(self.messages_url(phone_number_id), payload, access_token)
+        await self._post(self._messages_url(phone_number_id), payload, access_token)
 
     async def list_message_templates(
         self,
@@ -167,13 +178,17 @@ class GraphClient:
         return body
 
     async def _post(
-        self, url: str, payload: dict[str, Any], access_token: str | None = None
+        self, url: httpx.URL, payload: dict[str, Any], access_token: str | None = None
     ) -> _Answer:
-        headers = self._headers
-        if access_token is not None:
-            headers = {"Authorization": f"Bearer {access_token}"}
+        token = self._headers["Authorization"] if access_token is None else f"Bearer {access_token}"
+        # The body encoded here, compact, with its headers: about a third of the CPU of
+        # letting the client encode ``json=`` (this is on the path of every message).
+        headers = {"Authorization": token, "Content-Type": "application/json"}
+        body = json.dumps(
+            payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
         try:
-            response = await self._http.post(url, json=payload, headers=headers)
+            response = await self._http.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
         except httpx.RequestError as exc:

@@ -121,6 +121,9 @@ class CampaignInboundRules:
                 )
                 .order_by(CampaignRecipient.sent_at.desc())
                 .limit(1)
+                # Nothing pending on the session changes this customer's recipients: no
+                # flush of the batch's earlier turns for this read (it runs every message).
+                .execution_options(autoflush=False)
             )
         ).first()
         if found is None:
@@ -146,7 +149,7 @@ class CampaignInboundRules:
         body = text_message(text)
         if body is None or not customer.channel_number:
             return []
-        rows = queue_messages(
+        return await queue_messages(
             db_session,
             owner_id=customer.owner_id,
             phone_number_id=customer.channel_number,
@@ -156,5 +159,3 @@ class CampaignInboundRules:
             instance_id=None,
             now=now,
         )
-        await db_session.flush()
-        return [row.id for row in rows]

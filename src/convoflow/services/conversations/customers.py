@@ -88,7 +88,7 @@ async def conversation_locked(
             yield db_session
 
 
-def queue_text(
+async def queue_text(
     db_session: AsyncSession,
     customer: Customer,
     *,
@@ -110,7 +110,7 @@ def queue_text(
     if body is None:
         return True
     message = OutboundMessage(body, step_id)
-    queue_messages(
+    await queue_messages(
         db_session,
         owner_id=customer.owner_id,
         phone_number_id=customer.channel_number,

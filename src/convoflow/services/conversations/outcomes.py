@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convoflow.engine.outcome import (
@@ -35,8 +35,11 @@ INSTANCE_STATUS = {
 }
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 
+# The table itself, not the mapped class: a statement on it is plain Core (no autoflush).
+_OUTBOX: Table = WhatsAppMessage.__table__  # type: ignore[assignment]
 
-def queue_messages(
+
+async def queue_messages(
     db_session: AsyncSession,
     *,
     owner_id: str,
@@ -46,28 +49,37 @@ def queue_messages(
     template_id: str | None,
     instance_id: str | None,
     now: datetime,
-) -> list[WhatsAppMessage]:
-    """Add ``queued`` outbox rows, in the order the engine produced them."""
+) -> list[int]:
+    """Insert ``queued`` outbox rows, in the order the engine produced them; their ids.
+
+    One Core statement with bound parameters (no ORM unit of work: this runs for every
+    turn), so it neither flushes nor waits for a flush of anything else on the session.
+    """
+    if not messages:
+        return []
     rows = [
-        WhatsAppMessage(
-            owner_id=owner_id,
-            phone_number_id=phone_number_id,
-            customer_key=customer_key,
-            direction="out",
-            type=message.type,
-            payload=message.body,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            template_id=template_id,
-            step_id=message.step_id,
-            instance_id=instance_id,
-            created_at=now,
-        )
+        {
+            "owner_id": owner_id,
+            "phone_number_id": phone_number_id,
+            "customer": customer_key,
+            "direction": "out",
+            "type": message.type,
+            "payload": message.body,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "template_id": template_id,
+            "step_id": message.step_id,
+            "instance_id": instance_id,
+            "created_at": now,
+            "updated_at": now,
+        }
         for message in messages
     ]
-    db_session.add_all(rows)
-    return rows
+    inserted = await db_session.execute(
+        _OUTBOX.insert().returning(_OUTBOX.c.id, sort_by_parameter_order=True), rows
+    )
+    return list(inserted.scalars())
 
 
 def record_effects(

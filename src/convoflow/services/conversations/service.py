@@ -43,7 +43,7 @@ from convoflow.services.templates.tallies import (
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.states import ConversationStates
 from convoflow.store.local_channels import is_simulated
-from convoflow.store.models import Contact, WhatsAppMessage, WorkflowInstance
+from convoflow.store.models import Contact, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
 MAX_CONNECT_HOPS = 8
@@ -418,7 +418,7 @@ class ConversationService:
                     template_id=template_id,
                     succeeded=instance.status == "completed",
                 )
-        rows = queue_messages(
+        outbound_ids = await queue_messages(
             db_session,
             owner_id=customer.owner_id,
             phone_number_id=customer.channel_number,
@@ -450,15 +450,15 @@ class ConversationService:
                     received_at=None,
                     hops=hops + 1,
                 )
-                await db_session.flush()
                 result.messages.extend(sub_result.messages)
                 result.status, result.template_name = sub_result.status, sub_result.template_name
                 result.instance_id = sub_result.instance_id
-                result.outbound_ids = [row.id for row in rows] + sub_result.outbound_ids
+                result.outbound_ids = outbound_ids + sub_result.outbound_ids
                 return result, sub_live
-        await db_session.flush()
-        result.outbound_ids = [row.id for row in rows]
-        self._announce_turn(db_session, customer, live, outcome, rows)
+        # Nothing flushed here: the instance and the other ORM changes of the turn go with
+        # the next query that needs them or the commit (a batch of turns, one flush).
+        result.outbound_ids = outbound_ids
+        self._announce_turn(db_session, customer, live, outcome, outbound_ids)
         if outcome.state is None or result.status in (
             FlowStatus.COMPLETED,
             FlowStatus.FAILED,
@@ -519,15 +519,15 @@ class ConversationService:
         customer: Customer,
         live: LiveConversation,
         outcome: Outcome,
-        rows: list[WhatsAppMessage],
+        outbound_ids: list[int],
     ) -> None:
         """Tell the inbox about the turn: the messages queued and where the customer is."""
         owner_id, key = customer.owner_id, customer.customer_key
         events = [
             message_event(
-                owner_id, customer_key=key, message_id=row.id, direction="out", status=row.status
+                owner_id, customer_key=key, message_id=message_id, direction="out", status="queued"
             )
-            for row in rows
+            for message_id in outbound_ids
         ]
         step = outcome.state.current_step if outcome.state is not None else None
         events.append(

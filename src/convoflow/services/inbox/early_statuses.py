@@ -18,7 +18,7 @@ either the webhook finds the recorded row, or the sender finds the kept status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, select, text
@@ -32,6 +32,7 @@ from convoflow.store.upsert import insert_for
 __all__ = [
     "EARLY_STATUS_TTL",
     "apply_early_statuses",
+    "apply_early_statuses_of",
     "apply_webhook_statuses",
     "purge_early_statuses",
 ]
@@ -66,21 +67,38 @@ async def apply_early_statuses(db_session: AsyncSession, wamid: str, *, now: dat
     the row. While no row carries the wamid
     (the record did not happen), the statuses stay for a later try or the purge.
     """
-    await _lock_wamids(db_session, {wamid})
-    recorded = exists(select(WhatsAppMessage.id).where(WhatsAppMessage.wamid == wamid))
+    return await apply_early_statuses_of(db_session, [wamid], now=now)
+
+
+async def apply_early_statuses_of(
+    db_session: AsyncSession, wamids: Collection[str], *, now: datetime
+) -> int:
+    """:func:`apply_early_statuses` for many wamids recorded in one transaction: one lock
+    statement and one delete for all of them (almost always nothing is waiting)."""
+    if not wamids:
+        return 0
+    await _lock_wamids(db_session, wamids)
+    recorded = exists(
+        select(WhatsAppMessage.id).where(WhatsAppMessage.wamid == PendingStatus.wamid)
+    )
     taken = await db_session.execute(
         delete(PendingStatus)
-        .where(PendingStatus.wamid == wamid, recorded)
-        .returning(PendingStatus.status, PendingStatus.error_code, PendingStatus.error_text)
+        .where(PendingStatus.wamid.in_(list(wamids)), recorded)
+        .returning(
+            PendingStatus.wamid,
+            PendingStatus.status,
+            PendingStatus.error_code,
+            PendingStatus.error_text,
+        )
         .execution_options(synchronize_session=False)
     )
     early = sorted(taken.all(), key=lambda row: OUTBOUND_STATUS_RANK[row.status])
     if not early:
         return 0
-    logger.info("applying %d status(es) that arrived before %s was recorded", len(early), wamid)
+    logger.info("applying %d status(es) that arrived before their wamid was recorded", len(early))
     return await apply_statuses(
         db_session,
-        [StatusRecord(wamid, row.status, row.error_code, row.error_text) for row in early],
+        [StatusRecord(row.wamid, row.status, row.error_code, row.error_text) for row in early],
         now=now,
     )
 
@@ -140,11 +158,17 @@ async def _keep_unmatched(
 
 
 async def _lock_wamids(db_session: AsyncSession, wamids: Iterable[str]) -> None:
-    """Hold each wamid's advisory lock until commit (PostgreSQL; sorted: no deadlocks)."""
+    """Hold each wamid's advisory lock until commit (PostgreSQL; sorted, so two
+    transactions never wait for each other in a circle; one statement for all)."""
     if db_session.get_bind().dialect.name != "postgresql":
         return
-    for wamid in sorted(wamids):
-        await db_session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-            {"name": f"convoflow:status:{wamid}"},
-        )
+    names = sorted(f"convoflow:status:{wamid}" for wamid in set(wamids))
+    if names:
+        # unnest yields the names in array order, so the locks are taken in that order.
+        await db_session.execute(_LOCK_NAMES, {"names": names})
+
+
+_LOCK_NAMES = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))"
+    " FROM unnest(CAST(:names AS text[])) AS name"
+)

@@ -196,7 +196,7 @@ async def _notify(
 ) -> bool:
     """Tell the customer of the instance's conversation what happened."""
     customer = await customer_of(db_session, instance.owner_id, customer_key)
-    return queue_text(
+    return await queue_text(
         db_session,
         customer,
         text=text,
