@@ -182,7 +182,10 @@ class Runtime:
             store, locks = ConversationStates(SqlSessionStore()), InProcessLocks()
         catalog = TemplateCatalog(clock=clock)
         conversations = ConversationService(
-            catalog=catalog, store=store, default_ttl_seconds=settings.session_ttl_seconds
+            catalog=catalog,
+            store=store,
+            default_ttl_seconds=settings.session_ttl_seconds,
+            llm_debounce_seconds=settings.llm_debounce_ms / 1000.0,
         )
         processor = MessageProcessor(
             db_sessions=db_sessions,

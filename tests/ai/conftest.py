@@ -67,7 +67,12 @@ async def ai_app(
     database_url: str, graph_stub: GraphStub, llm: LlmStub, outside: OutsideApi
 ) -> AsyncIterator[AiApp]:
     async with clean_app(
-        database_url, graph_stub, llm_base_url=llm.url, llm_model=MODEL, llm_timeout_seconds=5
+        database_url,
+        graph_stub,
+        llm_base_url=llm.url,
+        llm_model=MODEL,
+        llm_timeout_seconds=5,
+        llm_debounce_ms=0,  # each message its own turn (tests/ai/test_debounce.py holds them)
     ) as webhooks:
         key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
         yield AiApp(webhooks, key, llm, graph_stub, outside)

@@ -11,6 +11,7 @@ service that runs it answers with a JSON object (the ``data`` of the effect resu
      "finished": true,           # `finish` with every required field valid
      "handoff": "reason",        # `handoff` was called (else absent or null)
      "category": "billing",      # `classify` (ai_classify only)
+     "heard": 2,                 # held customer messages the turn read (ai_memory pending)
      "error": "..."}             # why, for outcomes other than ok
 """
 
