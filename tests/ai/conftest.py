@@ -76,3 +76,20 @@ async def ai_app(
     ) as webhooks:
         key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
         yield AiApp(webhooks, key, llm, graph_stub, outside)
+
+
+@pytest.fixture
+async def patient_app(
+    database_url: str, graph_stub: GraphStub, llm: LlmStub, outside: OutsideApi
+) -> AsyncIterator[AiApp]:
+    """:func:`ai_app` whose model calls never time out: for answers the test holds back."""
+    async with clean_app(
+        database_url,
+        graph_stub,
+        llm_base_url=llm.url,
+        llm_model=MODEL,
+        llm_timeout_seconds=300,  # a held answer must not time out (and be asked again)
+        llm_debounce_ms=0,
+    ) as webhooks:
+        key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
+        yield AiApp(webhooks, key, llm, graph_stub, outside)

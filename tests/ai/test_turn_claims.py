@@ -7,39 +7,17 @@ has tried (and failed) to take the row over.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
-from convoflow.services.access import setup
 from convoflow.store.models import LlmCall, WorkflowEffect
-from tests.ai.conftest import MODEL, AiApp
+from tests.ai.conftest import AiApp
 from tests.ai.helpers import assistant, create_template, replies, text_of
-from tests.jobs.outside_api import OutsideApi
-from tests.support.graph_stub import GraphStub
-from tests.support.llm_stub import LlmStub, text
-from tests.support.webhooks import clean_app, eventually
+from tests.support.llm_stub import text
+from tests.support.webhooks import eventually
 
 LEASE_SECONDS = 3.0
-
-
-@pytest.fixture
-async def patient_app(
-    database_url: str, graph_stub: GraphStub, llm: LlmStub, outside: OutsideApi
-) -> AsyncIterator[AiApp]:
-    async with clean_app(
-        database_url,
-        graph_stub,
-        llm_base_url=llm.url,
-        llm_model=MODEL,
-        llm_timeout_seconds=300,  # the held answer must not time out (and be asked again)
-        llm_debounce_ms=0,
-    ) as webhooks:
-        webhooks.runtime.jobs.effects.claim_seconds = LEASE_SECONDS
-        key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
-        yield AiApp(webhooks, key, llm, graph_stub, outside)
 
 
 async def the_turn(app: AiApp) -> WorkflowEffect:
@@ -49,6 +27,7 @@ async def the_turn(app: AiApp) -> WorkflowEffect:
 
 async def test_a_turn_longer_than_the_claim_calls_the_model_once(patient_app: AiApp) -> None:
     app, llm = patient_app, patient_app.llm
+    app.runtime.jobs.effects.claim_seconds = LEASE_SECONDS
     await create_template(app, **assistant())
     gate = llm.held(text("Thanks for waiting."))
     await app.says("assist")

@@ -30,6 +30,7 @@ from typing import Any
 
 from . import ai_memory
 from .ai_memory import CONFIRM, HANDOFF, TALK
+from .ai_steps import AiClassifyStep, AiExtractStep, AiReplyStep
 from .ai_turns import (
     CHANGE_ID,
     CONFIRM_ID,
@@ -43,7 +44,6 @@ from .ai_turns import (
 from .events import ChoiceReceived, EffectResult, Event, Release, TextReceived
 from .outcome import ConversationState, FlowStatus, Outcome
 from .runner import Run, register_step_handler
-from .steps import AiClassifyStep, AiExtractStep, AiReplyStep
 
 AI_STEPS = (AiExtractStep, AiReplyStep, AiClassifyStep)
 
