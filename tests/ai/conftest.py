@@ -40,7 +40,7 @@ class AiApp:
 
     async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the admin API as ``admin``."""
-        headers = {"Authorization": f"Bearer {self.key}"}
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
         return await self.webhooks.http.request(method, path, headers=headers, **kwargs)
 
     async def says(self, words: str, customer: str = CUSTOMER) -> None:

@@ -109,6 +109,7 @@ async def embedding_app(
         llm_base_url=llm.url,
         llm_model=MODEL,
         llm_embedding_model="stub-embed",
+        llm_debounce_ms=0,
     ) as webhooks:
         key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
         yield AiApp(webhooks, key, llm, graph_stub, outside)
