@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from convoflow.clock import FakeClock
-from convoflow.services.access import setup
 from convoflow.store.models import WhatsAppMessage, WorkflowEffect
-from tests.ai.conftest import MODEL, AiApp
+from tests.ai.conftest import AiApp, app_with_model
 from tests.ai.helpers import assistant, create_template, replies, text_of
 from tests.jobs.outside_api import OutsideApi
 from tests.support.graph_stub import GraphStub
 from tests.support.llm_stub import LlmStub, text
-from tests.support.webhooks import clean_app, eventually
+from tests.support.webhooks import eventually
 
 DEBOUNCE_MS = 800
 
@@ -34,20 +33,13 @@ async def held_app(
     database_url: str,
     graph_stub: GraphStub,
     llm: LlmStub,
-    outside: OutsideApi,
+    outside_api: OutsideApi,
     clock: FakeClock,
 ) -> AsyncIterator[AiApp]:
-    async with clean_app(
-        database_url,
-        graph_stub,
-        clock=clock,
-        llm_base_url=llm.url,
-        llm_model=MODEL,
-        llm_timeout_seconds=5,
-        llm_debounce_ms=DEBOUNCE_MS,
-    ) as webhooks:
-        key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
-        yield AiApp(webhooks, key, llm, graph_stub, outside)
+    async with app_with_model(
+        database_url, graph_stub, llm, outside_api, clock=clock, llm_debounce_ms=DEBOUNCE_MS
+    ) as app:
+        yield app
 
 
 async def processed_inbound(app: AiApp) -> list[str]:

@@ -11,43 +11,20 @@ name and trigger of its own here.)
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from convoflow.services.access import setup
 from convoflow.store import migrate
+from tests.ai.test_loan_application import LOAN
+from tests.cli.test_chat_and_validate import chat
 from tests.jobs.outside_api import OutsideApi
 from tests.support.llm_stub import LlmStub, text, tool_call
 from tests.support.webhooks import app_settings, running_app
 
 MODEL = "stub-model"
-LOAN_AI: dict[str, Any] = {
-    "name": "personal_loan",
-    "guidelines": "Guide the applicant through the loan application. "
-    "Ask for the amount and the purpose.",
-    "state_schema": {
-        "amount": {"type": "number", "required": True, "min": 100, "max": 50000},
-        "purpose": {"type": "string", "required": True},
-    },
-    "end_action_type": "api_call",
-    "trigger_keywords": ["borrow"],
-    "workflow_type": "plain",
-    "is_active": True,
-}
-
-
-@pytest.fixture
-def outside() -> Iterator[OutsideApi]:
-    api = OutsideApi()
-    api.start()
-    yield api
-    api.stop()
+#: The specification's loan application, under a name and trigger of its own.
+LOAN_AI: dict[str, Any] = {**LOAN, "name": "personal_loan", "trigger_keywords": ["borrow"]}
 
 
 async def create_ai_loan(database_url: str, endpoint: str) -> None:
@@ -61,38 +38,21 @@ async def create_ai_loan(database_url: str, endpoint: str) -> None:
         assert saved.status_code == 201, saved.text
 
 
-def chat(database_url: str, llm_url: str, lines: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVOFLOW_")}
-    env.update(
-        CONVOFLOW_DATABASE_URL=database_url,
-        CONVOFLOW_LLM_BASE_URL=llm_url,
-        CONVOFLOW_LLM_MODEL=MODEL,
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "convoflow.cli", "chat"],
-        input=lines,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def test_chat_completes_an_ai_loan_application_in_free_text(
-    tmp_path: Path, outside: OutsideApi
+    tmp_path: Path, outside_api: OutsideApi
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
     migrate.upgrade(database_url)
-    asyncio.run(create_ai_loan(database_url, outside.url + "/applications"))
+    asyncio.run(create_ai_loan(database_url, outside_api.url + "/applications"))
     with LlmStub() as llm:
         llm.answer(text("Hi! How much would you like to borrow, and what for?"))
         llm.answer(tool_call("set_fields", {"amount": 90000, "purpose": "a car"}))
         llm.answer(text("Sorry, we lend at most 50,000. How much do you need?"))
         llm.answer(tool_call("set_fields", {"amount": "40,000"}, ("finish", {})))
         output = chat(
-            database_url, llm.url, "borrow\nI need 90000 for a car\nmake that 40,000\nConfirm\n"
+            database_url,
+            "borrow\nI need 90000 for a car\nmake that 40,000\nConfirm\n",
+            settings={"CONVOFLOW_LLM_BASE_URL": llm.url, "CONVOFLOW_LLM_MODEL": MODEL},
         )
         chats = llm.chats()
     assert "bot: Hi! How much would you like to borrow, and what for?" in output
@@ -105,5 +65,5 @@ def test_chat_completes_an_ai_loan_application_in_free_text(
     assert output.index("bot: Sorry, we lend") < output.index("> make that 40,000")
     assert len(chats) == 4
     assert chats[0].messages[-1] == {"role": "user", "content": "borrow"}
-    [application] = outside.calls_to("/applications")
+    [application] = outside_api.calls_to("/applications")
     assert application.json["state_data"] == {"amount": 40000, "purpose": "a car"}
