@@ -106,5 +106,5 @@ async def test_full_text_structures_follow_replaced_and_deleted_documents(
                     "WHERE indexname = 'ix_knowledge_chunks_text_search'"
                 )
             )
-            assert "gin" in index and "to_tsvector" in index
+            assert "gin" in index and "search_vector" in index
             assert chunks == 2

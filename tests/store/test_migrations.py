@@ -43,6 +43,7 @@ async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
 
 FTS_TABLE = "knowledge_chunks_fts"
 FTS_INDEX = "ix_knowledge_chunks_text_search"
+FTS_COLUMN = "search_vector"
 
 
 def _full_text_search(diff: Any) -> bool:
@@ -50,6 +51,8 @@ def _full_text_search(diff: Any) -> bool:
     0007_kb_search), which the models do not describe."""
     if diff[0] == "remove_table":
         return str(diff[1].name).startswith(FTS_TABLE)
+    if diff[0] == "remove_column":
+        return bool(diff[2] == "knowledge_chunks" and diff[3].name == FTS_COLUMN)
     return diff[0] == "remove_index" and diff[1].name == FTS_INDEX
 
 

@@ -2,8 +2,8 @@
 
 * SQLite: the FTS5 table ``knowledge_chunks_fts`` (the chunk's text, and its id unindexed),
   kept in step with ``knowledge_chunks`` by triggers; ranked with FTS5's ``bm25()``.
-* PostgreSQL: a GIN expression index on ``to_tsvector('simple', text)``; ranked with
-  ``ts_rank``.
+* PostgreSQL: the stored generated column ``search_vector`` (``to_tsvector('simple',
+  text)``) with a GIN index; ranked with ``ts_rank``.
 
 Both built by migration ``0007_kb_search``. The ``simple`` configuration and FTS5's
 ``unicode61`` tokenizer split and lower-case words without a language's stemming or stop
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["SEARCH_CONFIG", "lexical_ranking"]
 
-#: The PostgreSQL text search configuration of the index (the query must use the same).
+#: The PostgreSQL text search configuration of ``search_vector`` (the query uses the same).
 SEARCH_CONFIG = "simple"
 #: What a query word may hold: letters, digits and underscores (so it is safe to quote).
 _QUERY_WORD = re.compile(r"^\w+$", re.UNICODE)
@@ -41,11 +41,11 @@ _SQLITE = text(
 
 _POSTGRES = text(
     f"""
-    SELECT c.id AS id, ts_rank(to_tsvector('{SEARCH_CONFIG}', c.text), query) AS score
+    SELECT c.id AS id, ts_rank(c.search_vector, query) AS score
     FROM knowledge_chunks AS c
     JOIN knowledge_bases AS b ON b.id = c.knowledge_base_id
     CROSS JOIN to_tsquery('{SEARCH_CONFIG}', :query) AS query
-    WHERE to_tsvector('{SEARCH_CONFIG}', c.text) @@ query
+    WHERE c.search_vector @@ query
       AND b.owner_id = :owner_id AND b.name IN :names
     ORDER BY score DESC, c.id
     LIMIT :limit

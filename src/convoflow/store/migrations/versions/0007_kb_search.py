@@ -2,9 +2,10 @@
 
 SQLite: an FTS5 table ``knowledge_chunks_fts`` (the text, and the chunk's id unindexed)
 filled from ``knowledge_chunks`` and kept in step by triggers (chunks are inserted and
-deleted, never updated in place, but an update is followed too). PostgreSQL: a GIN index on
-``to_tsvector('simple', text)``, which ``ts_rank`` queries use (see
-``convoflow.store.knowledge_search``).
+deleted, never updated in place, but an update is followed too). PostgreSQL: a stored
+generated column ``search_vector`` (``to_tsvector('simple', text)``) with a GIN index,
+which ``ts_rank`` queries use (see ``convoflow.store.knowledge_search``). Neither is
+described by the models: the database keeps them in step by itself.
 
 Revision ID: 0007_kb_search
 Revises: 0006_llm
@@ -38,10 +39,15 @@ _SQLITE_DOWN = [
     "DROP TABLE IF EXISTS knowledge_chunks_fts",
 ]
 _POSTGRES_UP = [
-    "CREATE INDEX ix_knowledge_chunks_text_search ON knowledge_chunks "
-    "USING gin (to_tsvector('simple', text))",
+    # Stored, so ranking a match does not parse its text again.
+    "ALTER TABLE knowledge_chunks ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
+    "CREATE INDEX ix_knowledge_chunks_text_search ON knowledge_chunks USING gin (search_vector)",
 ]
-_POSTGRES_DOWN = ["DROP INDEX IF EXISTS ix_knowledge_chunks_text_search"]
+_POSTGRES_DOWN = [
+    "DROP INDEX IF EXISTS ix_knowledge_chunks_text_search",
+    "ALTER TABLE knowledge_chunks DROP COLUMN IF EXISTS search_vector",
+]
 
 
 def _run(statements: list[str]) -> None:
