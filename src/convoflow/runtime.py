@@ -287,7 +287,7 @@ class Runtime:
             background=dispatcher,
             clock=clock,
             # The terminal chat and the simulator wait for their turns' effects.
-            effects_now=EffectsNow(runner=jobs.effects, db_sessions=db_sessions, clock=clock),
+            effects_now=EffectsNow(runner=jobs.effects, db_sessions=db_sessions),
         )
         return cls(
             settings=settings,

@@ -2,8 +2,7 @@
 free text.
 
 The template is created through the admin API, then `convoflow chat` runs as a user would
-(a subprocess reading piped lines) against the stand-in OpenAI-compatible server; the end
-action goes to the stand-in outside API. (`convoflow chat` seeds the built-ins again, which
+(a subprocess reading piped lines) against the stand-in OpenAI-compatible server. (`convoflow chat` seeds the built-ins again, which
 would write the built-in loan_application back over an edit of it: the AI template gets a
 name and trigger of its own here.)
 """
@@ -14,8 +13,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from convoflow.services.access import setup
 from convoflow.store import migrate
+from convoflow.store.database import create_db_session_factory, create_engine
+from convoflow.store.models import WorkflowEffect, WorkflowInstance
 from tests.ai.test_loan_application import LOAN
 from tests.cli.test_chat_and_validate import chat
 from tests.jobs.outside_api import OutsideApi
@@ -65,5 +68,25 @@ def test_chat_completes_an_ai_loan_application_in_free_text(
     assert output.index("bot: Sorry, we lend") < output.index("> make that 40,000")
     assert len(chats) == 4
     assert chats[0].messages[-1] == {"role": "user", "content": "borrow"}
-    [application] = outside_api.calls_to("/applications")
-    assert application.json["state_data"] == {"amount": 40000, "purpose": "a car"}
+    # The run is complete; its end action is queued for the background jobs (a chat does
+    # not wait for an outside system).
+    instance, end_action = asyncio.run(run_and_end_action(database_url))
+    assert instance.status == "completed"
+    assert instance.state_data == {"amount": 40000, "purpose": "a car"}
+    assert (end_action.kind, end_action.status) == ("end_action", "pending")
+    assert end_action.spec["state_data"] == {"amount": 40000, "purpose": "a car"}
+    assert end_action.spec["target"]["endpoint"] == outside_api.url + "/applications"
+    assert outside_api.calls == []
+
+
+async def run_and_end_action(database_url: str) -> tuple[WorkflowInstance, WorkflowEffect]:
+    engine = create_engine(database_url)
+    try:
+        async with create_db_session_factory(engine)() as db_session:
+            instance = (await db_session.scalars(select(WorkflowInstance))).one()
+            effects = await db_session.scalars(
+                select(WorkflowEffect).where(WorkflowEffect.kind != "llm")
+            )
+            return instance, effects.one()
+    finally:
+        await engine.dispose()

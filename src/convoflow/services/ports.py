@@ -27,6 +27,5 @@ class EffectsNow(Protocol):
     the terminal chat and the builder's simulator, where nobody else would run them soon)."""
 
     async def settle(self, instance_ids: Iterable[str]) -> None:
-        """Run these instances' new effects, then the effects their results lead to, until
-        none is left; an effect that waits for a retry (or for another runner) is waited for.
-        """
+        """Run these instances' new effects that the conversation waits for (a model turn,
+        an ``http`` step), then the ones their results lead to, until none is left."""

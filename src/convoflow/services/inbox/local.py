@@ -8,9 +8,10 @@ outbox rows the engine queued. No sender takes rows of a local channel, so nothi
 the Graph API: :meth:`LocalConversation.collect` hands the replies over and marks them
 ``sent``, since showing them is their delivery.
 
-The effects a turn leaves (a model turn of an AI step, an ``http`` step, the end action) are
-run at once through the ``effects_now`` port of the access when the composition root gave
-one, so the replies they lead to (the model's answer) come back with the message.
+The effects a turn leaves that the conversation waits for (a model turn of an AI step, an
+``http`` step) are run at once through the ``effects_now`` port of the access when the
+composition root gave one, so the replies they lead to (the model's answer) come back with
+the message. An end action is left to the background jobs.
 """
 
 from __future__ import annotations
