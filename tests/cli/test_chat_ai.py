@@ -2,9 +2,10 @@
 free text.
 
 The template is created through the admin API, then `convoflow chat` runs as a user would
-(a subprocess reading piped lines) against the stand-in OpenAI-compatible server. (`convoflow chat` seeds the built-ins again, which
-would write the built-in loan_application back over an edit of it: the AI template gets a
-name and trigger of its own here.)
+(a subprocess reading piped lines) against the stand-in OpenAI-compatible server.
+(`convoflow chat` seeds the built-ins again, which would write the built-in
+loan_application back over an edit of it: the AI template gets a name and trigger of its
+own here.)
 """
 
 from __future__ import annotations
