@@ -46,6 +46,8 @@ async def ask_about_hours(app: AiApp) -> dict[str, Any]:
     """The customer asks; the model searches; what the search returned to the model."""
     app.llm.answer(text("Hello! What would you like to know?"))
     await app.says("assist")
+    # Answered before the question: a message held before a turn calls the model joins it.
+    await replies(app, 1)
     app.llm.answer(tool_call("search_knowledge", {"query": "when is the shop open on saturday"}))
     app.llm.answer(text("On Saturday we open from 10:00 to 14:00 (Opening hours)."))
     await app.says("when are you open on saturday?")
