@@ -11,6 +11,7 @@ import pytest
 from convoflow.runtime import Runtime
 from convoflow.settings import Settings
 from convoflow.store import migrate
+from tests.jobs.outside_api import OutsideApi
 from tests.support.databases import (
     POSTGRES_HOST,
     POSTGRES_PORT,
@@ -81,3 +82,12 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
     finally:
         await truncate_all(rt.engine)
         await rt.close()
+
+
+@pytest.fixture
+def outside_api() -> Iterator[OutsideApi]:
+    """A stand-in outside API on 127.0.0.1 (for http steps and end actions)."""
+    api = OutsideApi()
+    api.start()
+    yield api
+    api.stop()

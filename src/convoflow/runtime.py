@@ -20,6 +20,7 @@ from convoflow.engine.events import Event
 from convoflow.jobs.broker import create_broker, runs_in_process
 from convoflow.jobs.campaigns import CampaignJobs
 from convoflow.jobs.dispatcher import Dispatcher
+from convoflow.jobs.effects_now import EffectsNow
 from convoflow.jobs.heartbeat import Heartbeats, LocalHeartbeats, RedisHeartbeats
 from convoflow.jobs.inbox_signal import LocalInboxSignal, RedisInboxSignal
 from convoflow.jobs.parked_sends import create_parked_sends
@@ -181,7 +182,10 @@ class Runtime:
             store, locks = ConversationStates(SqlSessionStore()), InProcessLocks()
         catalog = TemplateCatalog(clock=clock)
         conversations = ConversationService(
-            catalog=catalog, store=store, default_ttl_seconds=settings.session_ttl_seconds
+            catalog=catalog,
+            store=store,
+            default_ttl_seconds=settings.session_ttl_seconds,
+            llm_debounce_seconds=settings.llm_debounce_ms / 1000.0,
         )
         processor = MessageProcessor(
             db_sessions=db_sessions,
@@ -284,6 +288,8 @@ class Runtime:
             conversations=conversations,
             background=dispatcher,
             clock=clock,
+            # The terminal chat and the simulator wait for their turns' effects.
+            effects_now=EffectsNow(runner=jobs.effects, db_sessions=db_sessions),
         )
         return cls(
             settings=settings,

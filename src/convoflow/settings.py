@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_embedding_model: str = ""
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # A customer's messages arriving within this window go to the model together.
+    llm_debounce_ms: int = Field(default=1500, ge=0, le=60_000)
 
     @field_validator("llm_base_url")
     @classmethod

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from convoflow.services.access import setup
 from convoflow.store.models import KnowledgeChunk
-from tests.ai.conftest import MODEL, AiApp
+from tests.ai.conftest import AiApp, app_with_model
 from tests.ai.helpers import assistant, create_template, replies, text_of
 from tests.jobs.outside_api import OutsideApi
 from tests.support.graph_stub import GraphStub
 from tests.support.llm_stub import LlmStub, text, tool_call
-from tests.support.webhooks import clean_app
 
 HOURS = (
     "Opening hours\n\nOur shop on Main Street opens Monday to Friday from 9:00 to 18:00 "
@@ -48,6 +46,8 @@ async def ask_about_hours(app: AiApp) -> dict[str, Any]:
     """The customer asks; the model searches; what the search returned to the model."""
     app.llm.answer(text("Hello! What would you like to know?"))
     await app.says("assist")
+    # Answered before the question: a message held before a turn calls the model joins it.
+    await replies(app, 1)
     app.llm.answer(tool_call("search_knowledge", {"query": "when is the shop open on saturday"}))
     app.llm.answer(text("On Saturday we open from 10:00 to 14:00 (Opening hours)."))
     await app.says("when are you open on saturday?")
@@ -101,17 +101,12 @@ async def test_nothing_relevant_is_said_to_the_model(ai_app: AiApp) -> None:
 
 @pytest.fixture
 async def embedding_app(
-    database_url: str, graph_stub: GraphStub, llm: LlmStub, outside: OutsideApi
+    database_url: str, graph_stub: GraphStub, llm: LlmStub, outside_api: OutsideApi
 ) -> AsyncIterator[AiApp]:
-    async with clean_app(
-        database_url,
-        graph_stub,
-        llm_base_url=llm.url,
-        llm_model=MODEL,
-        llm_embedding_model="stub-embed",
-    ) as webhooks:
-        key = await setup.create_key(webhooks.runtime.db_sessions, username="admin")
-        yield AiApp(webhooks, key, llm, graph_stub, outside)
+    async with app_with_model(
+        database_url, graph_stub, llm, outside_api, llm_embedding_model="stub-embed"
+    ) as app:
+        yield app
 
 
 async def test_with_an_embedding_model_ranking_is_hybrid(embedding_app: AiApp) -> None:

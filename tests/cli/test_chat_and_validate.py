@@ -13,16 +13,19 @@ import pytest
 from tests.cli.test_operator_commands import run_cli
 
 
-def chat(database_url: str, lines: str, *args: str) -> str:
+def chat(database_url: str, lines: str, *args: str, settings: dict[str, str] | None = None) -> str:
+    """What `convoflow chat` prints for these piped ``lines`` (``settings``: more
+    ``CONVOFLOW_*`` variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVOFLOW_")}
     env["CONVOFLOW_DATABASE_URL"] = database_url
+    env.update(settings or {})
     result = subprocess.run(
         [sys.executable, "-m", "convoflow.cli", "chat", *args],
         input=lines,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

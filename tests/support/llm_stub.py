@@ -9,6 +9,7 @@ bag-of-words vectors; it records every request::
         llm.answer(text("What is it for?"))
         llm.fail(503)                     # one error answer
         llm.slow(5.0, text("late"))       # answers after 5 s
+        gate = llm.held(text("later"))    # answers once gate.set() is called
         ...
         llm.requests[0].json["messages"]
 
@@ -89,6 +90,7 @@ class _Scripted:
     usage: tuple[int, int] = (10, 5)
     status: int = 200
     delay: float = 0.0
+    gate: threading.Event | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +125,14 @@ class LlmStub:
         """Answer the next chat completion after ``seconds``."""
         with self._lock:
             self._script.append(_Scripted(message, (10, 5), 200, seconds))
+
+    def held(self, message: dict[str, Any]) -> threading.Event:
+        """Answer the next chat completion with ``message`` once the returned event is set
+        (at most a minute later)."""
+        gate = threading.Event()
+        with self._lock:
+            self._script.append(_Scripted(message, (10, 5), 200, 0.0, gate))
+        return gate
 
     def chats(self) -> list[LlmRequest]:
         """The chat-completion requests received so far."""
@@ -179,6 +189,8 @@ class LlmStub:
                 scripted = stub._next()
                 if scripted.delay:
                     time.sleep(scripted.delay)
+                if scripted.gate is not None:
+                    scripted.gate.wait(60.0)
                 if scripted.status != 200:
                     self._send(scripted.status, {"error": {"message": "scripted failure"}})
                     return

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from convoflow.api.deps import CurrentUser, DbSessionDep, RuntimeDep, reject_nul_characters
 from convoflow.api.errors import error_responses
@@ -24,7 +27,7 @@ from convoflow.api.schemas.llm import (
     UsageOut,
 )
 from convoflow.errors import InvalidData
-from convoflow.services.ai import admin
+from convoflow.services.ai import admin, documents
 
 router = APIRouter(
     tags=["ai"],
@@ -180,6 +183,9 @@ async def delete_base(base_id: ObjectId, caller: CurrentUser, db_session: DbSess
     return Deleted(id=base_id, action="deleted")
 
 
+_FILE_BODY = {"type": "string", "format": "binary"}
+
+
 @router.post(
     "/api/knowledge-bases/{base_id}/documents",
     status_code=status.HTTP_201_CREATED,
@@ -189,9 +195,20 @@ async def delete_base(base_id: ObjectId, caller: CurrentUser, db_session: DbSess
         "requestBody": {
             "content": {
                 "application/json": {"schema": DocumentIn.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": _FILE_BODY,
+                            "title": {"type": "string", "maxLength": 300},
+                        },
+                        "required": ["file"],
+                    }
+                },
                 "text/plain": {"schema": {"type": "string"}},
                 "text/markdown": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": _FILE_BODY},
             }
         }
     },
@@ -204,23 +221,20 @@ async def add_document(
     runtime: RuntimeDep,
     title: Annotated[str | None, Query(max_length=300)] = None,
 ) -> DocumentStored:
-    """Add a document: JSON ``{title, content, content_type}``, or the file itself as the
-    body (``Content-Type`` text/plain, text/markdown or text/html, ``?title=``). The same
-    title again replaces the document's chunks; the same content again changes nothing."""
+    """Add a document: JSON ``{title, content, content_type}``; a multipart file upload
+    (field ``file``, optional field ``title``, default the file's name); or the file itself
+    as the body (``?title=``). Text, Markdown, HTML and PDF are read; the kind comes from
+    the content type, else the file name. The same title again replaces the document's
+    chunks; the same content again changes nothing."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    try:
-        if content_type == "application/json":
-            document = DocumentIn.model_validate_json(raw)
-        else:
-            text = raw.decode("utf-8")
-            document = DocumentIn(title=title or "", content=text, content_type=content_type)
-    except UnicodeDecodeError:
-        raise InvalidData("content", "must be UTF-8 text") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        raise InvalidData(field, first["msg"]) from None
+    if content_type == "application/json":
+        document = _json_document(await request.body())
+    elif content_type == "multipart/form-data":
+        document = await _uploaded_document(request, title)
+    else:
+        kind = documents.file_kind(content_type, field="content_type")
+        text = documents.file_text(await request.body(), kind, field="content")
+        document = _document(title or "", text, kind)
     stored = await admin.add_document(
         db_session,
         caller=caller,
@@ -232,6 +246,42 @@ async def add_document(
         embed=runtime.ai.document_embedder(caller.id),
     )
     return DocumentStored.stored(stored)
+
+
+def _document(title: str, content: str, content_type: str) -> DocumentIn:
+    try:
+        return DocumentIn(title=title, content=content, content_type=content_type)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _json_document(raw: bytes) -> DocumentIn:
+    try:
+        return DocumentIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> InvalidData:
+    first = exc.errors()[0]
+    return InvalidData(".".join(str(part) for part in first["loc"]) or "body", first["msg"])
+
+
+async def _uploaded_document(request: Request, title: str | None) -> DocumentIn:
+    """The ``file`` field of a multipart form, read as a document."""
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except MultiPartException as exc:
+        raise InvalidData("file", f"the form could not be read: {exc.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidData("file", "is required: the document as a file field named file")
+    kind = documents.file_kind(upload.content_type or "", upload.filename or "")
+    raw = await upload.read(documents.MAX_FILE_BYTES + 1)
+    text = documents.file_text(raw, kind)
+    named = form.get("title")
+    given = named if isinstance(named, str) and named.strip() else title
+    return _document(given or PurePosixPath(upload.filename or "").stem, text, kind)
 
 
 @router.get(

@@ -43,16 +43,8 @@ from .events import (
 )
 from .outcome import ConversationState, FlowStatus, Outcome
 from .runner import Run
-from .steps import (
-    AskStep,
-    ButtonsStep,
-    CollectStep,
-    HandoffStep,
-    HttpStep,
-    ListStep,
-    Step,
-    TimedWait,
-)
+from .step_base import TimedWait
+from .steps import AskStep, ButtonsStep, CollectStep, HandoffStep, HttpStep, ListStep, Step
 from .template import Template
 
 CUSTOMER_INPUT = (TextReceived, ChoiceReceived, MediaReceived, LocationReceived)

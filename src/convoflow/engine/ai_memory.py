@@ -5,7 +5,9 @@ A plain JSON object, so both state stores keep it as they keep the rest of the s
     {"step": "assistant",            # the AI step this memory's turns and phase belong to
      "transcript": [{"role": "user", "content": "I need a loan"},
                     {"role": "assistant", "content": "How much would you like?"}],
-     "pending": ["make that 40,000"], # the customer's messages held while a turn runs
+     "pending": ["make that 40,000"], # the customer's messages held while a turn waits
+                                      # or runs (a turn that already read some of them
+                                      # says how many: its result's "heard")
      "turns": 2,                      # model turns of this visit of the step
      "phase": "talk",                 # talk | confirm (a summary waits) | handoff
      "handoff_reason": "..."}         # why a person took over (phase handoff)
@@ -63,10 +65,13 @@ def said(memory: dict[str, Any], text: str) -> None:
     _append(memory, "assistant", text)
 
 
-def take_pending(memory: dict[str, Any]) -> list[str]:
-    """The messages held during the last turn, moved into the transcript."""
-    pending = [str(text) for text in memory.get("pending") or []]
-    memory["pending"] = []
+def take_pending(memory: dict[str, Any], count: int | None = None) -> list[str]:
+    """The messages held during the last turn (the first ``count`` of them, when given),
+    moved into the transcript."""
+    held = [str(text) for text in memory.get("pending") or []]
+    taken = held if count is None else held[: max(count, 0)]
+    memory["pending"] = held[len(taken) :]
+    pending = taken
     for text in pending:
         heard(memory, text)
     return pending

@@ -16,9 +16,12 @@ it into messages and the next step:
   (their message stays in the transcript); no provider, a token or cost limit, or
   ``max_turns`` used up → ``on_failure``, else the fallback text and a handoff.
 
-Customer messages that arrive while a turn runs are held in the memory (``pending``) and
-go to the model together in the next turn, right after the current one, so a customer's
-messages are answered in order and none is lost. Cancel words still cancel.
+Customer messages that arrive while a turn waits or runs are held in the memory
+(``pending``). A turn that has not called the model yet reads them (the service holds a
+turn caused by the customer for the debounce window first) and its result says how many
+(``heard``); the rest go to the model together in the next turn, right after the current
+one. So a customer's messages are answered in order and none is lost. Cancel words still
+cancel.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from . import ai_memory
 from .ai_memory import CONFIRM, HANDOFF, TALK
+from .ai_steps import AiClassifyStep, AiExtractStep, AiReplyStep
 from .ai_turns import (
     CHANGE_ID,
     CONFIRM_ID,
@@ -40,7 +44,6 @@ from .ai_turns import (
 from .events import ChoiceReceived, EffectResult, Event, Release, TextReceived
 from .outcome import ConversationState, FlowStatus, Outcome
 from .runner import Run, register_step_handler
-from .steps import AiClassifyStep, AiExtractStep, AiReplyStep
 
 AI_STEPS = (AiExtractStep, AiReplyStep, AiClassifyStep)
 
@@ -175,6 +178,10 @@ def _turn_finished(run: Run, step: AiStepModel, event: EffectResult) -> Outcome:
     data = event.data if isinstance(event.data, dict) else {}
     if not event.ok:
         data = {"outcome": "fallback", "error": event.error}
+    heard = data.get("heard")
+    if isinstance(heard, int) and heard > 0:
+        # The turn read these held messages (the debounce): they come before its answer.
+        ai_memory.take_pending(memory, heard)
     accept_fields(step, run.variables, data.get("fields"))
     kind = str(data.get("outcome") or "ok")
     error = str(data.get("error") or kind)

@@ -11,6 +11,7 @@ service that runs it answers with a JSON object (the ``data`` of the effect resu
      "finished": true,           # `finish` with every required field valid
      "handoff": "reason",        # `handoff` was called (else absent or null)
      "category": "billing",      # `classify` (ai_classify only)
+     "heard": 2,                 # held customer messages the turn read (ai_memory pending)
      "error": "..."}             # why, for outcomes other than ok
 """
 
@@ -20,12 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import limits, messages
+from .ai_steps import AiClassifyStep, AiExtractStep, AiReplyStep, AiStep
 from .answers import coerce_value
 from .fields import FieldSpec
 from .menus import MenuOption
 from .outcome import LlmTurn
 from .render import to_text
-from .steps import AiClassifyStep, AiExtractStep, AiReplyStep, AiStep
 from .template import Template
 
 AiStepModel = AiExtractStep | AiReplyStep | AiClassifyStep
@@ -101,18 +102,27 @@ def missing_fields(step: AiStep, variables: Mapping[str, Any]) -> list[str]:
     ]
 
 
+#: Where a long answer is best cut, in order of preference: a paragraph, a line, a
+#: sentence, a word (the cut comes after the separator's first character).
+_CUTS = ("\n\n", "\n", ". ", " ")
+
+
 def split_text(text: str, limit: int = limits.TEXT_BODY) -> list[str]:
-    """Cut a long answer into messages of at most ``limit`` characters, at a paragraph,
-    line or sentence end where one is near, else at a space."""
+    """Cut a long answer into messages of at most ``limit`` characters: at the last
+    paragraph end of the second half of each message, else a line end, a sentence end or
+    a space there, else at the limit."""
     parts: list[str] = []
     rest = text.strip()
     while len(rest) > limit:
         window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(". ") + 1)
-        if cut < limit // 2:
-            cut = window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit
+        cut = next(
+            (
+                found + 1
+                for separator in _CUTS
+                if (found := window.rfind(separator)) + 1 >= limit // 2
+            ),
+            limit,
+        )
         parts.append(rest[:cut].strip())
         rest = rest[cut:].strip()
     if rest:

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from . import limits
-from .steps import TIMED_TYPES, Step, StepId
+from .step_base import StepId
+from .steps import TIMED_TYPES, Step
 
 #: The fields naming where a step goes, by what they mean (any other is an "option" exit).
 EXIT_KINDS = {

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from .fields import FieldSpec
 from .menus import Menu, MenuOption
-from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step, TimedWait
+from .step_base import TimedWait
+from .steps import AskStep, ButtonsStep, CollectStep, ListRow, ListStep, Step
 
 Sections = tuple[tuple[str, tuple[MenuOption, ...]], ...]
 """A list step's sections: (title, options) pairs."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from .problems import Problem
-from .steps import CollectStep, Step, TimedWait
+from .step_base import TimedWait
+from .steps import CollectStep, Step
 from .template import Template
 
 TERMINAL_TYPES = frozenset({"end", "connect"})

@@ -6,7 +6,8 @@ customer (:data:`WAITING_TYPES`) may set ``max_retries``; the template's value a
 otherwise. The steps that wait for a person (:data:`TIMED_TYPES`) may also set a
 ``timeout`` and the step to go to when it passes, ``on_timeout``. Size limits are not
 enforced here but by :mod:`.validation` (with WhatsApp's numbers in the message) and
-defensively when messages are built.
+defensively when messages are built. The shared bases are in :mod:`.step_base`, the AI
+steps in :mod:`.ai_steps`; this module draws the union of them all.
 """
 
 from __future__ import annotations
@@ -19,76 +20,22 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
 from . import limits
-from .durations import duration_seconds
-from .fields import VARIABLE_NAME, AnswerRules, FieldSpec, InputType
-
-StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
-VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME)]
-Text = Annotated[str, StringConstraints(min_length=1)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-"""A title shown on a button or row: trimmed, never blank."""
-Edge = tuple[str, str | None]
-"""(field path, target step id or None) — one way out of a step."""
-
-
-class StepBase(BaseModel):
-    """Fields every step has."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: StepId
-    position: dict[str, Any] | None = None
-
-    waits: ClassVar[bool] = False
-    """True when the step stops the run to wait for the customer, an agent or an effect."""
-
-    def edges(self) -> list[Edge]:
-        """Every way out of this step, with the field that names it."""
-        return []
-
-
-class NextStep(StepBase):
-    """A step that continues at ``next`` (or ends the flow when it has none)."""
-
-    next: StepId | None = None
-
-    def edges(self) -> list[Edge]:
-        """The single ``next`` edge."""
-        return [("next", self.next)]
-
-
-class TimedWait(BaseModel):
-    """A wait that may run out: after ``timeout`` without an answer, go to ``on_timeout``.
-
-    ``timeout`` is seconds (``90``) or a duration text (``30s``, ``30m``, ``2h``, ``1d``),
-    kept as written; both fields go together (see :mod:`.graph_checks`).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    timeout: int | float | str | None = None
-    on_timeout: StepId | None = None
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _readable_duration(cls, value: Any) -> Any:
-        if value is not None:
-            duration_seconds(value)
-        return value
-
-    @property
-    def timeout_seconds(self) -> float | None:
-        """The timeout in seconds, or None when the step has none."""
-        return None if self.timeout is None else duration_seconds(self.timeout)
-
-    def timer_edges(self) -> list[Edge]:
-        """The ``on_timeout`` edge, when there is one."""
-        return [] if self.on_timeout is None else [("on_timeout", self.on_timeout)]
+from .ai_steps import AI_TYPES, AiClassifyStep, AiExtractStep, AiReplyStep
+from .fields import AnswerRules, InputType
+from .step_base import (
+    Edge,
+    Label,
+    NextStep,
+    StepBase,
+    StepId,
+    Text,
+    TimedWait,
+    VariableName,
+)
 
 
 class MessageStep(NextStep):
@@ -367,117 +314,6 @@ class EndStep(StepBase):
     end_action: bool = True
 
 
-class AiStep(StepBase):
-    """Fields shared by the AI steps: a model turn runs in the background (an ``llm`` effect).
-
-    ``guidelines`` follow the template's own guidelines in the model's instructions;
-    ``knowledge_bases`` and ``tools`` name what the model may use (by name, checked by the
-    API against the owner's and the template's ``workflow_type``); ``max_turns`` bounds the
-    model turns of one visit. When it is used up, or the model cannot be used (no provider,
-    token or cost limit), the step goes to ``on_failure``; without one the customer gets the
-    fallback text and the conversation is handed to a person.
-    """
-
-    guidelines: str | None = None
-    knowledge_bases: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
-        default_factory=list
-    )
-    tools: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
-    max_turns: int = Field(default=5, ge=1, le=100)
-    on_failure: StepId | None = None
-
-    waits: ClassVar[bool] = True
-
-
-class AiExtractStep(AiStep, NextStep):
-    """Extract typed ``fields`` from the customer's messages into variables.
-
-    The model may ask follow-up questions (up to ``max_turns``); once every required field
-    holds a valid value it goes on at ``next``.
-    """
-
-    type: Literal["ai_extract"]
-    fields: dict[VariableName, FieldSpec] = Field(min_length=1)
-
-    def edges(self) -> list[Edge]:
-        """``next``, then ``on_failure``."""
-        return [*super().edges(), ("on_failure", self.on_failure)]
-
-
-class AiReplyStep(AiStep, NextStep):
-    """A multi-turn exchange with the model until it calls ``finish`` (then ``next``).
-
-    ``fields`` (optional) are filled as in :class:`AiExtractStep`; with ``confirm`` the
-    engine shows a summary with Confirm and Change buttons before going on. ``handoff``
-    goes to ``on_handoff``, or hands the conversation to a person at this step.
-    """
-
-    type: Literal["ai_reply"]
-    fields: dict[VariableName, FieldSpec] = Field(default_factory=dict)
-    confirm: bool = False
-    on_handoff: StepId | None = None
-
-    def edges(self) -> list[Edge]:
-        """``next``, ``on_handoff``, then ``on_failure``."""
-        return [
-            *super().edges(),
-            ("on_handoff", self.on_handoff),
-            ("on_failure", self.on_failure),
-        ]
-
-
-class ClassifyCategory(BaseModel):
-    """One category of an ``ai_classify`` step: its id, what it means, where it leads."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")]
-    description: str = ""
-    next: StepId | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _not_other(cls, value: str) -> str:
-        if value == "other":
-            raise ValueError("'other' is always a category: use the step's `other` exit")
-        return value
-
-
-class AiClassifyStep(AiStep):
-    """Put the customer's message in one of ``categories`` (or ``other``).
-
-    The category id is stored under ``save_as`` (else the step id) and the run goes on at
-    the category's ``next``; ``other`` goes to ``other``; no category after ``max_turns``
-    goes to ``on_failure``.
-    """
-
-    type: Literal["ai_classify"]
-    categories: list[ClassifyCategory] = Field(min_length=1)
-    other: StepId | None = None
-    save_as: VariableName | None = None
-
-    @property
-    def variable(self) -> str:
-        """Where the chosen category's id is stored (``save_as``, else the step id)."""
-        return self.save_as or self.id
-
-    @model_validator(mode="after")
-    def _distinct_categories(self) -> AiClassifyStep:
-        ids = [category.id for category in self.categories]
-        if len(set(ids)) != len(ids):
-            raise ValueError("category ids must differ")
-        return self
-
-    def edges(self) -> list[Edge]:
-        """One edge per category, then ``other`` and ``on_failure``."""
-        categories = [(f"categories[{i}].next", c.next) for i, c in enumerate(self.categories)]
-        return [*categories, ("other", self.other), ("on_failure", self.on_failure)]
-
-
-AI_STEP_CLASSES = (AiExtractStep, AiReplyStep, AiClassifyStep)
-"""The steps that call the model."""
-
-
 Step = Annotated[
     MessageStep
     | ButtonsStep
@@ -520,7 +356,6 @@ STEP_TYPES: tuple[str, ...] = (
     "ai_reply",
     "ai_classify",
 )
-AI_TYPES = frozenset({"ai_extract", "ai_reply", "ai_classify"})
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document"})
 WAITING_TYPES = frozenset({"buttons", "list", "ask", "collect", "handoff", "http"}) | AI_TYPES
 TIMED_TYPES = frozenset({"buttons", "list", "ask", "collect", "handoff"})

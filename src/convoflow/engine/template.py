@@ -26,7 +26,8 @@ from .compiled import CompiledTemplate, Sections, compile_template
 from .fields import FieldSpec
 from .menus import Menu
 from .problems import Problem, TemplateInvalid, error_message, field_path
-from .steps import Step, VariableName
+from .step_base import VariableName
+from .steps import Step
 
 GRAPH_SETTINGS = ("max_retries", "reengagement_template", "texts", "cancel_keywords")
 """Optional template-level keys read from ``menu_structure`` next to ``start`` and ``steps``."""

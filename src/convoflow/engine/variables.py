@@ -15,19 +15,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from .ai_steps import AiClassifyStep, AiExtractStep, AiReplyStep
 from .fields import FieldSpec
-from .steps import (
-    AiClassifyStep,
-    AiExtractStep,
-    AiReplyStep,
-    AskStep,
-    CollectStep,
-    HttpStep,
-    InteractiveStep,
-    SetStep,
-    Step,
-    VariableName,
-)
+from .step_base import VariableName
+from .steps import AskStep, CollectStep, HttpStep, InteractiveStep, SetStep, Step
 from .template import Template
 
 CONTACT_VARIABLES = ("contact.name", "contact.phone")

@@ -15,16 +15,20 @@ is set, ``X-Convoflow-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
 
 An ``llm`` effect is one model turn of an AI step (:class:`~convoflow.services.ai.turn.AiTurns`);
 it is attempted once (the provider's own retries run inside it) and always comes back as a
-result the engine applies: a failed turn is a fallback, never a stuck conversation.
+result the engine applies: a failed turn is a fallback, never a stuck conversation. The
+customer's messages held since the turn was emitted (it waited for the debounce window)
+are added to its transcript, and the result says how many (``heard``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,6 +40,7 @@ from convoflow.clock import Clock, SystemClock
 from convoflow.errors import parse_retry_after
 from convoflow.jobs.backoff import Backoff
 from convoflow.services.ai.turn import AiTurns
+from convoflow.services.conversations.held_messages import held_messages
 from convoflow.services.workflows.effect_results import ResultContext, feed_back
 from convoflow.services.workflows.effect_settlement import still_claimed
 from convoflow.services.workflows.effect_types import (
@@ -60,7 +65,9 @@ logger = logging.getLogger(__name__)
 END_ACTION_SIGNATURE_HEADER = "X-Convoflow-Signature"
 END_ACTION_MAX_ATTEMPTS = 5
 END_ACTION_TIMEOUT_SECONDS = 15.0
-#: Longer than any single attempt (an http step's timeout is at most 120 s).
+#: The lease of a claim: renewed every third of it while the attempt runs (a model turn may
+#: make several calls, each with its timeout and retries), so a live runner keeps its row
+#: and one that died loses it within this time.
 CLAIM_SECONDS = 150.0
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
@@ -94,8 +101,10 @@ class EffectRunner:
         backoff: Backoff | None = None,
         clock: Clock = SystemClock(),
         ai: AiTurns | None = None,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
         self.clock = clock
+        self.claim_seconds = claim_seconds
         self.ai = ai
         self.db_sessions = db_sessions
         self.http = http
@@ -112,7 +121,7 @@ class EffectRunner:
         if claimed is None:
             return None
         effect, spec = claimed
-        attempt = await ATTEMPT_RUNNERS[effect.kind](self, effect, spec)
+        attempt = await self._attempt_holding_claim(effect, spec)
         if attempt.ok or not attempt.retryable or effect.attempts >= _max_attempts(effect, spec):
             run = EffectRun(
                 ok=attempt.ok,
@@ -147,7 +156,7 @@ class EffectRunner:
                     .values(
                         status="running",
                         attempts=row.attempts + 1,
-                        next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS),
+                        next_attempt_at=now + timedelta(seconds=self.claim_seconds),
                         updated_at=now,
                     )
                     .returning(
@@ -173,6 +182,38 @@ class EffectRunner:
             attempts=claimed.attempts,
         )
         return effect, dict(claimed.spec)
+
+    async def _attempt_holding_claim(self, effect: FinishedEffect, spec: dict[str, Any]) -> Attempt:
+        """One attempt, with the claim renewed while it runs: one turn, one model call,
+        however long the turn takes."""
+        renewing = asyncio.create_task(self._renew_claim(effect))
+        try:
+            return await ATTEMPT_RUNNERS[effect.kind](self, effect, spec)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew_claim(self, effect: FinishedEffect) -> None:
+        """Push the claim's lease ahead every third of it (until cancelled)."""
+        while True:
+            await asyncio.sleep(self.claim_seconds / 3)
+            lease = self.clock.now() + timedelta(seconds=self.claim_seconds)
+            try:
+                async with self.db_sessions.begin() as db_session:
+                    await db_session.execute(
+                        update(WorkflowEffect)
+                        .where(still_claimed(effect))
+                        .values(next_attempt_at=lease)
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception as exc:
+                # Never fatal to the attempt: the next renewal tries again (the lease holds
+                # until then); a database away is an outage, anything else a bug to see.
+                if transient_failure(exc) is None:
+                    logger.exception("effect %s: renewing the claim failed", effect.id)
+                else:
+                    logger.info("effect %s: claim not renewed (%s)", effect.id, exc)
 
     async def _reschedule(self, effect: FinishedEffect, delay: float, error: str) -> None:
         now = self.clock.now()
@@ -205,6 +246,32 @@ class EffectRunner:
                 )
             ).one_or_none()
         return RunTemplate(*row) if row is not None else RunTemplate()
+
+    async def held_until(self, effect_row_id: str) -> datetime | None:
+        """When a new effect that is not due yet becomes due (None: it is not such a row)."""
+        row = WorkflowEffect
+        async with self.db_sessions() as db_session:
+            due_at: datetime | None = await db_session.scalar(
+                select(row.next_attempt_at).where(
+                    row.id == effect_row_id,
+                    row.status == "pending",
+                    row.attempts == 0,
+                    row.next_attempt_at > self.clock.now(),
+                )
+            )
+        return due_at
+
+    async def held_for(self, effect: FinishedEffect) -> list[str]:
+        """The customer's messages held for this model turn since it was emitted (the
+        debounce: they go to the model with it)."""
+        async with self.db_sessions() as db_session:
+            return await held_messages(
+                db_session,
+                self.results.conversations.store,
+                instance_id=effect.instance_id,
+                effect_id=effect.effect_id,
+                clock=self.clock,
+            )
 
     async def request(self, method: str, url: str, *, seconds: float, **options: Any) -> Attempt:
         """One HTTP call, every failure turned into an :class:`Attempt`."""
@@ -322,15 +389,25 @@ async def _run_llm_turn(
     if runner.ai is None:
         return Attempt(ok=True, data={"outcome": "unavailable", "error": "no AI turns here"})
     try:
+        held = await runner.held_for(effect)
+        transcript = [*(spec.get("transcript") or []), *_user_entries(held)]
         data = await runner.ai.run(
-            owner_id=effect.owner_id, instance_id=effect.instance_id, spec=spec
+            owner_id=effect.owner_id,
+            instance_id=effect.instance_id,
+            spec={**spec, "transcript": transcript},
         )
+        if held:
+            data["heard"] = len(held)
     except Exception as exc:
         if transient_failure(exc) is not None:
             raise  # the row's claim lapses and the sweeper runs the turn again
         logger.exception("AI turn %s failed", effect.id)
         return Attempt(ok=True, data={"outcome": "fallback", "error": f"{exc!r}"[:500]})
     return Attempt(ok=True, data=data, body=str(data.get("outcome", ""))[:RESPONSE_BODY_LIMIT])
+
+
+def _user_entries(texts: list[str]) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text} for text in texts]
 
 
 #: Effect kind → how one attempt runs (the composition root registers what results mean).

@@ -69,6 +69,8 @@ __all__ = ["DEFAULT_JOB_CONCURRENCY", "JobHandlers", "register_tasks"]
 DEFAULT_JOB_CONCURRENCY = 10
 #: Statuses after which a turn may have left effects behind (an http step, an end action).
 _EFFECT_STATUSES = frozenset({FlowStatus.WAITING_EFFECT, FlowStatus.COMPLETED})
+#: A new effect held back longer than this is left to the sweeper.
+MAX_HELD_SECONDS = 60.0
 
 
 class JobHandlers:
@@ -105,6 +107,7 @@ class JobHandlers:
         self.timers = timers
         self.heads = HeadProcessor(processor)
         self._slots = asyncio.Semaphore(concurrency)
+        self._held_kicks: set[asyncio.Future[None]] = set()
         self.sending = SendLane(
             sender.deliver_customer,
             deliver_batch=sender.deliver_customers,
@@ -247,11 +250,35 @@ class JobHandlers:
         async with self._slots:
             fed_back = await self.effects.run(effect_row_id)
             if fed_back is None:
+                await self._kick_when_due(effect_row_id)
                 return
             effect_ids = await self._pending_effects(fed_back.instance_ids)
         if fed_back.customer_key is not None:
             self.sending.request(fed_back.owner_id, fed_back.customer_key)
         await self.dispatcher.run_effects(effect_ids)
+
+    async def _kick_when_due(self, effect_row_id: str) -> None:
+        """A new effect held back (a model turn waiting for the debounce window) is kicked
+        again when it is due, from this process; the sweeper is the net if that is lost."""
+        due_at = await self.effects.held_until(effect_row_id)
+        if due_at is None:
+            return
+        delay = (due_at - self.clock.now()).total_seconds()
+        if delay > MAX_HELD_SECONDS:
+            return
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(delay, 0.0), self._kick_later, effect_row_id)
+
+    def _kick_later(self, effect_row_id: str) -> None:
+        task = asyncio.ensure_future(self._kick_quietly(effect_row_id))
+        self._held_kicks.add(task)
+        task.add_done_callback(self._held_kicks.discard)
+
+    async def _kick_quietly(self, effect_row_id: str) -> None:
+        try:
+            await self.dispatcher.run_effects([effect_row_id])
+        except Exception as exc:  # a lost kick only delays the turn to the sweeper's pass
+            self.outages.absorb(exc, what="kicking a held effect")
 
     async def fire_timer(self, owner_id: str, customer_key: str) -> None:
         """Fire the conversation's step timer if it is due now; have what it sent delivered."""

@@ -20,3 +20,12 @@ class BackgroundWork(Protocol):
 
     async def run_effects(self, effect_row_ids: Iterable[str]) -> None:
         """Run these effect rows."""
+
+
+class EffectsNow(Protocol):
+    """Runs effects at once for a caller that waits for their results (the local channels:
+    the terminal chat and the builder's simulator, where nobody else would run them soon)."""
+
+    async def settle(self, instance_ids: Iterable[str]) -> None:
+        """Run these instances' new effects that the conversation waits for (a model turn,
+        an ``http`` step), then the ones their results lead to, until none is left."""

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convoflow.errors import Conflict, InvalidData, NotFound
 from convoflow.services.access.callers import Caller
 from convoflow.services.ai import knowledge
+from convoflow.services.ai.documents import PDF, TEXT_TYPES
 from convoflow.services.ai.tools import BUILTIN_TOOLS
 from convoflow.store.models import (
     KnowledgeBase,
@@ -31,7 +32,8 @@ from convoflow.store.paging import PageRequest
 
 Owned = TypeVar("Owned", LlmTool, KnowledgeBase)
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-CONTENT_TYPES = ("text/plain", "text/markdown", "text/html")
+#: What a stored document's text was written as (a PDF's is the text of its pages).
+CONTENT_TYPES = (*TEXT_TYPES, PDF)
 
 
 # -- prices --------------------------------------------------------------------------

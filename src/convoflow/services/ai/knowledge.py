@@ -1,10 +1,12 @@
 """Knowledge bases: documents cut into overlapping chunks, and ``search_knowledge``.
 
-Ranking is done in Python so it works the same on SQLite and PostgreSQL (pgvector is not
-available): BM25 over the chunks' words, and, when ``CONVOFLOW_LLM_EMBEDDING_MODEL`` is set
-(the chunks then carry embeddings), a hybrid of the normalised BM25 score and the cosine
-similarity of the query's embedding. Knowledge bases of a business are small (hundreds of
-chunks), so scoring them all per query costs milliseconds.
+Ranking needs no model: the database ranks the chunks by full text (SQLite FTS5's BM25,
+PostgreSQL's ``ts_rank``: :mod:`convoflow.store.knowledge_search`). When
+``CONVOFLOW_LLM_EMBEDDING_MODEL`` is set (the chunks then carry embeddings), ranking is a
+hybrid of the normalised full-text score and the cosine similarity of the query's
+embedding, computed with numpy over the knowledge bases' chunks (pgvector is not
+available; a business's knowledge bases hold hundreds of chunks, so this costs
+milliseconds).
 
 Uploading a document again under the same title replaces its chunks when its content
 changed and changes nothing when it did not (``content_hash``); the same content under
@@ -15,24 +17,26 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 import re
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.store.knowledge_search import lexical_ranking
 from convoflow.store.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
 
 CHUNK_CHARACTERS = 800
 OVERLAP_CHARACTERS = 150
 TOP_RESULTS = 4
-#: A chunk needs at least this BM25 score (or cosine, with embeddings) to count as relevant.
+#: A chunk needs at least this score (the full-text score over the best one's, or the
+#: hybrid score with embeddings) to count as relevant.
 MIN_RELEVANCE = 0.05
-_BM25_K1, _BM25_B = 1.2, 0.75
+#: With embeddings, how many full-text matches are ranked alongside every chunk's vector.
+HYBRID_CANDIDATES = 200
 _VECTOR_WEIGHT = 0.6
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TAG = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.DOTALL | re.IGNORECASE)
@@ -185,34 +189,19 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if w not in _STOP_WORDS]
 
 
-def bm25(query: Sequence[str], documents: Sequence[Sequence[str]]) -> list[float]:
-    """The BM25 score of each document (a list of words) for the query words."""
-    if not documents:
-        return []
-    average = sum(len(d) for d in documents) / len(documents) or 1.0
-    having = Counter(word for document in documents for word in set(document))
-    scores = []
-    for document in documents:
-        counts = Counter(document)
-        score = 0.0
-        for word in set(query):
-            frequency = counts.get(word, 0)
-            if not frequency:
-                continue
-            idf = math.log(1 + (len(documents) - having[word] + 0.5) / (having[word] + 0.5))
-            norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(document) / average)
-            score += idf * frequency * (_BM25_K1 + 1) / (frequency + norm)
-        scores.append(score)
-    return scores
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """The cosine similarity of two vectors (0 when either is empty or null)."""
-    if len(a) != len(b) or not a:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def cosines(query: Sequence[float], vectors: Sequence[Sequence[float] | None]) -> list[float]:
+    """The cosine similarity of each vector to ``query`` (0 for a missing vector, one of
+    another length, or a zero vector)."""
+    wanted = len(query)
+    if not wanted or not vectors:
+        return [0.0] * len(vectors)
+    usable = [v is not None and len(v) == wanted for v in vectors]
+    matrix = np.array([v if ok else [0.0] * wanted for v, ok in zip(vectors, usable, strict=True)])
+    target = np.asarray(query, dtype=float)
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(target)
+    dots = matrix @ target
+    similarity = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return [float(value) if ok else 0.0 for value, ok in zip(similarity, usable, strict=True)]
 
 
 async def search(
@@ -226,28 +215,45 @@ async def search(
 ) -> list[Found]:
     """The best chunks of the owner's knowledge bases ``names`` for ``query``, best first;
     only chunks that share a word with the query (or, with embeddings, are close to it)."""
-    rows = (
-        await db_session.execute(
-            select(KnowledgeChunk.text, KnowledgeChunk.embedding, KnowledgeDocument.title)
-            .join(KnowledgeDocument, KnowledgeDocument.id == KnowledgeChunk.document_id)
-            .join(KnowledgeBase, KnowledgeBase.id == KnowledgeChunk.knowledge_base_id)
-            .where(KnowledgeBase.owner_id == owner_id, KnowledgeBase.name.in_(list(names)))
+    chunks = (
+        select(
+            KnowledgeChunk.id,
+            KnowledgeChunk.text,
+            KnowledgeChunk.embedding,
+            KnowledgeDocument.title,
         )
-    ).all()
-    if not rows:
-        return []
-    lexical = bm25(words(query), [words(row.text) for row in rows])
-    top = max(lexical) or 1.0
-    scores = [score / top for score in lexical]
-    if embed is not None and any(row.embedding for row in rows):
-        [vector] = await embed([query])
-        scores = [
-            (1 - _VECTOR_WEIGHT) * lexical_score
-            + _VECTOR_WEIGHT * max(cosine(vector, row.embedding or []), 0.0)
-            for lexical_score, row in zip(scores, rows, strict=True)
-        ]
-    ranked = sorted(
-        (Found(row.text, row.title, score) for score, row in zip(scores, rows, strict=True)),
-        key=lambda found: -found.score,
+        .join(KnowledgeDocument, KnowledgeDocument.id == KnowledgeChunk.document_id)
+        .join(KnowledgeBase, KnowledgeBase.id == KnowledgeChunk.knowledge_base_id)
+        .where(KnowledgeBase.owner_id == owner_id, KnowledgeBase.name.in_(list(names)))
     )
-    return [found for found in ranked if found.score >= MIN_RELEVANCE][:limit]
+    embedded = chunks.where(KnowledgeChunk.embedding.is_not(None)).limit(1)
+    hybrid = embed is not None and (await db_session.execute(embedded)).first() is not None
+    lexical = await lexical_ranking(
+        db_session,
+        owner_id=owner_id,
+        names=names,
+        query_words=words(query),
+        limit=HYBRID_CANDIDATES if hybrid else limit,
+    )
+    top = max(lexical.values(), default=0.0) or 1.0
+    if not hybrid:
+        if not lexical:
+            return []
+        rows = (await db_session.execute(chunks.where(KnowledgeChunk.id.in_(lexical)))).all()
+        scored = [(lexical[row.id] / top, row) for row in rows]
+    else:
+        assert embed is not None
+        rows = (await db_session.execute(chunks)).all()
+        [vector] = await embed([query])
+        similarity = cosines(vector, [row.embedding for row in rows])
+        scored = [
+            (
+                (1 - _VECTOR_WEIGHT) * lexical.get(row.id, 0.0) / top
+                + _VECTOR_WEIGHT * max(close, 0.0),
+                row,
+            )
+            for row, close in zip(rows, similarity, strict=True)
+        ]
+    ranked = sorted(scored, key=lambda pair: (-pair[0], pair[1].id))
+    found = [Found(row.text, row.title, score) for score, row in ranked]
+    return [item for item in found if item.score >= MIN_RELEVANCE][:limit]

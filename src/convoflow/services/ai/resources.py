@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convoflow.engine.ai_steps import AI_TYPES
 from convoflow.engine.ai_template import KNOWLEDGE_WORKFLOWS, TOOL_WORKFLOWS, is_ai_conversation
 from convoflow.engine.problems import Problem
-from convoflow.engine.steps import AI_TYPES
 from convoflow.services.ai.tools import BUILTIN_TOOLS
 from convoflow.store.models import KnowledgeBase, LlmTool
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.services.conversations.service import ConversationService
-from convoflow.services.ports import BackgroundWork
+from convoflow.services.ports import BackgroundWork, EffectsNow
 from convoflow.services.templates.catalog import TemplateCatalog
 from convoflow.sessions.base import ConversationLocks
 from convoflow.sessions.states import ConversationStates
@@ -17,7 +17,8 @@ from convoflow.sessions.states import ConversationStates
 @dataclass(frozen=True, slots=True)
 class ConversationAccess:
     """Database sessions, the conversation lock and state store, the conversation service,
-    the template catalog, background kicks and the clock.
+    the template catalog, background kicks, the clock and, for the local channels, a way
+    to run effects at once (``effects_now``: without it their effects wait for the jobs).
 
     There is no default number to reply from: a customer is written to only from one of
     their owner's own numbers.
@@ -30,3 +31,4 @@ class ConversationAccess:
     conversations: ConversationService
     background: BackgroundWork
     clock: Clock = field(default_factory=SystemClock)
+    effects_now: EffectsNow | None = None

@@ -21,12 +21,14 @@ from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.outcomes import queue_messages
 from convoflow.services.conversations.service import Customer
 from convoflow.store.contacts import find_contact
+from convoflow.store.local_channels import SIMULATOR_CHANNEL, is_simulated
 from convoflow.store.models import Contact, PhoneNumber, WhatsAppMessage
 
 
 async def reply_number(db_session: AsyncSession, owner_id: str, customer_key: str) -> str:
     """The business number to write from: the one of the customer's latest message, else
-    the owner's first number ("" when the owner has none)."""
+    the simulator channel for a simulated customer (their run may start with a model turn,
+    before any message), else the owner's first number ("" when the owner has none)."""
     used = await db_session.scalar(
         select(WhatsAppMessage.phone_number_id)
         .where(WhatsAppMessage.owner_id == owner_id, WhatsAppMessage.customer_key == customer_key)
@@ -35,6 +37,8 @@ async def reply_number(db_session: AsyncSession, owner_id: str, customer_key: st
     )
     if used:
         return str(used)
+    if is_simulated(customer_key):
+        return SIMULATOR_CHANNEL
     owned = await db_session.scalar(
         select(PhoneNumber.phone_number_id)
         .where(PhoneNumber.owner_id == owner_id)

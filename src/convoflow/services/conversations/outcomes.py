@@ -6,7 +6,7 @@ Statistics are gathered in :mod:`convoflow.services.templates.tallies`.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, update
@@ -89,8 +89,13 @@ def record_effects(
     instance_id: str,
     effects: list[Effect],
     now: datetime,
+    hold_model_turns: timedelta = timedelta(0),
 ) -> list[WorkflowEffect]:
-    """Store the effects as durable jobs (run by the job runner after the commit)."""
+    """Store the effects as durable jobs (run by the job runner after the commit).
+
+    A model turn is due ``hold_model_turns`` from now: the customer's messages that arrive
+    meanwhile are held in the conversation and go to the model with it (the debounce).
+    """
     rows = [
         WorkflowEffect(
             owner_id=owner_id,
@@ -99,7 +104,7 @@ def record_effects(
             kind=effect_kind(effect),
             spec=asdict(effect),
             status="pending",
-            next_attempt_at=now,
+            next_attempt_at=now + hold_model_turns if isinstance(effect, LlmTurn) else now,
         )
         for effect in effects
     ]

@@ -42,7 +42,7 @@ from convoflow.services.templates.tallies import (
 )
 from convoflow.sessions.base import LiveConversation
 from convoflow.sessions.states import ConversationStates
-from convoflow.store.local_channels import is_simulated
+from convoflow.store.local_channels import LOCAL_CHANNELS, is_simulated
 from convoflow.store.models import Contact, WorkflowInstance
 
 #: How many `connect` hops one message may cause (stops a ring of templates).
@@ -104,11 +104,17 @@ class ConversationService:
     """Runs one event of one customer through the right template and persists the result."""
 
     def __init__(
-        self, *, catalog: TemplateCatalog, store: ConversationStates, default_ttl_seconds: int
+        self,
+        *,
+        catalog: TemplateCatalog,
+        store: ConversationStates,
+        default_ttl_seconds: int,
+        llm_debounce_seconds: float = 0.0,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.default_ttl = default_ttl_seconds
+        self.llm_debounce = timedelta(seconds=llm_debounce_seconds)
 
     async def handle(
         self,
@@ -128,7 +134,14 @@ class ConversationService:
             if ref is None:
                 return TurnResult(), None
             return await self._start(
-                db_session, customer, ref, {}, now=now, received_at=received_at, text=_words(event)
+                db_session,
+                customer,
+                ref,
+                {},
+                now=now,
+                received_at=received_at,
+                text=_words(event),
+                from_customer=True,
             )
         instance = await self._instance_of(db_session, live)
         if instance is not None and instance.waiting_for == AGENT:
@@ -145,6 +158,7 @@ class ConversationService:
                 now=now,
                 received_at=received_at,
                 text=_words(event),
+                from_customer=True,
             )
         outcome = advance(template, live.state, event, now, contact=customer.render_context())
         return await self._persist(
@@ -156,6 +170,7 @@ class ConversationService:
             now=now,
             instance=instance,
             previous_step=live.state.current_step,
+            from_customer=True,
         )
 
     def _hold_for_agent(
@@ -319,9 +334,10 @@ class ConversationService:
         received_at: datetime | None,
         hops: int = 0,
         text: str = "",
+        from_customer: bool = False,
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Start ``ref``; ``text`` is the customer's message that started it (an AI step at
-        the start answers it)."""
+        the start answers it); ``from_customer`` whether a customer's message did."""
         row, template = await self.catalog.compiled(db_session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
         db_session.add(instance)
@@ -361,6 +377,7 @@ class ConversationService:
             now=now,
             instance=instance,
             hops=hops,
+            from_customer=from_customer,
         )
 
     async def _persist(
@@ -377,10 +394,13 @@ class ConversationService:
         touch: bool = True,
         previous_step: str | None = None,
         released_by: str = "flow",
+        from_customer: bool = False,
     ) -> tuple[TurnResult, LiveConversation | None]:
         """Write what ``outcome`` decided; ``touch`` False keeps the last interaction and expiry
         (a timer is not the customer). ``previous_step`` is where the conversation stood
-        before (None: a new run); ``released_by`` says what ended a handoff this turn ends."""
+        before (None: a new run); ``released_by`` says what ended a handoff this turn ends;
+        ``from_customer`` that a customer's message caused the turn (its model turns wait
+        for the debounce)."""
         if instance is None and live.instance_id is not None:
             instance = await db_session.get(WorkflowInstance, live.instance_id)
         result = TurnResult(status=outcome.status, template_name=live.state.template_name)
@@ -411,6 +431,7 @@ class ConversationService:
                     instance_id=instance.id,
                     effects=effects,
                     now=now,
+                    hold_model_turns=self._model_hold(customer) if from_customer else timedelta(0),
                 )
             if instance.status in FINISHED and counted:
                 await count_run_finished(
@@ -449,6 +470,7 @@ class ConversationService:
                     now=now,
                     received_at=None,
                     hops=hops + 1,
+                    from_customer=from_customer,
                 )
                 result.messages.extend(sub_result.messages)
                 result.status, result.template_name = sub_result.status, sub_result.template_name
@@ -544,6 +566,13 @@ class ConversationService:
             )
         )
         announce(db_session, *events)
+
+    def _model_hold(self, customer: Customer) -> timedelta:
+        """How long a model turn waits for more of the customer's messages: the debounce,
+        except on the local channels, whose customer waits for each answer."""
+        if customer.channel_number in LOCAL_CHANNELS:
+            return timedelta(0)
+        return self.llm_debounce
 
     def _ttl_of(self, live: LiveConversation) -> int:
         ref_ttl = None

@@ -7,24 +7,33 @@ under the conversation lock, exactly as a WhatsApp message is; the bot's replies
 outbox rows the engine queued. No sender takes rows of a local channel, so nothing reaches
 the Graph API: :meth:`LocalConversation.collect` hands the replies over and marks them
 ``sent``, since showing them is their delivery.
+
+The effects a turn leaves that the conversation waits for (a model turn of an AI step, an
+``http`` step) are run at once through the ``effects_now`` port of the access when the
+composition root gave one, so the replies they lead to (the model's answer) come back with
+the message. An end action is left to the background jobs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convoflow.engine.outcome import OutboundMessage
+from convoflow.engine.outcome import FlowStatus, OutboundMessage
 from convoflow.services.conversations.access import ConversationAccess
 from convoflow.services.conversations.customers import load_customer
-from convoflow.services.conversations.service import Customer
+from convoflow.services.conversations.service import Customer, TurnResult
 from convoflow.services.inbox.intake import InboundRecord, MessageProcessor, store_inbound
 from convoflow.services.templates.catalog import TemplateRef
 from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import new_id
+
+#: Statuses after which a turn may have left effects (a model turn, an http step, an end action).
+_EFFECT_STATUSES = frozenset({FlowStatus.WAITING_EFFECT, FlowStatus.COMPLETED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,8 @@ class LocalConversation:
         )
         async with self.access.db_sessions.begin() as db_session:
             await store_inbound(db_session, [record], now=now)
-        await self.processor.process_customer(who.owner_id, who.customer_key)
+        turns = await self.processor.process_customer(who.owner_id, who.customer_key)
+        await self._settle(turns)
         return await self.collect()
 
     async def start(
@@ -86,10 +96,11 @@ class LocalConversation:
                 db_session, owner_id=who.owner_id, customer_key=who.customer_key
             ):
                 customer = await self._customer(db_session)
-                _turn, live = await access.conversations.start(
+                turn, live = await access.conversations.start(
                     db_session, customer, ref, dict(variables or {}), now=access.clock.now()
                 )
                 await access.store.commit(db_session, live)
+        await self._settle([turn])
         return await self.collect()
 
     async def collect(self) -> list[OutboundMessage]:
@@ -133,6 +144,19 @@ class LocalConversation:
             for row in queued
             if row.id in taken
         ]
+
+    async def _settle(self, turns: Iterable[TurnResult]) -> None:
+        """Run the effects these turns left, and what follows them, before collecting."""
+        effects_now = self.access.effects_now
+        if effects_now is None:
+            return
+        instance_ids = {
+            turn.instance_id
+            for turn in turns
+            if turn.instance_id is not None and turn.status in _EFFECT_STATUSES
+        }
+        if instance_ids:
+            await effects_now.settle(instance_ids)
 
     async def _customer(self, db_session: AsyncSession) -> Customer:
         who = self.customer
