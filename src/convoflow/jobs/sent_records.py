@@ -270,7 +270,7 @@ SET status = 'sent', wamid = sent.wamid, sent_at = sent.sent_at, attempts = m.at
     -- messaging limit (see _opened_outside_window)
     outside_window = (m.type = 'template' AND NOT EXISTS (
         SELECT 1 FROM contacts c
-        WHERE c.owner_id = m.owner_id AND c.customer_key = m.customer_key
+        WHERE c.owner_id = m.owner_id AND c.customer_key = m.customer
           AND c.last_inbound_at > sent.sent_at - interval '24 hours'
           AND c.last_inbound_at <= sent.sent_at))
 FROM unnest(CAST(:ids AS bigint[]), CAST(:wamids AS varchar[]),
