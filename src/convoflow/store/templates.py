@@ -241,7 +241,13 @@ async def upsert_template(
     is_builtin: bool = False,
     changelog: str | None = None,
 ) -> SaveResult:
-    """Create the template, or write a new version if its definition changed."""
+    """Create the template, or write a new version if its definition changed.
+
+    A built-in (``is_builtin``) is only brought up to date while its latest version is still
+    one the seed wrote (same ``changelog``): once an owner has published their own version of
+    it (say, the built-in loan_application turned into an AI template), every later start
+    leaves their version alone instead of writing the shipped one back over it.
+    """
     data = normalise_definition(definition)
     current = await find_latest(db_session, owner_id=owner_id, name=data["template_name"])
     if current is None:
@@ -253,6 +259,8 @@ async def upsert_template(
             changelog=changelog,
         )
         return SaveResult(row, "created")
+    if is_builtin and current.changelog != changelog:
+        return SaveResult(current, "unchanged")
     return await save_new_version(db_session, current=current, definition=data, changelog=changelog)
 
 

@@ -219,6 +219,34 @@ async def test_seed_again_changes_nothing(seeded: Runtime) -> None:
     assert len(report.unchanged) == 5
 
 
+async def test_seed_again_keeps_an_owners_own_version_of_a_built_in(seeded: Runtime) -> None:
+    async with seeded.db_sessions.begin() as db_session:
+        owner = await accounts.get_user(db_session, "admin")
+        current = await templates.find_latest(
+            db_session, owner_id=owner.id, name="loan_application"
+        )
+        assert current is not None
+        mine = {"template_name": current.template_name} | {
+            field: getattr(current, field) for field in templates.DEFINITION_FIELDS
+        }
+        mine["description"] = "our own loan questions"
+        saved = await templates.save_new_version(
+            db_session, current=current, definition=mine, changelog="reworded"
+        )
+        assert saved.action == "updated"
+
+    report = await seed(seeded.db_sessions)
+
+    assert report.updated == [] and "loan_application" in report.unchanged
+    async with seeded.db_sessions() as db_session:
+        latest = await templates.find_latest(db_session, owner_id=owner.id, name="loan_application")
+        assert latest is not None
+        assert (latest.version, latest.description) == (
+            current.version + 1,
+            "our own loan questions",
+        )
+
+
 async def test_templates_connecting_in_a_ring_stop_after_a_bounded_number_of_hops(
     seeded: Runtime,
 ) -> None:
