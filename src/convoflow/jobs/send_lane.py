@@ -184,7 +184,12 @@ class SendLane:
             except Exception as error:  # the sweeper finds the rows again
                 if self.outages.absorb(error, what=f"delivery to {len(keys)} customers"):
                     return dict.fromkeys(keys)
-                logger.exception("delivery to %d customers failed; one at a time", len(keys))
+                # Named without a traceback: the one-at-a-time pass below meets a real fault
+                # again and logs it per customer, with its traceback (an error that only
+                # follows from a lost connection may not look transient itself).
+                logger.warning(
+                    "delivery to %d customers failed (%r); one at a time", len(keys), error
+                )
         return {key: await self._delivered_one(key) for key in keys}
 
     async def _delivered_one(self, key: Customer) -> DeliveryReport | None:
