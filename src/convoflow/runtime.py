@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.channels.whatsapp.graph_http import AiohttpTransport
 from convoflow.channels.whatsapp.inbound_events import event_for_message
 from convoflow.clock import Clock, SystemClock
 from convoflow.encryption import TokenCipher, load_token_cipher
@@ -202,15 +203,15 @@ class Runtime:
             ),
         )
         timers = StepTimers(db_sessions=db_sessions, locks=locks, conversations=conversations)
-        # One HTTP client per process: its connection pool is shared by every send. Every
-        # connection it may open stays alive between sends: a burst of a sender's batches
-        # would otherwise close and reopen them (a TCP and TLS handshake each).
+        # One HTTP client per process for model calls and `http` steps.
         http = httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
+        # Replies and read marks go through aiohttp: its cost per request is a twentieth
+        # of httpx's (see channels/whatsapp/graph_http.py); the rest keeps httpx.
         graph = GraphClient(
-            http,
+            AiohttpTransport(timeout_seconds=HTTP_TIMEOUT_SECONDS, max_connections=100),
             access_token=settings.whatsapp_access_token,
             api_base=settings.whatsapp_api_base,
             api_version=settings.whatsapp_api_version,
@@ -340,6 +341,7 @@ class Runtime:
         await self.statistics.close()
         await self.live.close()
         await self.http.aclose()
+        await self.graph.aclose()
         if self.llm is not None:
             await self.llm.close()
         if self.redis is not None:

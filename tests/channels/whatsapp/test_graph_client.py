@@ -1,7 +1,11 @@
-"""GraphClient against the stand-in Graph API on 127.0.0.1 and against httpx.MockTransport."""
+"""GraphClient against the stand-in Graph API on 127.0.0.1 and against httpx.MockTransport.
+
+The tests against the real server run through both transports: the runtime's aiohttp one
+and a caller's httpx client."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +15,7 @@ import httpx
 import pytest
 
 from convoflow.channels.whatsapp.graph import GraphClient
+from convoflow.channels.whatsapp.graph_http import AiohttpTransport, GraphTransport
 from convoflow.engine import messages
 from convoflow.engine.menus import MenuOption
 from convoflow.errors import PermanentGraphError, RetryableGraphError
@@ -25,14 +30,22 @@ def text(body: str) -> dict[str, Any]:
     return {"type": "text", "text": {"body": body}}
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
+Http = GraphTransport | httpx.AsyncClient
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[Http]:
+    if request.param == "aiohttp":
+        transport = AiohttpTransport(timeout_seconds=5)
+        yield transport
+        await transport.aclose()
+    else:
+        async with httpx.AsyncClient(timeout=5) as client:
+            yield client
 
 
 @pytest.fixture
-def client(http: httpx.AsyncClient, graph_stub: GraphStub) -> GraphClient:
+def client(http: Http, graph_stub: GraphStub) -> GraphClient:
     return GraphClient(
         http, api_base=graph_stub.url, api_version="v25.0", access_token=graph_stub.access_token
     )
@@ -121,7 +134,7 @@ async def test_reengagement_is_permanent_for_that_recipient_only(
     assert [m.to for m in graph_stub.sent] == ["14155550123"]
 
 
-async def test_wrong_token_is_permanent(http: httpx.AsyncClient, graph_stub: GraphStub) -> None:
+async def test_wrong_token_is_permanent(http: Http, graph_stub: GraphStub) -> None:
     client = GraphClient(http, api_base=graph_stub.url, access_token="stale")
     with pytest.raises(PermanentGraphError) as caught:
         await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
@@ -151,7 +164,7 @@ async def test_a_numbers_own_token_replaces_the_clients_for_that_call(
     assert [r.status for r in graph_stub.requests] == [200, 200, 200]
 
 
-async def test_unreachable_server_is_retryable(http: httpx.AsyncClient) -> None:
+async def test_unreachable_server_is_retryable(http: Http) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -159,6 +172,24 @@ async def test_unreachable_server_is_retryable(http: httpx.AsyncClient) -> None:
     with pytest.raises(RetryableGraphError) as caught:
         await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
     assert caught.value.code is None and caught.value.http_status is None
+
+
+async def test_a_server_that_never_answers_times_out_as_retryable() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # takes the request, never answers
+        await asyncio.Event().wait()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = AiohttpTransport(timeout_seconds=0.2)
+    client = GraphClient(transport, api_base=f"http://127.0.0.1:{port}", access_token="t")
+    try:
+        with pytest.raises(RetryableGraphError) as caught:
+            await client.send_message(PHONE_NUMBER_ID, to=CUSTOMER, body=text("x"))
+        assert str(caught.value).startswith("Graph API timed out")
+    finally:
+        await client.aclose()
+        server.close()
 
 
 # --- against httpx.MockTransport ---

@@ -1,8 +1,10 @@
 """A small async client for the WhatsApp Cloud API: ``/messages`` and the template list.
 
-The client takes an injected :class:`httpx.AsyncClient` (its timeouts, limits and transport
-are the caller's choice; tests hand it an :class:`httpx.MockTransport` or point ``api_base``
-at a real server on 127.0.0.1) and turns every failure into a
+The client sends through an injected transport (:mod:`.graph_http`): the runtime's
+:class:`~convoflow.channels.whatsapp.graph_http.AiohttpTransport`, or a caller's
+:class:`httpx.AsyncClient` (its timeouts, limits and transport are the caller's choice;
+tests hand it an :class:`httpx.MockTransport` or point ``api_base`` at a real server on
+127.0.0.1). It turns every failure into a
 :class:`~convoflow.errors.GraphError`: :class:`~convoflow.errors.RetryableGraphError` for
 429/5xx, throughput codes and transport errors, :class:`~convoflow.errors.PermanentGraphError`
 for what a retry cannot fix. It does not retry or pace itself: the sender job does both.
@@ -11,12 +13,19 @@ for what a retry cannot fix. It does not retry or pace itself: the sender job do
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
 
+from convoflow.channels.whatsapp.graph_http import (
+    GraphTransport,
+    HttpAnswer,
+    HttpxTransport,
+    TransportFailure,
+    TransportTimeout,
+)
 from convoflow.errors import (
     InvalidArgument,
     PermanentGraphError,
@@ -46,18 +55,20 @@ class GraphClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: GraphTransport | httpx.AsyncClient,
         *,
         access_token: str,
         api_base: str = DEFAULT_API_BASE,
         api_version: str = DEFAULT_API_VERSION,
     ) -> None:
-        self._http = http
+        self._http: GraphTransport = (
+            HttpxTransport(http) if isinstance(http, httpx.AsyncClient) else http
+        )
         self._api_base = api_base.rstrip("/")
         self._api_version = api_version.strip("/")
         self._headers = {"Authorization": f"Bearer {access_token}"}
-        # Every send and read mark is a POST to one of a few URLs: parsed once each.
-        self._message_urls: dict[str, httpx.URL] = {}
+        # Every send and read mark is a POST to one of a few URLs: built once each.
+        self._message_urls: dict[str, str] = {}
 
     def messages_url(self, phone_number_id: str) -> str:
         """The ``/messages`` endpoint of one business number."""
@@ -66,13 +77,15 @@ class GraphClient:
         number = quote(phone_number_id, safe="")
         return f"{self._api_base}/{self._api_version}/{number}/messages"
 
-    def _messages_url(self, phone_number_id: str) -> httpx.URL:
+    def _messages_url(self, phone_number_id: str) -> str:
         url = self._message_urls.get(phone_number_id)
         if url is None:
-            url = self._message_urls[phone_number_id] = httpx.URL(
-                self.messages_url(phone_number_id)
-            )
+            url = self._message_urls[phone_number_id] = self.messages_url(phone_number_id)
         return url
+
+    async def aclose(self) -> None:
+        """Release the transport's connections (a caller's httpx client stays open)."""
+        await self._http.aclose()
 
     async def send_message(
         self,
@@ -164,21 +177,16 @@ class GraphClient:
         headers = self._headers
         if access_token is not None:
             headers = {"Authorization": f"Bearer {access_token}"}
-        try:
-            response = await self._http.get(url, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
-        except httpx.RequestError as exc:
-            raise RetryableGraphError(f"Graph API unreachable: {exc!r}") from exc
+        response = await _answer_of(self._http.get(url, params, headers))
         body = _decode(response)
-        if not response.is_success:
-            raise classify_graph_error(response.status_code, body, response.headers)
+        if not 200 <= response.status < 300:
+            raise classify_graph_error(response.status, body, response.headers)
         if not isinstance(body, dict):
             raise RetryableGraphError("Graph API answered the template list without JSON")
         return body
 
     async def _post(
-        self, url: httpx.URL, payload: dict[str, Any], access_token: str | None = None
+        self, url: str, payload: dict[str, Any], access_token: str | None = None
     ) -> _Answer:
         token = self._headers["Authorization"] if access_token is None else f"Bearer {access_token}"
         # The body encoded here, compact, with its headers: about a third of the CPU of
@@ -187,15 +195,10 @@ class GraphClient:
         body = json.dumps(
             payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode()
-        try:
-            response = await self._http.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise RetryableGraphError(f"Graph API timed out: {exc!r}") from exc
-        except httpx.RequestError as exc:
-            raise RetryableGraphError(f"Graph API unreachable: {exc!r}") from exc
-        answer = _Answer(response.status_code, _decode(response))
-        if not response.is_success:
-            raise classify_graph_error(response.status_code, answer.json_body, response.headers)
+        response = await _answer_of(self._http.post(url, body, headers))
+        answer = _Answer(response.status, _decode(response))
+        if not 200 <= response.status < 300:
+            raise classify_graph_error(response.status, answer.json_body, response.headers)
         return answer
 
 
@@ -204,9 +207,19 @@ class _Answer(NamedTuple):
     json_body: Any
 
 
-def _decode(response: httpx.Response) -> Any:
+async def _answer_of(request: Awaitable[HttpAnswer]) -> HttpAnswer:
     try:
-        return response.json()
+        return await request
+    # The HTTP client's own exception is the cause: it says what happened on the wire.
+    except TransportTimeout as exc:
+        raise RetryableGraphError(f"Graph API timed out: {exc}") from exc.__cause__ or exc
+    except TransportFailure as exc:
+        raise RetryableGraphError(f"Graph API unreachable: {exc}") from exc.__cause__ or exc
+
+
+def _decode(response: HttpAnswer) -> Any:
+    try:
+        return json.loads(response.body)
     except ValueError:  # not JSON: a proxy's HTML error page, an empty body
         return None
 
