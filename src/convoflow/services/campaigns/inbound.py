@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,8 @@ DEFAULT_OPT_IN_WORDS = ("start",)
 #: A reply counts for a campaign that reached the customer at most this long ago.
 REPLY_WINDOW = timedelta(days=30)
 REACHED = ("sent", "delivered", "read")
+#: Where :meth:`CampaignInboundRules.prepare` keeps a batch's customers a campaign reached.
+_REACHED_IN_BATCH = "convoflow.campaigns.reached_in_batch"
 
 
 def _words(words: Iterable[str]) -> frozenset[str]:
@@ -83,9 +85,7 @@ class CampaignInboundRules:
                 now=now,
             )
             return InboundVerdict(
-                outbound_ids=await self._confirm(
-                    db_session, customer, self.opt_out_confirmation, now
-                )
+                queued=await self._confirm(db_session, customer, self.opt_out_confirmation, now)
             )
         if text is not None and text in self.opt_in_words:
             opted_in = await db_session.execute(
@@ -99,16 +99,39 @@ class CampaignInboundRules:
                 .execution_options(synchronize_session=False)
             )
             if getattr(opted_in, "rowcount", 0):
-                ids = await self._confirm(db_session, customer, self.opt_in_confirmation, now)
-                return InboundVerdict(handled=True, outbound_ids=ids)
+                queued = await self._confirm(db_session, customer, self.opt_in_confirmation, now)
+                return InboundVerdict(handled=True, queued=queued)
             return None
         if not isinstance(event, TextReceived | ChoiceReceived):
             return None
         return await self._reply(db_session, customer, now)
 
+    async def prepare(
+        self, db_session: AsyncSession, customers: Sequence[tuple[str, str]], *, now: datetime
+    ) -> None:
+        """Find which of a batch's customers a campaign reached lately, in one query: the
+        turns of the others then need no campaign lookup of their own."""
+        owners = sorted({owner for owner, _ in customers})
+        keys = sorted({key for _, key in customers})
+        rows = await db_session.execute(
+            select(CampaignRecipient.owner_id, CampaignRecipient.customer_key)
+            .where(
+                CampaignRecipient.owner_id.in_(owners),
+                CampaignRecipient.customer_key.in_(keys),
+                CampaignRecipient.status.in_(REACHED),
+                CampaignRecipient.sent_at > now - REPLY_WINDOW,
+            )
+            .distinct()
+            .execution_options(autoflush=False)
+        )
+        db_session.info[_REACHED_IN_BATCH] = {(owner, key) for owner, key in rows}
+
     async def _reply(
         self, db_session: AsyncSession, customer: Customer, now: datetime
     ) -> InboundVerdict | None:
+        reached: set[tuple[str, str]] | None = db_session.info.get(_REACHED_IN_BATCH)
+        if reached is not None and (customer.owner_id, customer.customer_key) not in reached:
+            return None  # the batch's lookup found no campaign for them
         found = (
             await db_session.execute(
                 select(CampaignRecipient, MarketingCampaign.name, MarketingCampaign.reply_template)
@@ -145,10 +168,10 @@ class CampaignInboundRules:
     @staticmethod
     async def _confirm(
         db_session: AsyncSession, customer: Customer, text: str, now: datetime
-    ) -> list[int]:
+    ) -> int:
         body = text_message(text)
         if body is None or not customer.channel_number:
-            return []
+            return 0
         return await queue_messages(
             db_session,
             owner_id=customer.owner_id,

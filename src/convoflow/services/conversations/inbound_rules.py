@@ -8,6 +8,7 @@ the message from the conversation altogether; None lets it through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,16 +25,23 @@ __all__ = ["InboundRules", "InboundVerdict"]
 @dataclass(frozen=True, slots=True)
 class InboundVerdict:
     """``start`` a template with ``variables`` (ending any live conversation), or, when
-    ``handled``, leave the conversation alone; ``outbound_ids`` are rows the rules queued."""
+    ``handled``, leave the conversation alone; ``queued`` counts the rows the rules queued."""
 
     handled: bool = False
     start: TemplateRef | None = None
     variables: dict[str, Any] = field(default_factory=dict)
-    outbound_ids: list[int] = field(default_factory=list)
+    queued: int = 0
 
 
 class InboundRules(Protocol):
     """Looks at an inbound message before the conversation does."""
+
+    async def prepare(
+        self, db_session: AsyncSession, customers: Sequence[tuple[str, str]], *, now: datetime
+    ) -> None:
+        """Read what the rules need for a batch of these customers' turns on this session
+        at once (a batch processor calls it before the turns; one-off turns do not)."""
+        ...
 
     async def before_turn(
         self,

@@ -5,7 +5,7 @@ Statistics are gathered in :mod:`convoflow.services.templates.tallies`.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,11 @@ from convoflow.engine.outcome import (
     OutboundMessage,
     Outcome,
 )
+from convoflow.services.live import LiveEvent, announce, message_event
 from convoflow.services.templates.tallies import count_run_finished
 from convoflow.store.local_channels import is_simulated
 from convoflow.store.models import WhatsAppMessage, WorkflowEffect, WorkflowInstance
+from convoflow.store.types import new_id
 
 #: Instance status for each flow status.
 INSTANCE_STATUS = {
@@ -39,6 +41,17 @@ FINISHED = frozenset({"completed", "failed", "cancelled"})
 _OUTBOX: Table = WhatsAppMessage.__table__  # type: ignore[assignment]
 
 
+#: Where a batch of turns collects its outbox rows (see :func:`defer_outbox`).
+_DEFERRED_OUTBOX = "convoflow.outbox.deferred"
+
+
+@dataclass(slots=True)
+class _DeferredRows:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    # What to announce once the rows have ids, in order: an event, or a row's index.
+    announcements: list[LiveEvent | int] = field(default_factory=list)
+
+
 async def queue_messages(
     db_session: AsyncSession,
     *,
@@ -49,14 +62,17 @@ async def queue_messages(
     template_id: str | None,
     instance_id: str | None,
     now: datetime,
-) -> list[int]:
-    """Insert ``queued`` outbox rows, in the order the engine produced them; their ids.
+    announce_messages: bool = False,
+) -> int:
+    """Insert ``queued`` outbox rows, in the order the engine produced them; how many.
 
     One Core statement with bound parameters (no ORM unit of work: this runs for every
     turn), so it neither flushes nor waits for a flush of anything else on the session.
+    Inside :func:`defer_outbox` the rows wait for :func:`write_deferred_outbox` instead, with
+    those of the batch's other turns. ``announce_messages`` tells the inbox about each row.
     """
     if not messages:
-        return []
+        return 0
     rows = [
         {
             "owner_id": owner_id,
@@ -76,10 +92,74 @@ async def queue_messages(
         }
         for message in messages
     ]
+    deferred: _DeferredRows | None = db_session.info.get(_DEFERRED_OUTBOX)
+    if deferred is not None:
+        if announce_messages:
+            first = len(deferred.rows)
+            deferred.announcements.extend(range(first, first + len(rows)))
+        deferred.rows.extend(rows)
+        return len(rows)
+    ids = await _insert(db_session, rows)
+    if announce_messages:
+        announce(db_session, *map(_queued_event, rows, ids))
+    return len(rows)
+
+
+def defer_outbox(db_session: AsyncSession) -> None:
+    """Collect the outbox rows of the turns that follow on this session, to be written by
+    :func:`write_deferred_outbox` in one statement (a batch of turns: one insert, not one
+    per turn). A turn that starts a run then needs no flush for the rows' instance."""
+    db_session.info[_DEFERRED_OUTBOX] = _DeferredRows()
+
+
+def outbox_deferred(db_session: AsyncSession) -> bool:
+    """Whether outbox rows on this session wait for :func:`write_deferred_outbox`."""
+    return _DEFERRED_OUTBOX in db_session.info
+
+
+async def write_deferred_outbox(db_session: AsyncSession) -> None:
+    """Write the collected rows (after a flush: they name the batch's new instances)."""
+    deferred: _DeferredRows | None = db_session.info.pop(_DEFERRED_OUTBOX, None)
+    if deferred is None:
+        return
+    ids: list[int] = []
+    if deferred.rows:
+        await db_session.flush()
+        ids = await _insert(db_session, deferred.rows)
+    announce(
+        db_session,
+        *(
+            _queued_event(deferred.rows[item], ids[item]) if isinstance(item, int) else item
+            for item in deferred.announcements
+        ),
+    )
+
+
+def announce_in_turn_order(db_session: AsyncSession, *events: LiveEvent) -> None:
+    """:func:`~convoflow.services.live.announce`, in order with the messages queued before
+    (inside :func:`defer_outbox` those are announced once written)."""
+    deferred: _DeferredRows | None = db_session.info.get(_DEFERRED_OUTBOX)
+    if deferred is None:
+        announce(db_session, *events)
+    else:
+        deferred.announcements.extend(events)
+
+
+async def _insert(db_session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     inserted = await db_session.execute(
         _OUTBOX.insert().returning(_OUTBOX.c.id, sort_by_parameter_order=True), rows
     )
     return list(inserted.scalars())
+
+
+def _queued_event(row: dict[str, Any], message_id: int) -> LiveEvent:
+    return message_event(
+        row["owner_id"],
+        customer_key=row["customer"],
+        message_id=message_id,
+        direction="out",
+        status="queued",
+    )
 
 
 def record_effects(
@@ -162,6 +242,8 @@ def new_instance(
     conversation it drives, if any.
     """
     return WorkflowInstance(
+        # Its id now, not at the flush: a batch of turns names it before anything is written.
+        id=new_id(),
         owner_id=owner_id,
         template_id=template_id,
         conversation_id=conversation_id,

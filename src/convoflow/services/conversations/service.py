@@ -28,12 +28,14 @@ from convoflow.services.conversations.handoffs import (
 )
 from convoflow.services.conversations.outcomes import (
     FINISHED,
+    announce_in_turn_order,
     apply_to_instance,
     new_instance,
+    outbox_deferred,
     queue_messages,
     record_effects,
 )
-from convoflow.services.live import LiveEvent, announce, message_event
+from convoflow.services.live import LiveEvent
 from convoflow.services.templates.catalog import TemplateCatalog, TemplateRef
 from convoflow.services.templates.tallies import (
     count_run_finished,
@@ -97,7 +99,7 @@ class TurnResult:
     status: FlowStatus | None = None
     template_name: str | None = None
     instance_id: str | None = None
-    outbound_ids: list[int] = field(default_factory=list)
+    queued: int = 0  # outbox rows the turn queued
 
 
 class ConversationService:
@@ -341,7 +343,8 @@ class ConversationService:
         row, template = await self.catalog.compiled(db_session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
         db_session.add(instance)
-        await db_session.flush()
+        if not outbox_deferred(db_session):
+            await db_session.flush()  # its outbox rows name it: inserted before them
         outcome = advance(
             template,
             None,
@@ -439,7 +442,7 @@ class ConversationService:
                     template_id=template_id,
                     succeeded=instance.status == "completed",
                 )
-        outbound_ids = await queue_messages(
+        queued = await queue_messages(
             db_session,
             owner_id=customer.owner_id,
             phone_number_id=customer.channel_number,
@@ -448,6 +451,7 @@ class ConversationService:
             template_id=template_id,
             instance_id=instance.id if instance else None,
             now=now,
+            announce_messages=True,
         )
         result.messages.extend(outcome.messages)
         if outcome.connect_to and hops < MAX_CONNECT_HOPS:
@@ -475,12 +479,12 @@ class ConversationService:
                 result.messages.extend(sub_result.messages)
                 result.status, result.template_name = sub_result.status, sub_result.template_name
                 result.instance_id = sub_result.instance_id
-                result.outbound_ids = outbound_ids + sub_result.outbound_ids
+                result.queued = queued + sub_result.queued
                 return result, sub_live
         # Nothing flushed here: the instance and the other ORM changes of the turn go with
         # the next query that needs them or the commit (a batch of turns, one flush).
-        result.outbound_ids = outbound_ids
-        self._announce_turn(db_session, customer, live, outcome, outbound_ids)
+        result.queued = queued
+        self._announce_turn(db_session, customer, live, outcome)
         if outcome.state is None or result.status in (
             FlowStatus.COMPLETED,
             FlowStatus.FAILED,
@@ -541,18 +545,12 @@ class ConversationService:
         customer: Customer,
         live: LiveConversation,
         outcome: Outcome,
-        outbound_ids: list[int],
     ) -> None:
-        """Tell the inbox about the turn: the messages queued and where the customer is."""
+        """Tell the inbox where the customer is (the queued messages tell it themselves)."""
         owner_id, key = customer.owner_id, customer.customer_key
-        events = [
-            message_event(
-                owner_id, customer_key=key, message_id=message_id, direction="out", status="queued"
-            )
-            for message_id in outbound_ids
-        ]
         step = outcome.state.current_step if outcome.state is not None else None
-        events.append(
+        announce_in_turn_order(
+            db_session,
             LiveEvent(
                 "conversation",
                 owner_id,
@@ -563,9 +561,8 @@ class ConversationService:
                     "step": step,
                     "status": str(outcome.status),
                 },
-            )
+            ),
         )
-        announce(db_session, *events)
 
     def _model_hold(self, customer: Customer) -> timedelta:
         """How long a model turn waits for more of the customer's messages: the debounce,

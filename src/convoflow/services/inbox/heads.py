@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from convoflow.services.conversations.outcomes import defer_outbox, write_deferred_outbox
 from convoflow.services.conversations.service import Customer
 from convoflow.services.inbox.intake import (
     CustomerBatch,
@@ -175,6 +176,10 @@ class HeadProcessor:
         store = self.processor.conversations.store
         instance_ids = await store.preload(db_session, customers, now=now)
         await _preload_instances(db_session, instance_ids)
+        if self.processor.rules is not None:
+            await self.processor.rules.prepare(db_session, customers, now=now)
+        # The turns' outbox rows (and the runs they start) are written together below.
+        defer_outbox(db_session)
         batches: dict[CustomerKey, CustomerBatch] = {}
         lives: list[LiveConversation] = []
         for row in heads:
@@ -196,6 +201,7 @@ class HeadProcessor:
                 batch.processed.append(message)
             if live is not None:
                 lives.append(live)
+        await write_deferred_outbox(db_session)
         await store.commit_many(db_session, lives)
         return batches
 
@@ -276,9 +282,15 @@ async def _contacts(
     }
 
 
+#: Holds a batch's preloaded instances: the session's identity map keeps only weak
+#: references, so without this they would be gone before the turns look for them.
+_PRELOADED_INSTANCES = "convoflow.heads.instances"
+
+
 async def _preload_instances(db_session: AsyncSession, instance_ids: list[str]) -> None:
     """Load the instances into the session, so the turns find them without a query."""
     if instance_ids:
-        await db_session.execute(
+        rows = await db_session.execute(
             select(WorkflowInstance).where(WorkflowInstance.id.in_(sorted(set(instance_ids))))
         )
+        db_session.info[_PRELOADED_INSTANCES] = list(rows.scalars())

@@ -441,8 +441,8 @@ class MessageProcessor:
             turn, live = await self.conversations.handle(
                 db_session, who, event, now=now, received_at=row.created_at
             )
-        if verdict is not None and verdict.outbound_ids:
-            turn.outbound_ids = verdict.outbound_ids + turn.outbound_ids
+        if verdict is not None:
+            turn.queued += verdict.queued
         row.status = "processed"
         return turn, live
 
@@ -482,7 +482,7 @@ def processed_inbound(row: WhatsAppMessage, turn: TurnResult) -> ProcessedInboun
         wamid=row.wamid,
         phone_number_id=row.phone_number_id,
         received_at=row.created_at,
-        replied=bool(turn.outbound_ids),
+        replied=turn.queued > 0,
         awaits_effect=turn.status == FlowStatus.WAITING_EFFECT,
     )
 
