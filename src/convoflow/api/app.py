@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_admin_api(app)
     app.include_router(web.router)
     app.mount(web.STATIC_PREFIX, web.static_files(), name="static")
+    # Added first, so it runs inside SecurityHeaders: webhooks get the same headers.
+    app.add_middleware(webhook.WebhookFastPath)
     app.add_middleware(SecurityHeaders)
     return app
 
