@@ -108,13 +108,8 @@ async def queue_messages(
 def defer_outbox(db_session: AsyncSession) -> None:
     """Collect the outbox rows of the turns that follow on this session, to be written by
     :func:`write_deferred_outbox` in one statement (a batch of turns: one insert, not one
-    per turn). A turn that starts a run then needs no flush for the rows' instance."""
+    per turn)."""
     db_session.info[_DEFERRED_OUTBOX] = _DeferredRows()
-
-
-def outbox_deferred(db_session: AsyncSession) -> bool:
-    """Whether outbox rows on this session wait for :func:`write_deferred_outbox`."""
-    return _DEFERRED_OUTBOX in db_session.info
 
 
 async def write_deferred_outbox(db_session: AsyncSession) -> None:

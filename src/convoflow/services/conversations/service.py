@@ -31,7 +31,6 @@ from convoflow.services.conversations.outcomes import (
     announce_in_turn_order,
     apply_to_instance,
     new_instance,
-    outbox_deferred,
     queue_messages,
     record_effects,
 )
@@ -343,8 +342,9 @@ class ConversationService:
         row, template = await self.catalog.compiled(db_session, ref.template_id)
         instance = self._new_instance(customer, row.id, now)
         db_session.add(instance)
-        if not outbox_deferred(db_session):
-            await db_session.flush()  # its outbox rows name it: inserted before them
+        # Rows that name the instance (effects, handoffs) must follow its insert, and the
+        # ORM orders only what it knows as relationships: it is inserted now.
+        await db_session.flush()
         outcome = advance(
             template,
             None,
