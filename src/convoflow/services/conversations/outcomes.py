@@ -237,7 +237,7 @@ def new_instance(
     conversation it drives, if any.
     """
     return WorkflowInstance(
-        # Its id now, not at the flush: a batch of turns names it before anything is written.
+        # Its id now, not at the flush: the turn names it (state, outbox rows) at once.
         id=new_id(),
         owner_id=owner_id,
         template_id=template_id,
