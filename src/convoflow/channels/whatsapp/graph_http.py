@@ -14,7 +14,7 @@ Both turn a request that never got an HTTP answer into :class:`TransportTimeout`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import NamedTuple, Protocol
 
 import aiohttp
@@ -137,25 +137,23 @@ class HttpxTransport:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         """POST ``body`` to ``url``."""
-        try:
-            response = await self._http.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransportTimeout(repr(exc)) from exc
-        except httpx.RequestError as exc:
-            raise TransportFailure(repr(exc)) from exc
-        return HttpAnswer(response.status_code, response.headers, response.content)
+        return await _httpx_answer(self._http.post(url, content=body, headers=headers))
 
     async def get(
         self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
     ) -> HttpAnswer:
         """GET ``url`` with the query ``params``."""
-        try:
-            response = await self._http.get(url, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransportTimeout(repr(exc)) from exc
-        except httpx.RequestError as exc:
-            raise TransportFailure(repr(exc)) from exc
-        return HttpAnswer(response.status_code, response.headers, response.content)
+        return await _httpx_answer(self._http.get(url, params=params, headers=headers))
 
     async def aclose(self) -> None:
         """Nothing: the client is the caller's."""
+
+
+async def _httpx_answer(request: Awaitable[httpx.Response]) -> HttpAnswer:
+    try:
+        response = await request
+    except httpx.TimeoutException as exc:
+        raise TransportTimeout(repr(exc)) from exc
+    except httpx.RequestError as exc:
+        raise TransportFailure(repr(exc)) from exc
+    return HttpAnswer(response.status_code, response.headers, response.content)
