@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,11 +29,8 @@ from sqlalchemy import (
     Integer,
     Row,
     String,
-    Update,
     bindparam,
     column,
-    or_,
-    select,
     text,
     update,
 )
@@ -40,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from convoflow.jobs.parked_sends import Customer
 from convoflow.store.local_channels import LOCAL_CHANNELS
-from convoflow.store.models import Contact, WhatsAppMessage
+from convoflow.store.models import WhatsAppMessage
 from convoflow.store.types import JsonDocument, UTCDateTime
 
 __all__ = [
@@ -136,22 +134,36 @@ async def claim_heads(
             },
         )
         return [_claimed(row, until, row) for row in result]
-    # SQLite has one writer and no UPDATE inside a WITH: one customer at a time.
-    claimed: list[ClaimedRow] = []
-    for owner_id, customer_key in customers:
-        head = (await connection.execute(_claim_one(owner_id, customer_key, now, until))).first()
-        if head is None:
-            continue
-        contact = (
-            await connection.execute(
-                select(Contact.wa_id, Contact.bsuid, Contact.last_inbound_at).where(
-                    Contact.owner_id == owner_id, Contact.customer_key == customer_key
-                )
-            )
-        ).first()
-        claimed.append(_claimed(head, until, contact))
-    return claimed
+    # SQLite: no UPDATE inside a WITH and RETURNING sees only the updated table, so the
+    # claim and the contacts are two statements, each for the whole batch.
+    wanted = json.dumps([[owner, customer] for owner, customer in customers])
+    heads = (
+        await connection.execute(
+            _CLAIM_HEADS_SQLITE, {"wanted": wanted, "now": now, "until": until}
+        )
+    ).all()
+    if not heads:
+        return []
+    claimed_customers = json.dumps([[head.owner_id, head.customer] for head in heads])
+    contacts = {
+        (contact.owner_id, contact.customer_key): contact
+        for contact in await connection.execute(_CONTACTS_SQLITE, {"customers": claimed_customers})
+    }
+    return [_claimed(head, until, contacts.get((head.owner_id, head.customer))) for head in heads]
 
+
+# The claimed columns, typed, for both databases' statements.
+_CLAIMED_COLUMNS = (
+    column("id", BigInteger()),
+    column("owner_id", String()),
+    column("customer", String()),
+    column("phone_number_id", String()),
+    column("type", String()),
+    column("payload", JsonDocument),
+    column("attempts", Integer()),
+    column("priority", Integer()),
+    column("campaign_recipient_id", String()),
+)
 
 # PostgreSQL: every customer's head row in one statement (an index probe per customer),
 # claimed and returned with its contact; the outer ``status`` check keeps a row settled
@@ -187,15 +199,7 @@ FROM claimed LEFT JOIN contacts c
         bindparam("until", type_=UTCDateTime()),
     )
     .columns(
-        column("id", BigInteger()),
-        column("owner_id", String()),
-        column("customer", String()),
-        column("phone_number_id", String()),
-        column("type", String()),
-        column("payload", JsonDocument),
-        column("attempts", Integer()),
-        column("priority", Integer()),
-        column("campaign_recipient_id", String()),
+        *_CLAIMED_COLUMNS,
         column("wa_id", String()),
         column("bsuid", String()),
         column("last_inbound_at", UTCDateTime()),
@@ -203,42 +207,50 @@ FROM claimed LEFT JOIN contacts c
 )
 
 
-def _claim_one(owner_id: str, customer_key: str, now: datetime, until: datetime) -> Update:
-    """One customer's claim (portable): the head row's UPDATE … RETURNING."""
-    message = WhatsAppMessage
-    # Conversation replies (priority 0) before campaign rows (1), each in id order.
-    head = (
-        select(message.id)
-        .where(
-            message.owner_id == owner_id,
-            message.customer_key == customer_key,
-            message.direction == "out",
-            message.status == "queued",
-            message.phone_number_id.not_in(NEVER_DELIVERED_CHANNELS),
-        )
-        .order_by(message.priority, message.id)
-        .limit(1)
-        .scalar_subquery()
+# SQLite: every customer's head row (``wanted``: a JSON array of [owner, customer]) in one
+# UPDATE; the outer ``status`` and due checks are the claim itself.
+_CLAIM_HEADS_SQLITE = (
+    text(
+        """
+UPDATE whatsapp_messages SET next_attempt_at = :until, updated_at = :now
+WHERE id IN (
+    SELECT (
+        SELECT m.id FROM whatsapp_messages m
+        WHERE m.owner_id = json_extract(w.value, '$[0]')
+          AND m.customer = json_extract(w.value, '$[1]')
+          AND m.direction = 'out' AND m.status = 'queued'
+          AND m.phone_number_id NOT IN (SELECT value FROM json_each(:local))
+        ORDER BY m.priority, m.id LIMIT 1
+    ) FROM json_each(:wanted) AS w
+)
+  AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+RETURNING id, owner_id, customer, phone_number_id, type, payload, attempts, priority,
+          campaign_recipient_id
+"""
     )
-    return (
-        update(message)
-        .where(
-            message.id == head,
-            or_(message.next_attempt_at.is_(None), message.next_attempt_at <= now),
-        )
-        .values(next_attempt_at=until, updated_at=now)
-        .returning(
-            message.id,
-            message.owner_id,
-            message.customer_key.label("customer"),
-            message.phone_number_id,
-            message.type,
-            message.payload,
-            message.attempts,
-            message.priority,
-            message.campaign_recipient_id,
-        )
+    .bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("until", type_=UTCDateTime()),
+        local=json.dumps(sorted(NEVER_DELIVERED_CHANNELS)),
     )
+    .columns(*_CLAIMED_COLUMNS)
+)
+
+# SQLite: the contacts of the claimed customers (``customers``: JSON [owner, customer]).
+_CONTACTS_SQLITE = text(
+    """
+SELECT c.owner_id, c.customer_key, c.wa_id, c.bsuid, c.last_inbound_at FROM contacts c
+WHERE (c.owner_id, c.customer_key) IN (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:customers)
+)
+"""
+).columns(
+    column("owner_id", String()),
+    column("customer_key", String()),
+    column("wa_id", String()),
+    column("bsuid", String()),
+    column("last_inbound_at", UTCDateTime()),
+)
 
 
 def _claimed(head: Row[Any], until: datetime, contact: Any) -> ClaimedRow:

@@ -14,22 +14,13 @@ again.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    and_,
-    bindparam,
-    case,
-    column,
-    exists,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import BigInteger, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from convoflow.clock import Clock, SystemClock
@@ -37,7 +28,6 @@ from convoflow.jobs.parked_sends import Customer, ParkedSend, ParkedSends
 from convoflow.services.inbox.early_statuses import apply_early_statuses_of
 from convoflow.services.live import LiveEvent, announce, status_event
 from convoflow.services.outbox.window import SERVICE_WINDOW
-from convoflow.store.models import Contact, WhatsAppMessage
 from convoflow.store.types import UTCDateTime
 
 __all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "SentRecorder"]
@@ -207,21 +197,6 @@ class SentRecorder:
             logger.warning("could not unpark message %s: %r", send.message_id, error)
 
 
-def _opened_outside_window(accepted_at: datetime) -> ColumnElement[bool]:
-    """True for a template Meta accepted while the customer's service window was closed:
-    no message from them in the 24 hours before (a reply that arrived since does not reopen
-    it after the fact). Such a row counts against the messaging limit."""
-    window_was_open = exists(
-        select(Contact.id).where(
-            Contact.owner_id == WhatsAppMessage.owner_id,
-            Contact.customer_key == WhatsAppMessage.customer_key,
-            Contact.last_inbound_at > accepted_at - SERVICE_WINDOW,
-            Contact.last_inbound_at <= accepted_at,
-        )
-    )
-    return case((and_(WhatsAppMessage.type == "template", ~window_was_open), True), else_=False)
-
-
 async def _mark_sent(
     db_session: AsyncSession, sends: Sequence[ParkedSend], *, now: datetime
 ) -> set[int]:
@@ -237,29 +212,30 @@ async def _mark_sent(
             },
         )
         return set(marked.scalars())
-    recorded: set[int] = set()
-    for send in sends:  # SQLite: one writer anyway, a statement per row
-        marked = await db_session.execute(
-            update(WhatsAppMessage)
-            .where(WhatsAppMessage.id == send.message_id, WhatsAppMessage.status == "queued")
-            .values(
-                status="sent",
-                wamid=send.wamid,
-                sent_at=send.accepted_at,
-                outside_window=_opened_outside_window(send.accepted_at),
-                attempts=WhatsAppMessage.attempts + 1,
-                next_attempt_at=None,
-                error_code=None,
-                error_text=None,
-                updated_at=now,
-            )
-        )
-        if marked.rowcount:  # type: ignore[attr-defined]
-            recorded.add(send.message_id)
-    return recorded
+    # SQLite: the same in one statement, the sends as a JSON array (times in the
+    # column's stored form, so they compare as the stored ones do).
+    moment = cast(
+        "Callable[[datetime], str]", _SQLITE_MOMENT.bind_processor(db_session.get_bind().dialect)
+    )
+    sent = json.dumps(
+        [
+            [
+                send.message_id,
+                send.wamid,
+                moment(send.accepted_at),
+                moment(send.accepted_at - SERVICE_WINDOW),
+            ]
+            for send in sends
+        ]
+    )
+    marked = await db_session.execute(_MARK_SENT_SQLITE, {"sent": sent, "now": now})
+    return set(marked.scalars())
 
 
-# PostgreSQL: every accepted send of a batch in one statement.
+# PostgreSQL: every accepted send of a batch in one statement. ``outside_window`` is true for
+# a template Meta accepted while the customer's service window was closed: no message from
+# them in the 24 hours before (a reply that arrived since does not reopen it after the
+# fact). Such a row counts against the messaging limit.
 _MARK_SENT_PG = (
     text(
         """
@@ -267,7 +243,7 @@ UPDATE whatsapp_messages m
 SET status = 'sent', wamid = sent.wamid, sent_at = sent.sent_at, attempts = m.attempts + 1,
     next_attempt_at = NULL, error_code = NULL, error_text = NULL, updated_at = :now,
     -- a template sent while the customer's service window was closed counts against the
-    -- messaging limit (see _opened_outside_window)
+    -- messaging limit
     outside_window = (m.type = 'template' AND NOT EXISTS (
         SELECT 1 FROM contacts c
         WHERE c.owner_id = m.owner_id AND c.customer_key = m.customer
@@ -275,6 +251,34 @@ SET status = 'sent', wamid = sent.wamid, sent_at = sent.sent_at, attempts = m.at
           AND c.last_inbound_at <= sent.sent_at))
 FROM unnest(CAST(:ids AS bigint[]), CAST(:wamids AS varchar[]),
             CAST(:sent_at AS timestamptz[])) AS sent(id, wamid, sent_at)
+WHERE m.id = sent.id AND m.status = 'queued'
+RETURNING m.id
+"""
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+    .columns(column("id", BigInteger()))
+)
+
+
+_SQLITE_MOMENT = UTCDateTime()
+
+# SQLite: every accepted send of a batch in one statement, ``outside_window`` as above;
+# ``sent`` holds [id, wamid, sent_at, start of the service window at sent_at] per send.
+_MARK_SENT_SQLITE = (
+    text(
+        """
+UPDATE whatsapp_messages AS m
+SET status = 'sent', wamid = sent.wamid, sent_at = sent.sent_at, attempts = m.attempts + 1,
+    next_attempt_at = NULL, error_code = NULL, error_text = NULL, updated_at = :now,
+    outside_window = (m.type = 'template' AND NOT EXISTS (
+        SELECT 1 FROM contacts c
+        WHERE c.owner_id = m.owner_id AND c.customer_key = m.customer
+          AND c.last_inbound_at > sent.window_start AND c.last_inbound_at <= sent.sent_at))
+FROM (
+    SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS wamid,
+           json_extract(value, '$[2]') AS sent_at, json_extract(value, '$[3]') AS window_start
+    FROM json_each(:sent)
+) AS sent
 WHERE m.id = sent.id AND m.status = 'queued'
 RETURNING m.id
 """
