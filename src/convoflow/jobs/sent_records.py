@@ -214,8 +214,9 @@ async def _mark_sent(
         return set(marked.scalars())
     # SQLite: the same in one statement, the sends as a JSON array (times in the
     # column's stored form, so they compare as the stored ones do).
+    dialect = db_session.get_bind().dialect
     moment = cast(
-        "Callable[[datetime], str]", _SQLITE_MOMENT.bind_processor(db_session.get_bind().dialect)
+        "Callable[[datetime], str]", _SQLITE_MOMENT.dialect_impl(dialect).bind_processor(dialect)
     )
     sent = json.dumps(
         [
@@ -280,7 +281,7 @@ FROM (
     FROM json_each(:sent)
 ) AS sent
 WHERE m.id = sent.id AND m.status = 'queued'
-RETURNING m.id
+RETURNING id  -- SQLite: RETURNING names the table's columns without its alias
 """
     )
     .bindparams(bindparam("now", type_=UTCDateTime()))
