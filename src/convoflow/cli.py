@@ -116,7 +116,7 @@ def serve(
             f"http://{host}:{port}/setup?token={setup_token}",
         )
     uvicorn.run(
-        "convoflow.api.app:create_app",
+        "convoflow.api.app:create_served_app",
         factory=True,
         host=host,
         port=port,
@@ -167,6 +167,7 @@ def worker(
         concurrency=concurrency,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        freeze_heap=True,
     )
     try:
         _run_fast(work)

@@ -14,6 +14,7 @@ from convoflow.api import metrics as api_metrics
 from convoflow.api.admin import install_admin_api
 from convoflow.api.security_headers import SecurityHeaders
 from convoflow.clock import Clock
+from convoflow.heap import freeze_startup_heap
 from convoflow.jobs.process_state import state_reader
 from convoflow.jobs.worker import BackgroundJobs
 from convoflow.runtime import Runtime
@@ -22,10 +23,14 @@ from convoflow.settings import Settings, get_settings
 logger = logging.getLogger("convoflow")
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, freeze_heap: bool = False
+) -> FastAPI:
     """Build the app; the runtime (database engine etc.) lives for the app's lifespan.
 
     ``clock`` is the runtime's source of time (the system clock unless a test hands in one).
+    ``freeze_heap``: once started, leave the start-up heap out of garbage collection
+    (:mod:`convoflow.heap`; for the served process, not for tests).
     """
     resolved = settings or get_settings()
 
@@ -36,6 +41,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         warn_about_webhook_settings(resolved)
         background = BackgroundJobs.for_server(runtime)
         await background.start()
+        if freeze_heap:
+            freeze_startup_heap()
         # Scrapes read the backlog, the pool and the heartbeats of this runtime.
         read_state = (
             state_reader(
@@ -74,6 +81,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(webhook.WebhookFastPath)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app ``convoflow serve`` runs (uvicorn's factory): :func:`create_app` with the
+    start-up heap frozen."""
+    return create_app(freeze_heap=True)
 
 
 def warn_about_webhook_settings(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from taskiq.receiver import Receiver
 from convoflow import metrics
 from convoflow.clock import Clock
 from convoflow.errors import SettingsError
+from convoflow.heap import freeze_startup_heap
 from convoflow.jobs.broker import runs_in_process
 from convoflow.jobs.campaigns import CampaignJobs
 from convoflow.jobs.dispatcher import Dispatcher
@@ -240,11 +241,14 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    freeze_heap: bool = False,
 ) -> None:
     """Consume jobs from Redis, sweep and beat until ``stop`` is set (or SIGTERM / SIGINT).
 
     ``build`` is the composition root (:meth:`convoflow.runtime.Runtime.build`). With
     ``metrics_port`` the process's metrics are served on ``metrics_host:metrics_port``.
+    ``freeze_heap``: once started, leave the start-up heap out of garbage collection
+    (:mod:`convoflow.heap`; for the worker process, not for tests).
     """
     if not settings.redis_url:
         raise SettingsError("CONVOFLOW_REDIS_URL: convoflow worker needs Redis; set it")
@@ -259,6 +263,8 @@ async def run_worker(
     runtime.jobs.limit_concurrency(concurrency)
     background = BackgroundJobs(runtime, sweep=True, heartbeat=True, inbox=True)
     await background.start()
+    if freeze_heap:
+        freeze_startup_heap()
     exporter: _WorkerMetrics | None = None
     receiver = asyncio.create_task(
         receive_jobs(runtime.broker, concurrency=concurrency, outages=runtime.outages),
