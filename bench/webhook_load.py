@@ -20,7 +20,7 @@ For each offered rate of ``--rates`` it prints: accepted (200) and fully answere
 per second, webhook p50/p99, end-to-end p50/p99, the CPU seconds our processes spent per
 message (a figure that holds on a busy machine), and the ratio to the floor.
 
-    python bench/webhook_load.py --rates 100,300 --seconds 20 --workers 2
+    python bench/webhook_load.py --rates 150,300 --seconds 60  # 1 serve + 1 worker
     python bench/webhook_load.py --sqlite --rates 200        # one `convoflow serve`, SQLite
     python bench/webhook_load.py --rates 300 --preload       # 1M conversations, 5M messages
     python bench/webhook_load.py --rates 300 --overload 1500 # then 1,500/s: 503s, drains
@@ -600,7 +600,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="how long to offer each rate")
     parser.add_argument("--customers", type=int, default=500, help="simulated customers")
     parser.add_argument("--servers", type=int, default=1, help="convoflow serve processes")
-    parser.add_argument("--workers", type=int, default=2, help="convoflow worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="convoflow worker processes (the layout for 2 cores: 1 server, 1 worker)",
+    )
     parser.add_argument("--sqlite", action="store_true", help="one `convoflow serve` on SQLite")
     parser.add_argument("--preload", action="store_true", help="1M conversations, 5M messages")
     parser.add_argument("--preload-conversations", type=int, default=1_000_000)
