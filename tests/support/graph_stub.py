@@ -32,9 +32,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.support.stub_server import StubServer
 
 __all__ = ["DEFAULT_TOKEN", "GraphStub", "RecordedRequest", "ScriptedFailure"]
 
@@ -105,7 +107,7 @@ class GraphStub:
         self._changed = threading.Condition()
         self._wamid_numbers = itertools.count(1)
         self._run_id = uuid.uuid4().hex[:8]
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StubServer | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -114,8 +116,7 @@ class GraphStub:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
+        server = StubServer(("127.0.0.1", 0), _handler_for(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, name="graph-stub", kwargs={"poll_interval": 0.05}

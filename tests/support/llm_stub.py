@@ -28,8 +28,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.stub_server import StubServer
 
 DEFAULT_TEXT = "OK."
 EMBEDDING_SIZE = 32
@@ -100,7 +102,7 @@ class LlmStub:
     requests: list[LlmRequest] = field(default_factory=list)
     _script: deque[_Scripted] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: StubServer | None = None
     _thread: threading.Thread | None = None
 
     @property
@@ -224,8 +226,7 @@ class LlmStub:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = StubServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
